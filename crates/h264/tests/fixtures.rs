@@ -1,0 +1,90 @@
+//! The helpers against real streams made by ffmpeg/x264 (see fixtures/README.md),
+//! with ffmpeg's own avcC record (from the MP4 it muxed) as the reference.
+
+use sightline_h264::nal::{self, types};
+use sightline_h264::{SpsInfo, StreamParams};
+
+const BASELINE: &[u8] = include_bytes!("fixtures/baseline_320x180.h264");
+const BASELINE_MP4: &[u8] = include_bytes!("fixtures/baseline_320x180.mp4");
+const HIGH: &[u8] = include_bytes!("fixtures/high_640x360.h264");
+const HIGH_MP4: &[u8] = include_bytes!("fixtures/high_640x360.mp4");
+
+fn first_of(stream: &[u8], ty: u8) -> &[u8] {
+    nal::annex_b_units(stream)
+        .find(|u| nal::nal_type(u) == Some(ty))
+        .unwrap_or_else(|| panic!("no NAL unit of type {ty}"))
+}
+
+/// The payload of the first `avcC` box in an MP4 file.
+fn avcc_box(mp4: &[u8]) -> &[u8] {
+    let at = mp4
+        .windows(4)
+        .position(|w| w == b"avcC")
+        .expect("an avcC box");
+    let size = u32::from_be_bytes(mp4[at - 4..at].try_into().unwrap()) as usize;
+    &mp4[at + 4..at - 4 + size]
+}
+
+#[test]
+fn baseline_sps_gives_cropped_size_and_codec() {
+    let info = SpsInfo::parse(first_of(BASELINE, types::SPS)).unwrap();
+    assert_eq!((info.width, info.height), (320, 180));
+    assert_eq!(info.profile_idc, 66);
+    assert_eq!(
+        info.codec_string(),
+        format!("avc1.42{:02X}{:02X}", info.constraint_flags, info.level_idc)
+    );
+    assert_eq!(info.chroma_format_idc, 1);
+}
+
+#[test]
+fn high_sps_gives_size_and_codec() {
+    let info = SpsInfo::parse(first_of(HIGH, types::SPS)).unwrap();
+    assert_eq!((info.width, info.height), (640, 360));
+    assert_eq!(info.profile_idc, 100);
+    assert!(
+        info.codec_string().starts_with("avc1.64"),
+        "{}",
+        info.codec_string()
+    );
+}
+
+#[test]
+fn avcc_matches_ffmpegs_record() {
+    for (stream, mp4) in [(BASELINE, BASELINE_MP4), (HIGH, HIGH_MP4)] {
+        let params =
+            StreamParams::new(first_of(stream, types::SPS), first_of(stream, types::PPS)).unwrap();
+        assert_eq!(params.avcc, avcc_box(mp4));
+    }
+}
+
+#[test]
+fn length_prefixed_round_trip_keeps_every_unit() {
+    for stream in [BASELINE, HIGH] {
+        let units: Vec<&[u8]> = nal::annex_b_units(stream).collect();
+        assert!(
+            units
+                .iter()
+                .filter(|u| nal::nal_type(u) == Some(types::IDR))
+                .count()
+                >= 2
+        );
+        let lp = nal::annex_b_to_length_prefixed(stream);
+        let back: Vec<&[u8]> = nal::length_prefixed_units(&lp)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back, units);
+        let annex_b = nal::length_prefixed_to_annex_b(&lp).unwrap();
+        assert_eq!(nal::annex_b_units(&annex_b).collect::<Vec<_>>(), units);
+    }
+}
+
+#[test]
+fn wrong_units_are_rejected() {
+    let pps = first_of(HIGH, types::PPS);
+    assert!(SpsInfo::parse(pps).is_err());
+    assert!(SpsInfo::parse(&[]).is_err());
+    assert!(SpsInfo::parse(&[0x67, 0xff]).is_err());
+    let sps = first_of(HIGH, types::SPS);
+    assert!(StreamParams::new(sps, sps).is_err());
+}

@@ -1,0 +1,322 @@
+//! JSON control messages (text frames), both directions.
+//!
+//! Every message is an object with a `"type"` tag. Requests from the client carry
+//! an `id` which the relay echoes in its answer (`subscribed`, `unsubscribed`, or
+//! `error.request`), so a client can match answers to requests.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::WireError;
+
+/// Messages a player sends to the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First message on a socket.
+    Hello {
+        protocol: u32,
+        /// Free-form client identification, for the relay's logs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    /// Start receiving a camera. Answered by `subscribed` (or `error`).
+    Subscribe { id: u32, camera: String },
+    /// Stop receiving a camera. Answered by `unsubscribed` (or `error`).
+    Unsubscribe { id: u32, camera: String },
+}
+
+/// Messages the relay sends to a player.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerMessage {
+    /// Answer to `hello`: the protocol version and the cameras this client may see.
+    Welcome {
+        protocol: u32,
+        cameras: Vec<CameraInfo>,
+    },
+    /// Answer to `subscribe`. Binary frames for this camera carry `channel`.
+    /// `config` is absent while the camera has not produced its parameters yet;
+    /// it then arrives as a `config` message before the first frame.
+    Subscribed {
+        id: u32,
+        camera: String,
+        channel: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<StreamConfig>,
+    },
+    /// New decoder parameters for a channel (first config, or a mid-stream change
+    /// such as a new resolution). Frames after it decode with this config.
+    Config { channel: u16, config: StreamConfig },
+    /// Answer to `unsubscribe`: no more frames will arrive on `channel`.
+    Unsubscribed {
+        id: u32,
+        camera: String,
+        channel: u16,
+    },
+    /// A camera's state changed.
+    CameraStatus { camera: String, status: CameraState },
+    /// Something went wrong; `request` names the request it answers, if any.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<u32>,
+    },
+}
+
+/// What a client needs to know about a camera before subscribing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraInfo {
+    pub id: String,
+    pub name: String,
+    pub status: CameraState,
+    pub capabilities: Capabilities,
+}
+
+/// What a camera can do beyond streaming.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub ptz: bool,
+}
+
+/// A camera's connection state, as shown to viewers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CameraState {
+    Connecting,
+    Online,
+    Offline { reason: String },
+}
+
+/// Decoder parameters for one H.264 stream, as WebCodecs' `VideoDecoder.configure` wants them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamConfig {
+    /// RFC 6381 codec string, e.g. `avc1.42C01F`.
+    pub codec: String,
+    pub coded_width: u32,
+    pub coded_height: u32,
+    /// The avcC record (AVCDecoderConfigurationRecord), base64 in JSON.
+    #[serde(with = "base64_bytes")]
+    pub description: Vec<u8>,
+}
+
+/// Machine-readable error codes; the message beside them is for humans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Client and relay speak different protocol versions; the relay closes the socket.
+    ProtocolMismatch,
+    /// The message could not be parsed, or came at the wrong time.
+    BadMessage,
+    /// No such camera (or not visible to this user).
+    UnknownCamera,
+    /// `unsubscribe` for a camera that is not subscribed.
+    NotSubscribed,
+}
+
+impl ClientMessage {
+    /// Parses one text frame.
+    pub fn parse(text: &str) -> Result<Self, WireError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Serialises for a text frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("control messages always serialise")
+    }
+}
+
+impl ServerMessage {
+    /// Parses one text frame.
+    pub fn parse(text: &str) -> Result<Self, WireError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Serialises for a text frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("control messages always serialise")
+    }
+}
+
+/// Binary fields travel as standard base64 strings inside JSON.
+mod base64_bytes {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn hello_has_the_documented_shape() {
+        let json = ClientMessage::Hello {
+            protocol: 1,
+            client: None,
+        }
+        .to_json();
+        assert_eq!(json, r#"{"type":"hello","protocol":1}"#);
+    }
+
+    #[test]
+    fn description_is_base64() {
+        let msg = ServerMessage::Config {
+            channel: 3,
+            config: StreamConfig {
+                codec: "avc1.42C01F".into(),
+                coded_width: 1280,
+                coded_height: 720,
+                description: vec![1, 2, 3, 255],
+            },
+        };
+        let json = msg.to_json();
+        assert!(json.contains(r#""description":"AQID/w==""#), "{json}");
+        assert_eq!(ServerMessage::parse(&json).unwrap(), msg);
+    }
+
+    #[test]
+    fn status_is_flat_and_tagged() {
+        let json = ServerMessage::CameraStatus {
+            camera: "door".into(),
+            status: CameraState::Offline {
+                reason: "unauthorized".into(),
+            },
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"camera_status","camera":"door","status":{"state":"offline","reason":"unauthorized"}}"#
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"subscribe","id":-1,"camera":"a"}"#,
+            r#"{"type":"launch_missiles"}"#,
+            r#"{"type":"hello","protocol":1,"extra":true}"#,
+        ] {
+            assert!(ClientMessage::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        assert!(ServerMessage::parse(r#"{"type":"config","channel":1,"config":{"codec":"x","coded_width":1,"coded_height":1,"description":"!!"}}"#).is_err());
+    }
+
+    fn arb_state() -> impl Strategy<Value = CameraState> {
+        prop_oneof![
+            Just(CameraState::Connecting),
+            Just(CameraState::Online),
+            ".*".prop_map(|reason| CameraState::Offline { reason }),
+        ]
+    }
+
+    fn arb_config() -> impl Strategy<Value = StreamConfig> {
+        (
+            ".*",
+            any::<u32>(),
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(|(codec, w, h, description)| StreamConfig {
+                codec,
+                coded_width: w,
+                coded_height: h,
+                description,
+            })
+    }
+
+    fn arb_client() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            (any::<u32>(), proptest::option::of(".*"))
+                .prop_map(|(protocol, client)| ClientMessage::Hello { protocol, client }),
+            (any::<u32>(), ".*").prop_map(|(id, camera)| ClientMessage::Subscribe { id, camera }),
+            (any::<u32>(), ".*").prop_map(|(id, camera)| ClientMessage::Unsubscribe { id, camera }),
+        ]
+    }
+
+    fn arb_server() -> impl Strategy<Value = ServerMessage> {
+        let camera =
+            (".*", ".*", arb_state(), any::<bool>()).prop_map(|(id, name, status, ptz)| {
+                CameraInfo {
+                    id,
+                    name,
+                    status,
+                    capabilities: Capabilities { ptz },
+                }
+            });
+        let code = prop_oneof![
+            Just(ErrorCode::ProtocolMismatch),
+            Just(ErrorCode::BadMessage),
+            Just(ErrorCode::UnknownCamera),
+            Just(ErrorCode::NotSubscribed),
+        ];
+        prop_oneof![
+            (any::<u32>(), proptest::collection::vec(camera, 0..4))
+                .prop_map(|(protocol, cameras)| ServerMessage::Welcome { protocol, cameras }),
+            (
+                any::<u32>(),
+                ".*",
+                any::<u16>(),
+                proptest::option::of(arb_config())
+            )
+                .prop_map(|(id, camera, channel, config)| ServerMessage::Subscribed {
+                    id,
+                    camera,
+                    channel,
+                    config
+                }),
+            (any::<u16>(), arb_config())
+                .prop_map(|(channel, config)| ServerMessage::Config { channel, config }),
+            (any::<u32>(), ".*", any::<u16>()).prop_map(|(id, camera, channel)| {
+                ServerMessage::Unsubscribed {
+                    id,
+                    camera,
+                    channel,
+                }
+            }),
+            (".*", arb_state())
+                .prop_map(|(camera, status)| ServerMessage::CameraStatus { camera, status }),
+            (code, ".*", proptest::option::of(any::<u32>())).prop_map(
+                |(code, message, request)| ServerMessage::Error {
+                    code,
+                    message,
+                    request
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(msg in arb_client()) {
+            prop_assert_eq!(ClientMessage::parse(&msg.to_json()).unwrap(), msg);
+        }
+
+        #[test]
+        fn server_messages_round_trip(msg in arb_server()) {
+            prop_assert_eq!(ServerMessage::parse(&msg.to_json()).unwrap(), msg);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".*") {
+            let _ = ClientMessage::parse(&text);
+            let _ = ServerMessage::parse(&text);
+        }
+    }
+}

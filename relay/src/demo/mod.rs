@@ -1,0 +1,256 @@
+//! The built-in demo camera: a synthetic moving scene (see [`scene`]) encoded to
+//! H.264 with OpenH264 in real time, published into the hub like any camera.
+//! It needs no network and no camera, so the first run shows live video, and
+//! tests have a source whose picture they know.
+
+pub mod font;
+pub mod scene;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
+    RateControlMode, UsageType, VuiConfig,
+};
+use openh264::formats::YUVSlices;
+use openh264::OpenH264API;
+use sightline_h264::nal::{self, types};
+use sightline_h264::StreamParams;
+use sightline_wire::CameraState;
+
+use crate::hub::{AccessUnit, Feed};
+use scene::Scene;
+
+/// How a demo camera is set up.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub width: usize,
+    pub height: usize,
+    pub fps: u32,
+    /// Frames between keyframes.
+    pub keyframe_every: u32,
+    pub bitrate_bps: u32,
+    /// Deliberate damage, for tests that must prove they notice it. Never set in production.
+    pub fault: Option<Fault>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            width: 1280,
+            height: 720,
+            fps: 30,
+            keyframe_every: 60,
+            bitrate_bps: 2_500_000,
+            fault: None,
+        }
+    }
+}
+
+/// Damage a test can ask the demo camera to do to its own output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Flip bits inside every slice's data.
+    CorruptPayload,
+    /// Announce a codec configuration that does not match the stream.
+    CorruptConfig,
+}
+
+/// A running demo camera; stops when dropped.
+pub struct DemoCamera {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DemoCamera {
+    /// Starts encoding into `feed` on a thread of its own (encoding is CPU work
+    /// that must not stall the async runtime).
+    pub fn start(feed: Arc<Feed>, options: DemoOptions) -> std::io::Result<DemoCamera> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name(format!("demo-{}", feed.id))
+            .spawn({
+                let stop = stop.clone();
+                move || {
+                    if let Err(e) = run(&feed, &options, &stop) {
+                        tracing::error!(camera = %feed.id, "demo camera stopped: {e:#}");
+                        feed.set_status(CameraState::Offline {
+                            reason: format!("demo encoder failed: {e}"),
+                        });
+                    }
+                }
+            })?;
+        Ok(DemoCamera {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for DemoCamera {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
+    let config = EncoderConfig::new()
+        .usage_type(UsageType::CameraVideoRealTime)
+        .rate_control_mode(RateControlMode::Bitrate)
+        .bitrate(BitRate::from_bps(o.bitrate_bps))
+        .max_frame_rate(FrameRate::from_hz(o.fps as f32))
+        .intra_frame_period(IntraFramePeriod::from_num_frames(o.keyframe_every))
+        .complexity(Complexity::Low)
+        .skip_frames(false)
+        .vui(VuiConfig::bt709());
+    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
+    let mut scene = Scene::new(o.width, o.height, (feed.channel as u8).wrapping_mul(37));
+    let period = Duration::from_secs(1) / o.fps;
+    let started = Instant::now();
+    let mut annex_b = Vec::new();
+    let mut n: u64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        scene.draw(n, &clock_text());
+        let yuv = YUVSlices::new(
+            (&scene.y, &scene.u, &scene.v),
+            (o.width, o.height),
+            (o.width, o.width / 2, o.width / 2),
+        );
+        if n % o.keyframe_every as u64 == 0 {
+            encoder.force_intra_frame();
+        }
+        let bitstream = encoder.encode(&yuv)?;
+        let keyframe = bitstream.frame_type() == FrameType::IDR;
+        annex_b.clear();
+        bitstream.write_vec(&mut annex_b);
+        publish(
+            feed,
+            &annex_b,
+            keyframe,
+            n * 1_000_000 / o.fps as u64,
+            o.fault,
+        )?;
+        if n == 0 {
+            feed.set_status(CameraState::Online);
+            tracing::info!(camera = %feed.id, "demo camera live: {}x{} at {} fps", o.width, o.height, o.fps);
+        }
+        n += 1;
+        // Paced against the start time, so encoding time does not accumulate as drift.
+        let next = started + period * n as u32;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    Ok(())
+}
+
+/// Splits one encoded picture into parameter sets (→ feed params) and the access
+/// unit (→ published), applying a test fault if asked.
+fn publish(
+    feed: &Feed,
+    annex_b: &[u8],
+    keyframe: bool,
+    timestamp_us: u64,
+    fault: Option<Fault>,
+) -> anyhow::Result<()> {
+    let (mut sps, mut pps) = (None, None);
+    let mut payload = Vec::with_capacity(annex_b.len() + 16);
+    for unit in nal::annex_b_units(annex_b) {
+        match nal::nal_type(unit) {
+            Some(types::SPS) => sps = Some(unit),
+            Some(types::PPS) => pps = Some(unit),
+            Some(types::AUD) => {}
+            _ => {
+                let start = payload.len();
+                nal::push_length_prefixed(&mut payload, unit);
+                if fault == Some(Fault::CorruptPayload) {
+                    // Keep the NAL and slice headers; garble the macroblock data.
+                    for b in payload[start + 4..].iter_mut().skip(8).step_by(7) {
+                        *b ^= 0x5a;
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(sps), Some(pps)) = (sps, pps) {
+        let mut params = StreamParams::new(sps, pps)?;
+        if fault == Some(Fault::CorruptConfig) {
+            // A description whose SPS announces another profile and size than the stream has.
+            params.avcc[1] = 0x64;
+            for b in params.avcc.iter_mut().skip(9).take(4) {
+                *b ^= 0xff;
+            }
+        }
+        feed.set_params(params);
+    }
+    if !payload.is_empty() {
+        feed.publish(AccessUnit {
+            payload,
+            keyframe,
+            timestamp_us: timestamp_us as i64,
+        });
+    }
+    Ok(())
+}
+
+/// `HH:MM:SS.mmm` UTC.
+fn clock_text() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+        now.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::Hub;
+
+    #[test]
+    fn demo_publishes_decodable_params_and_keyframes() {
+        let mut hub = Hub::default();
+        let feed = hub.add_camera("demo", "Demo").unwrap();
+        let mut sub = feed.subscribe();
+        let options = DemoOptions {
+            width: 320,
+            height: 180,
+            fps: 30,
+            keyframe_every: 10,
+            ..DemoOptions::default()
+        };
+        let camera = DemoCamera::start(feed.clone(), options).unwrap();
+        let mut keyframes = 0;
+        let mut frames = 0;
+        while frames < 21 {
+            match sub.live.blocking_recv() {
+                Ok(frame) => {
+                    frames += 1;
+                    keyframes += frame.keyframe as usize;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        drop(camera);
+        assert!(keyframes >= 2, "keyframes every 10 frames, saw {keyframes}");
+        let params = feed.params().unwrap();
+        assert_eq!(
+            (params.wire.coded_width, params.wire.coded_height),
+            (320, 180)
+        );
+        assert!(params.wire.codec.starts_with("avc1."));
+        assert_eq!(feed.status(), CameraState::Online);
+    }
+}

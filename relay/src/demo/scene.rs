@@ -1,0 +1,134 @@
+//! The demo camera's picture, drawn straight into I420 planes (no RGB pass):
+//! BT.709 75% colour bars across the top (fixed, so tests can check colours),
+//! a scrolling diagonal background, a bouncing square, and a burnt-in UTC clock
+//! with a frame counter.
+
+use super::font;
+
+/// BT.709 limited-range Y, U, V of the 75% bars: white, yellow, cyan, green,
+/// magenta, red, blue, black. Their RGB values are (191|0) per channel.
+pub const BARS_YUV: [(u8, u8, u8); 8] = [
+    (180, 128, 128),
+    (168, 44, 136),
+    (145, 147, 44),
+    (133, 63, 52),
+    (63, 193, 204),
+    (51, 109, 212),
+    (28, 212, 120),
+    (16, 128, 128),
+];
+
+/// I420 picture buffers and what is drawn into them.
+pub struct Scene {
+    pub width: usize,
+    pub height: usize,
+    pub y: Vec<u8>,
+    pub u: Vec<u8>,
+    pub v: Vec<u8>,
+    /// A row of background luma, twice as wide as the picture so each row is one copy.
+    background: Vec<u8>,
+    /// Offset into the colour wheel, so demo cameras don't all look the same.
+    hue: u8,
+}
+
+impl Scene {
+    /// `width` and `height` must be even.
+    pub fn new(width: usize, height: usize, hue: u8) -> Scene {
+        let background = (0..width * 2 + height)
+            .map(|x| 40 + ((x / 4) % 64) as u8 * 2)
+            .collect();
+        Scene {
+            width,
+            height,
+            y: vec![0; width * height],
+            u: vec![128; width * height / 4],
+            v: vec![128; width * height / 4],
+            background,
+            hue,
+        }
+    }
+
+    /// Height of the colour-bar strip.
+    pub fn bars_height(&self) -> usize {
+        (self.height / 8) & !1
+    }
+
+    /// Draws frame `n`; `clock` is the text burnt in (e.g. `12:34:56.789`).
+    pub fn draw(&mut self, n: u64, clock: &str) {
+        let (w, h) = (self.width, self.height);
+        let bars = self.bars_height();
+        let shift = (n as usize * 3) % (w / 2);
+        for row in bars..h {
+            let start = shift + (row / 2);
+            self.y[row * w..(row + 1) * w].copy_from_slice(&self.background[start..start + w]);
+        }
+        let (cw, ch) = (w / 2, h / 2);
+        let cu = 128u8.wrapping_add(self.hue).wrapping_add((n % 64) as u8) / 2 + 64;
+        for row in bars / 2..ch {
+            self.u[row * cw..(row + 1) * cw].fill(cu);
+            self.v[row * cw..(row + 1) * cw].fill(255 - cu);
+        }
+        for (i, &(y, u, v)) in BARS_YUV.iter().enumerate() {
+            let (x0, x1) = (i * w / 8, (i + 1) * w / 8);
+            self.fill(x0, 0, x1 - x0, bars, y, u, v);
+        }
+        // A square bouncing across the picture.
+        let side = (h / 5) & !1;
+        let span_x = (w - side) as u64;
+        let span_y = (h - bars - side) as u64;
+        let bounce = |t: u64, span: u64| {
+            let t = t % (2 * span);
+            (if t < span { t } else { 2 * span - t }) as usize & !1
+        };
+        let bx = bounce(n * 8, span_x);
+        let by = bars + bounce(n * 5, span_y);
+        self.fill(bx, by, side, side, 210, 90, 200);
+        // The clock on a black plate, bottom left.
+        let scale = (h / 90).max(2);
+        let text_w = font::text_width(clock, scale);
+        let plate_h = font::GLYPH_H * scale + 2 * scale;
+        let (px, py) = (scale * 2, h - plate_h - scale * 2);
+        self.fill(px, py & !1, text_w + 2 * scale, plate_h + 2, 16, 128, 128);
+        font::draw(&mut self.y, w, px + scale, py + scale, scale, clock, 235);
+    }
+
+    /// Fills a rectangle (even coordinates) with one colour.
+    #[allow(clippy::too_many_arguments)]
+    fn fill(&mut self, x: usize, y: usize, w: usize, h: usize, cy: u8, cu: u8, cv: u8) {
+        let (x1, y1) = ((x + w).min(self.width), (y + h).min(self.height));
+        for row in y..y1 {
+            self.y[row * self.width + x..row * self.width + x1].fill(cy);
+        }
+        let cw = self.width / 2;
+        for row in y / 2..y1 / 2 {
+            self.u[row * cw + x / 2..row * cw + x1 / 2].fill(cu);
+            self.v[row * cw + x / 2..row * cw + x1 / 2].fill(cv);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_are_where_tests_expect_them() {
+        let mut s = Scene::new(1280, 720, 0);
+        s.draw(5, "00:00:00.000");
+        for (i, &(y, u, v)) in BARS_YUV.iter().enumerate() {
+            let x = i * 160 + 80;
+            assert_eq!(s.y[40 * 1280 + x], y);
+            assert_eq!(s.u[20 * 640 + x / 2], u);
+            assert_eq!(s.v[20 * 640 + x / 2], v);
+        }
+    }
+
+    #[test]
+    fn the_picture_moves() {
+        let mut s = Scene::new(640, 360, 0);
+        s.draw(1, "00:00:00.000");
+        let before = s.y.clone();
+        s.draw(2, "00:00:00.033");
+        assert_ne!(before, s.y);
+    }
+}

@@ -1,0 +1,403 @@
+//! The hub: one [`Feed`] per camera, the point where frames are fanned out.
+//!
+//! A camera source (demo, RTSP) calls [`Feed::set_params`] and [`Feed::publish`];
+//! viewers call [`Feed::subscribe`]. Each published access unit becomes ONE
+//! [`Bytes`] holding the complete binary WebSocket message (header + payload);
+//! every viewer gets a clone of that pointer, never a copy of the payload.
+//!
+//! Fan-out uses a `tokio::sync::broadcast` ring per camera: publishing is O(1)
+//! whatever the number of viewers, and memory is bounded by the ring's capacity
+//! ([`VIEWER_QUEUE_FRAMES`]) however slow a viewer is. A viewer that falls more
+//! than that behind is told it lagged; the session then drops its frames up to
+//! the next keyframe and flags a discontinuity (see `ws.rs`).
+//!
+//! Fast start: the feed keeps the frames since the last keyframe (bounded by
+//! [`MAX_GOP_FRAMES`]/[`MAX_GOP_BYTES`]); a new viewer gets them at once,
+//! taken under the same lock as its ring subscription so nothing is missed or
+//! repeated between the two.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use sightline_h264::StreamParams;
+use sightline_wire::{
+    CameraInfo, CameraState, Capabilities, FrameFlags, FrameKind, MediaHeader, StreamConfig,
+    HEADER_LEN,
+};
+use tokio::sync::{broadcast, watch};
+
+/// How many frames a viewer may fall behind before it skips to the next keyframe
+/// (about 2 s at 30 fps). A power of two: the broadcast ring rounds up to one.
+pub const VIEWER_QUEUE_FRAMES: usize = 64;
+/// Fast-start cache limits; a stream with longer GOPs starts at the next keyframe.
+pub const MAX_GOP_FRAMES: usize = 600;
+pub const MAX_GOP_BYTES: usize = 32 << 20;
+
+/// Decoder parameters of a feed: the H.264 facts and their wire form.
+#[derive(Debug)]
+pub struct Params {
+    pub h264: StreamParams,
+    pub wire: StreamConfig,
+}
+
+impl Params {
+    pub fn new(h264: StreamParams) -> Params {
+        let wire = StreamConfig {
+            codec: h264.codec_string(),
+            coded_width: h264.info.width,
+            coded_height: h264.info.height,
+            description: h264.avcc.clone(),
+        };
+        Params { h264, wire }
+    }
+}
+
+/// One access unit as a source hands it to the hub.
+pub struct AccessUnit {
+    /// 4-byte length-prefixed NAL units, parameter sets removed.
+    pub payload: Vec<u8>,
+    pub keyframe: bool,
+    pub timestamp_us: i64,
+}
+
+/// One frame as viewers receive it.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// The complete binary WebSocket message: header then payload.
+    pub data: Bytes,
+    pub keyframe: bool,
+    /// The parameters this frame decodes with.
+    pub params: Arc<Params>,
+}
+
+/// What a new viewer starts from.
+pub struct Subscription {
+    pub params: Option<Arc<Params>>,
+    /// Frames since the last keyframe, oldest first (empty until a keyframe).
+    pub gop: Vec<Frame>,
+    /// Everything published after `gop`.
+    pub live: broadcast::Receiver<Frame>,
+    pub status: watch::Receiver<CameraState>,
+}
+
+struct FeedState {
+    params: Option<Arc<Params>>,
+    gop: Vec<Frame>,
+    gop_bytes: usize,
+}
+
+/// One camera's stream inside the relay.
+pub struct Feed {
+    pub id: String,
+    pub name: String,
+    /// The channel number this camera's binary frames carry, on every socket.
+    pub channel: u16,
+    pub capabilities: Capabilities,
+    state: Mutex<FeedState>,
+    live: broadcast::Sender<Frame>,
+    status: watch::Sender<CameraState>,
+}
+
+impl Feed {
+    fn new(id: String, name: String, channel: u16) -> Feed {
+        Feed {
+            id,
+            name,
+            channel,
+            capabilities: Capabilities::default(),
+            state: Mutex::new(FeedState {
+                params: None,
+                gop: Vec::new(),
+                gop_bytes: 0,
+            }),
+            live: broadcast::channel(VIEWER_QUEUE_FRAMES).0,
+            status: watch::channel(CameraState::Connecting).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FeedState> {
+        // A panic while holding this lock cannot leave the state half-written in a
+        // way that matters (worst case a GOP missing a frame), so keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Sets the decoder parameters for the frames published after this call.
+    /// Returns true when they differ from the previous ones (a new `config` for viewers).
+    pub fn set_params(&self, h264: StreamParams) -> bool {
+        let mut state = self.lock();
+        if state.params.as_ref().is_some_and(|p| p.h264 == h264) {
+            return false;
+        }
+        state.params = Some(Arc::new(Params::new(h264)));
+        // Frames cached under the old parameters cannot start a decoder with the new ones.
+        state.gop.clear();
+        state.gop_bytes = 0;
+        true
+    }
+
+    /// The current parameters, if the source has produced any.
+    pub fn params(&self) -> Option<Arc<Params>> {
+        self.lock().params.clone()
+    }
+
+    /// Publishes one access unit to every viewer. Returns false (and drops the
+    /// frame) when no parameters are known yet: nobody could decode it.
+    pub fn publish(&self, au: AccessUnit) -> bool {
+        let mut state = self.lock();
+        let Some(params) = state.params.clone() else {
+            return false;
+        };
+        let header = MediaHeader {
+            kind: FrameKind::Video,
+            channel: self.channel,
+            flags: if au.keyframe {
+                FrameFlags::KEYFRAME
+            } else {
+                FrameFlags::default()
+            },
+            timestamp_us: au.timestamp_us,
+            received_us: now_us(),
+        };
+        let mut data = BytesMut::with_capacity(HEADER_LEN + au.payload.len());
+        data.put_slice(&header.to_bytes());
+        data.put_slice(&au.payload);
+        let frame = Frame {
+            data: data.freeze(),
+            keyframe: au.keyframe,
+            params,
+        };
+        if frame.keyframe {
+            state.gop.clear();
+            state.gop_bytes = 0;
+        }
+        let fits =
+            state.gop.len() < MAX_GOP_FRAMES && state.gop_bytes + frame.data.len() <= MAX_GOP_BYTES;
+        if fits && (frame.keyframe || !state.gop.is_empty()) {
+            state.gop_bytes += frame.data.len();
+            state.gop.push(frame.clone());
+        } else if !fits {
+            // Too long a GOP to cache: new viewers wait for the next keyframe.
+            state.gop.clear();
+            state.gop_bytes = 0;
+        }
+        // Sent under the lock so a concurrent subscribe sees the frame either in
+        // its GOP copy or in its receiver, never both or neither.
+        let _no_viewers_is_fine = self.live.send(frame);
+        true
+    }
+
+    /// Starts a viewer: current parameters, the cached GOP, and the live ring.
+    pub fn subscribe(&self) -> Subscription {
+        let state = self.lock();
+        Subscription {
+            params: state.params.clone(),
+            gop: state.gop.clone(),
+            live: self.live.subscribe(),
+            status: self.status.subscribe(),
+        }
+    }
+
+    /// Publishes the camera's state; viewers are told only when it changes.
+    pub fn set_status(&self, status: CameraState) {
+        self.status.send_if_modified(|current| {
+            let changed = *current != status;
+            *current = status;
+            changed
+        });
+    }
+
+    pub fn status(&self) -> CameraState {
+        self.status.borrow().clone()
+    }
+
+    /// Viewers currently attached.
+    pub fn viewers(&self) -> usize {
+        self.live.receiver_count()
+    }
+
+    pub fn info(&self) -> CameraInfo {
+        CameraInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            status: self.status(),
+            capabilities: self.capabilities.clone(),
+        }
+    }
+}
+
+/// All cameras of this relay.
+#[derive(Default)]
+pub struct Hub {
+    feeds: Vec<Arc<Feed>>,
+    by_id: HashMap<String, usize>,
+}
+
+/// Errors adding a camera.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("two cameras have the id {0:?}")]
+    DuplicateId(String),
+    #[error("too many cameras (the wire protocol has 65536 channels)")]
+    TooMany,
+}
+
+impl Hub {
+    /// Adds a camera and returns its feed, for the source to publish into.
+    pub fn add_camera(&mut self, id: &str, name: &str) -> Result<Arc<Feed>, HubError> {
+        if self.by_id.contains_key(id) {
+            return Err(HubError::DuplicateId(id.to_owned()));
+        }
+        let channel = u16::try_from(self.feeds.len()).map_err(|_| HubError::TooMany)?;
+        let feed = Arc::new(Feed::new(id.to_owned(), name.to_owned(), channel));
+        self.by_id.insert(id.to_owned(), self.feeds.len());
+        self.feeds.push(feed.clone());
+        Ok(feed)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Feed>> {
+        self.by_id.get(id).map(|&i| &self.feeds[i])
+    }
+
+    pub fn feeds(&self) -> &[Arc<Feed>] {
+        &self.feeds
+    }
+
+    pub fn cameras(&self) -> Vec<CameraInfo> {
+        self.feeds.iter().map(|f| f.info()).collect()
+    }
+}
+
+/// Wall clock in microseconds since the Unix epoch.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_h264::nal::{annex_b_units, nal_type, types};
+
+    const FIXTURE: &[u8] = include_bytes!("../../crates/h264/tests/fixtures/high_640x360.h264");
+
+    fn feed() -> Arc<Feed> {
+        let mut hub = Hub::default();
+        let feed = hub.add_camera("cam", "Cam").unwrap();
+        let find = |ty| {
+            annex_b_units(FIXTURE)
+                .find(|u| nal_type(u) == Some(ty))
+                .unwrap()
+        };
+        feed.set_params(StreamParams::new(find(types::SPS), find(types::PPS)).unwrap());
+        feed
+    }
+
+    fn au(n: u8, keyframe: bool) -> AccessUnit {
+        AccessUnit {
+            payload: vec![0, 0, 0, 1, n],
+            keyframe,
+            timestamp_us: n as i64,
+        }
+    }
+
+    fn payload(frame: &Frame) -> u8 {
+        frame.data[HEADER_LEN + 4]
+    }
+
+    #[test]
+    fn frames_before_params_are_dropped() {
+        let mut hub = Hub::default();
+        let feed = hub.add_camera("cam", "Cam").unwrap();
+        assert!(!feed.publish(au(1, true)));
+        assert!(feed.subscribe().gop.is_empty());
+    }
+
+    #[test]
+    fn new_viewer_gets_gop_since_last_keyframe_then_live() {
+        let feed = feed();
+        feed.publish(au(1, false)); // before any keyframe: not cached
+        feed.publish(au(2, true));
+        feed.publish(au(3, false));
+        feed.publish(au(4, true));
+        feed.publish(au(5, false));
+        let mut sub = feed.subscribe();
+        assert_eq!(sub.gop.iter().map(payload).collect::<Vec<_>>(), [4, 5]);
+        assert!(sub.gop[0].keyframe);
+        feed.publish(au(6, false));
+        assert_eq!(payload(&sub.live.try_recv().unwrap()), 6);
+        assert!(sub.live.try_recv().is_err());
+    }
+
+    #[test]
+    fn every_viewer_shares_one_buffer() {
+        let feed = feed();
+        let mut a = feed.subscribe();
+        let mut b = feed.subscribe();
+        feed.publish(au(1, true));
+        let fa = a.live.try_recv().unwrap();
+        let fb = b.live.try_recv().unwrap();
+        assert_eq!(fa.data.as_ptr(), fb.data.as_ptr());
+        assert_eq!(fa.data.as_ptr(), feed.subscribe().gop[0].data.as_ptr());
+    }
+
+    #[test]
+    fn a_stalled_viewer_lags_instead_of_growing_memory() {
+        let feed = feed();
+        let mut slow = feed.subscribe();
+        for n in 0..(VIEWER_QUEUE_FRAMES * 3) {
+            feed.publish(au(n as u8, n % 30 == 0));
+        }
+        match slow.live.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                assert_eq!(missed as usize, VIEWER_QUEUE_FRAMES * 2)
+            }
+            other => panic!("expected a lag, got {other:?}"),
+        }
+        // What is left is at most the ring's capacity.
+        let mut left = 0;
+        while slow.live.try_recv().is_ok() {
+            left += 1;
+        }
+        assert_eq!(left, VIEWER_QUEUE_FRAMES);
+    }
+
+    #[test]
+    fn header_names_channel_flags_and_time() {
+        let feed = feed();
+        feed.publish(au(7, true));
+        let frame = feed.subscribe().gop.remove(0);
+        let (header, body) = MediaHeader::parse(&frame.data).unwrap();
+        assert_eq!(header.channel, feed.channel);
+        assert!(header.flags.contains(FrameFlags::KEYFRAME));
+        assert_eq!(header.timestamp_us, 7);
+        assert!(header.received_us > 0);
+        assert_eq!(body, [0, 0, 0, 1, 7]);
+    }
+
+    #[test]
+    fn gop_cache_is_bounded() {
+        let feed = feed();
+        feed.publish(au(0, true));
+        for n in 0..MAX_GOP_FRAMES {
+            feed.publish(au(n as u8, false));
+        }
+        assert!(
+            feed.subscribe().gop.is_empty(),
+            "an over-long GOP is dropped"
+        );
+        feed.publish(au(1, true));
+        assert_eq!(feed.subscribe().gop.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let mut hub = Hub::default();
+        hub.add_camera("a", "A").unwrap();
+        assert!(hub.add_camera("a", "A again").is_err());
+    }
+}

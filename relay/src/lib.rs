@@ -1,0 +1,17 @@
+//! The Sightline relay as a library, so the binary and the end-to-end tests start
+//! exactly the same server.
+//!
+//! - [`config`]: command line and configuration.
+//! - [`server`]: HTTP routes and the relay's lifecycle.
+//! - [`hub`]: per-camera fan-out with the cached GOP.
+//! - [`ws`]: one WebSocket session per page.
+//! - [`demo`]: the built-in demo camera.
+
+pub mod config;
+pub mod demo;
+pub mod hub;
+pub mod server;
+pub mod ws;
+
+pub use config::{Cli, RelayConfig};
+pub use server::Relay;

@@ -1,0 +1,138 @@
+//! The HTTP side: routes (`/ws`, `/api/cameras`, `/healthz`, the web app) and the
+//! relay's lifecycle — start on a listener, shut down gracefully.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::config::RelayConfig;
+use crate::demo::DemoCamera;
+use crate::hub::Hub;
+use crate::ws;
+
+#[derive(Clone)]
+struct AppState {
+    hub: Arc<Hub>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A running relay.
+pub struct Relay {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    cameras: Vec<DemoCamera>,
+}
+
+impl Relay {
+    /// Binds the listen address, starts the cameras and serves.
+    pub async fn start(config: RelayConfig) -> anyhow::Result<Relay> {
+        let mut hub = Hub::default();
+        let mut feeds = Vec::new();
+        for demo in &config.demo_cameras {
+            feeds.push((hub.add_camera(&demo.id, &demo.name)?, demo.options.clone()));
+        }
+        let hub = Arc::new(hub);
+        let mut cameras = Vec::new();
+        for (feed, options) in feeds {
+            cameras.push(DemoCamera::start(feed, options).context("starting a demo camera")?);
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let app = router(
+            AppState {
+                hub: hub.clone(),
+                shutdown: shutdown_rx.clone(),
+            },
+            config.www,
+        );
+        let mut stop = shutdown_rx;
+        let server = tokio::spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            })
+            .into_future(),
+        );
+        Ok(Relay {
+            addr,
+            hub,
+            shutdown,
+            server,
+            cameras,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Closes every session, stops the cameras and waits for the server to end.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.server.await??;
+        let cameras = self.cameras;
+        tokio::task::spawn_blocking(move || drop(cameras)).await?;
+        Ok(())
+    }
+}
+
+fn router(state: AppState, www: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/ws", get(websocket))
+        .route("/api/cameras", get(cameras))
+        .route("/healthz", get(|| async { "ok" }));
+    let app = match www.filter(|dir| dir.join("index.html").is_file()) {
+        Some(dir) => api.fallback_service(ServeDir::new(dir)),
+        None => api.fallback(player_missing),
+    };
+    app.with_state(state).layer(TraceLayer::new_for_http())
+}
+
+async fn websocket(
+    upgrade: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+) -> Response {
+    upgrade
+        .on_upgrade(move |socket| ws::run(socket, state.hub, peer, state.shutdown))
+        .into_response()
+}
+
+async fn cameras(State(state): State<AppState>) -> Json<Vec<sightline_wire::CameraInfo>> {
+    Json(state.hub.cameras())
+}
+
+async fn player_missing() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "The Sightline web player is not built or --www points elsewhere.\n\
+         Run `cargo xtask run` from the source tree: it builds the player and starts the relay.\n",
+    )
+        .into_response()
+}

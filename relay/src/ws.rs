@@ -1,0 +1,363 @@
+//! One WebSocket session: the handshake, control messages from the player, and
+//! the per-viewer end of the fan-out (lag → skip to the next keyframe).
+//!
+//! A session is one task. It multiplexes every camera the player subscribed to
+//! onto the socket; a slow socket slows only this task, whose ring receivers then
+//! lag (see `hub.rs`) — memory stays bounded and other viewers are unaffected.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures_util::stream::{self, SplitSink, Stream, StreamExt};
+use futures_util::SinkExt;
+use sightline_wire::{
+    ClientMessage, ErrorCode, FrameFlags, MediaHeader, ServerMessage, PROTOCOL_VERSION,
+};
+use tokio::sync::watch;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::{BroadcastStream, WatchStream};
+use tokio_stream::StreamMap;
+
+use crate::hub::{Feed, Frame, Hub, Params};
+
+/// How long a new socket may take to say `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keeps idle proxies from closing the socket.
+const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// A viewer whose socket accepts nothing for this long is gone; close it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, BroadcastStreamRecvError>> + Send>>;
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Why a session ended, for the log.
+#[derive(Debug, thiserror::Error)]
+enum End {
+    #[error("viewer closed the socket")]
+    Closed,
+    #[error("socket error: {0}")]
+    Socket(#[from] axum::Error),
+    #[error("viewer accepted nothing for {0:?}")]
+    Stalled(Duration),
+    #[error("{0}")]
+    Refused(String),
+    #[error("relay shutting down")]
+    Shutdown,
+}
+
+/// This viewer's state for one subscribed camera.
+struct Viewer {
+    feed: Arc<Feed>,
+    /// The parameters this viewer's decoder was last given.
+    params: Option<Arc<Params>>,
+    /// Fell behind: drop frames until the next keyframe.
+    skipping: bool,
+}
+
+/// Runs one session to its end.
+pub async fn run(
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (sink, stream) = socket.split();
+    let mut session = Session {
+        hub,
+        sink,
+        viewers: HashMap::new(),
+        frames: StreamMap::new(),
+        statuses: StreamMap::new(),
+        dropped: 0,
+    };
+    let end = session.serve(stream, shutdown).await;
+    match &end {
+        End::Closed | End::Shutdown => tracing::debug!(%peer, "session ended: {end}"),
+        _ => tracing::info!(%peer, "session ended: {end}"),
+    }
+    let reason = match end {
+        End::Shutdown => Some("relay shutting down"),
+        End::Refused(_) => Some("protocol error"),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        let _ = session
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: 1001,
+                reason: Utf8Bytes::from_static(reason),
+            })))
+            .await;
+    }
+}
+
+struct Session {
+    hub: Arc<Hub>,
+    sink: Sink,
+    viewers: HashMap<u16, Viewer>,
+    frames: StreamMap<u16, FrameStream>,
+    statuses: StreamMap<u16, WatchStream<sightline_wire::CameraState>>,
+    dropped: u64,
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        mut stream: futures_util::stream::SplitStream<WebSocket>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> End {
+        match tokio::time::timeout(HELLO_TIMEOUT, self.handshake(&mut stream)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(end)) => return end,
+            Err(_) => return End::Refused(format!("no hello within {HELLO_TIMEOUT:?}")),
+        }
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        ping.reset();
+        loop {
+            let step = tokio::select! {
+                msg = stream.next() => match msg {
+                    None => Err(End::Closed),
+                    Some(Err(e)) => Err(End::Socket(e)),
+                    Some(Ok(msg)) => self.on_message(msg).await,
+                },
+                Some((channel, item)) = self.frames.next(), if !self.frames.is_empty() => {
+                    self.on_frame(channel, item).await
+                }
+                Some((channel, status)) = self.statuses.next(), if !self.statuses.is_empty() => {
+                    match self.viewers.get(&channel) {
+                        Some(v) => {
+                            let camera = v.feed.id.clone();
+                            self.send_json(&ServerMessage::CameraStatus { camera, status }).await
+                        }
+                        None => Ok(()),
+                    }
+                }
+                _ = ping.tick() => self.send(Message::Ping(Bytes::new())).await,
+                _ = shutdown.changed() => Err(End::Shutdown),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Waits for `hello`, checks the version, answers `welcome`.
+    async fn handshake(
+        &mut self,
+        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    ) -> Result<(), End> {
+        loop {
+            let text = match stream.next().await {
+                None => return Err(End::Closed),
+                Some(Err(e)) => return Err(End::Socket(e)),
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Close(_))) => return Err(End::Closed),
+                Some(Ok(_)) => continue,
+            };
+            match ClientMessage::parse(&text) {
+                Ok(ClientMessage::Hello { protocol, .. }) if protocol == PROTOCOL_VERSION => {
+                    let cameras = self.hub.cameras();
+                    return self
+                        .send_json(&ServerMessage::Welcome {
+                            protocol: PROTOCOL_VERSION,
+                            cameras,
+                        })
+                        .await;
+                }
+                Ok(ClientMessage::Hello { protocol, .. }) => {
+                    let message = format!(
+                        "this relay speaks protocol {PROTOCOL_VERSION}, the client {protocol}; reload the page or update the player"
+                    );
+                    self.send_error(ErrorCode::ProtocolMismatch, message.clone(), None)
+                        .await?;
+                    return Err(End::Refused(message));
+                }
+                Ok(_) => {
+                    self.send_error(ErrorCode::BadMessage, "say hello first".into(), None)
+                        .await?
+                }
+                Err(e) => {
+                    self.send_error(ErrorCode::BadMessage, e.to_string(), None)
+                        .await?
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, msg: Message) -> Result<(), End> {
+        let text = match msg {
+            Message::Text(text) => text,
+            Message::Close(_) => return Err(End::Closed),
+            Message::Binary(_) => {
+                return self
+                    .send_error(
+                        ErrorCode::BadMessage,
+                        "the relay takes no binary frames".into(),
+                        None,
+                    )
+                    .await
+            }
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        let request = match ClientMessage::parse(&text) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::debug!("bad control message: {e}");
+                return self
+                    .send_error(ErrorCode::BadMessage, e.to_string(), None)
+                    .await;
+            }
+        };
+        match request {
+            ClientMessage::Hello { .. } => {
+                self.send_error(ErrorCode::BadMessage, "hello was already said".into(), None)
+                    .await
+            }
+            ClientMessage::Subscribe { id, camera } => self.subscribe(id, camera).await,
+            ClientMessage::Unsubscribe { id, camera } => self.unsubscribe(id, camera).await,
+        }
+    }
+
+    async fn subscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
+        let Some(feed) = self.hub.get(&camera).cloned() else {
+            let message = format!("no camera {camera:?}");
+            return self
+                .send_error(ErrorCode::UnknownCamera, message, Some(id))
+                .await;
+        };
+        let channel = feed.channel;
+        if let Some(viewer) = self.viewers.get(&channel) {
+            // Already subscribed on this socket: answer again, keep the one stream.
+            let config = viewer.params.as_ref().map(|p| p.wire.clone());
+            return self
+                .send_json(&ServerMessage::Subscribed {
+                    id,
+                    camera,
+                    channel,
+                    config,
+                })
+                .await;
+        }
+        let sub = feed.subscribe();
+        let config = sub.params.as_ref().map(|p| p.wire.clone());
+        let frames =
+            stream::iter(sub.gop.into_iter().map(Ok)).chain(BroadcastStream::new(sub.live));
+        self.frames.insert(channel, Box::pin(frames));
+        self.statuses
+            .insert(channel, WatchStream::from_changes(sub.status));
+        self.viewers.insert(
+            channel,
+            Viewer {
+                feed,
+                params: sub.params,
+                skipping: false,
+            },
+        );
+        self.send_json(&ServerMessage::Subscribed {
+            id,
+            camera,
+            channel,
+            config,
+        })
+        .await
+    }
+
+    async fn unsubscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
+        let channel = self
+            .viewers
+            .iter()
+            .find(|(_, v)| v.feed.id == camera)
+            .map(|(&c, _)| c);
+        let Some(channel) = channel else {
+            let message = format!("not subscribed to {camera:?}");
+            return self
+                .send_error(ErrorCode::NotSubscribed, message, Some(id))
+                .await;
+        };
+        self.viewers.remove(&channel);
+        self.frames.remove(&channel);
+        self.statuses.remove(&channel);
+        self.send_json(&ServerMessage::Unsubscribed {
+            id,
+            camera,
+            channel,
+        })
+        .await
+    }
+
+    /// The per-viewer end of the fan-out.
+    async fn on_frame(
+        &mut self,
+        channel: u16,
+        item: Result<Frame, BroadcastStreamRecvError>,
+    ) -> Result<(), End> {
+        let Some(viewer) = self.viewers.get_mut(&channel) else {
+            return Ok(());
+        };
+        let frame = match item {
+            Ok(frame) => frame,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                if !viewer.skipping {
+                    tracing::debug!(camera = %viewer.feed.id, missed, "viewer fell behind; skipping to the next keyframe");
+                }
+                viewer.skipping = true;
+                self.dropped += missed;
+                return Ok(());
+            }
+        };
+        if viewer.skipping && !frame.keyframe {
+            self.dropped += 1;
+            return Ok(());
+        }
+        let data = if std::mem::take(&mut viewer.skipping) {
+            // The only copy of a payload the relay makes: one keyframe, for one
+            // viewer, once per fall-behind, to flag the discontinuity.
+            let mut copy = frame.data.to_vec();
+            let _ = MediaHeader::add_flags_in_place(&mut copy, FrameFlags::DISCONTINUITY);
+            Bytes::from(copy)
+        } else {
+            frame.data
+        };
+        let new_params = match &viewer.params {
+            Some(sent) => !Arc::ptr_eq(sent, &frame.params),
+            None => true,
+        };
+        if new_params {
+            viewer.params = Some(frame.params.clone());
+            let config = frame.params.wire.clone();
+            self.send_json(&ServerMessage::Config { channel, config })
+                .await?;
+        }
+        self.send(Message::Binary(data)).await
+    }
+
+    async fn send_error(
+        &mut self,
+        code: ErrorCode,
+        message: String,
+        request: Option<u32>,
+    ) -> Result<(), End> {
+        self.send_json(&ServerMessage::Error {
+            code,
+            message,
+            request,
+        })
+        .await
+    }
+
+    async fn send_json(&mut self, msg: &ServerMessage) -> Result<(), End> {
+        self.send(Message::Text(msg.to_json().into())).await
+    }
+
+    async fn send(&mut self, msg: Message) -> Result<(), End> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(msg)).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(End::Stalled(SEND_TIMEOUT)),
+        }
+    }
+}

@@ -76,9 +76,10 @@ pub async fn run(
         dropped: 0,
     };
     let end = session.serve(stream, shutdown).await;
+    let dropped = session.dropped;
     match &end {
-        End::Closed | End::Shutdown => tracing::debug!(%peer, "session ended: {end}"),
-        _ => tracing::info!(%peer, "session ended: {end}"),
+        End::Closed | End::Shutdown => tracing::debug!(%peer, dropped, "session ended: {end}"),
+        _ => tracing::info!(%peer, dropped, "session ended: {end}"),
     }
     let reason = match end {
         End::Shutdown => Some("relay shutting down"),
@@ -102,6 +103,7 @@ struct Session {
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
     statuses: StreamMap<u16, WatchStream<sightline_wire::CameraState>>,
+    /// Frames this viewer missed by falling behind (logged when the session ends).
     dropped: u64,
 }
 

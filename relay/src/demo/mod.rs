@@ -122,7 +122,7 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
             (o.width, o.height),
             (o.width, o.width / 2, o.width / 2),
         );
-        if n % o.keyframe_every as u64 == 0 {
+        if n.is_multiple_of(o.keyframe_every as u64) {
             encoder.force_intra_frame();
         }
         let bitstream = encoder.encode(&yuv)?;

@@ -1,0 +1,188 @@
+//! H.264 decoding with the browser's WebCodecs `VideoDecoder` (hardware where it can).
+//!
+//! Live, not buffered: decoding starts at a keyframe, and when the decoder's
+//! queue grows (it falls behind) the rest of the GOP is skipped so the picture
+//! never drifts seconds behind. The one exception is fast start: the relay sends
+//! the GOP since the last keyframe in one burst, and every frame of it is needed
+//! to reach the present, so the queue rule only applies once the decoder has
+//! caught up (its queue drained) after a keyframe.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::Uint8Array;
+use sightline_wire::{FrameFlags, MediaHeader, StreamConfig};
+use wasm_bindgen::prelude::*;
+use web_sys::{
+    CodecState, EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType,
+    HardwareAcceleration, VideoDecoder, VideoDecoderConfig, VideoDecoderInit, VideoFrame,
+};
+
+/// Frames waiting in the decoder beyond which the player skips to the next
+/// keyframe (half a second at 30 fps: network jitter alone never gets there).
+pub const MAX_DECODE_QUEUE: u32 = 15;
+/// The limit during a fast-start burst: a decoder that never drains its queue
+/// must not grow it without bound either.
+pub const MAX_CATCH_UP_QUEUE: u32 = 150;
+
+/// What happened to one access unit handed to [`WebCodecsDecoder::decode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fed {
+    Decoding,
+    /// Dropped: waiting for a keyframe (start, after an error, discontinuity, or falling behind).
+    Skipped,
+}
+
+/// A `VideoDecoder` plus the live-playback rules around it.
+pub struct WebCodecsDecoder {
+    decoder: VideoDecoder,
+    config: Option<StreamConfig>,
+    need_keyframe: bool,
+    /// Decoding a fast-start burst: don't apply the queue rule until it drains.
+    catching_up: bool,
+    /// Frames the decoder has output so far, and the count when decoding last
+    /// (re)started at a keyframe: the burst is over once the queue is empty and
+    /// at least one frame came out since then.
+    frames_out: Rc<Cell<u64>>,
+    frames_out_at_key: u64,
+    _output: Closure<dyn FnMut(VideoFrame)>,
+    _error: Closure<dyn FnMut(JsValue)>,
+    failed: Rc<RefCell<Option<String>>>,
+}
+
+impl WebCodecsDecoder {
+    /// Whether this browser has WebCodecs' `VideoDecoder` at all (it needs a secure context).
+    pub fn available() -> bool {
+        let global = js_sys::global();
+        js_sys::Reflect::has(&global, &"VideoDecoder".into()).unwrap_or(false)
+    }
+
+    /// A decoder that hands every decoded frame to `on_frame` (which must close it)
+    /// and every error to `on_error`.
+    pub fn new(
+        mut on_frame: impl FnMut(VideoFrame) + 'static,
+        mut on_error: impl FnMut(String) + 'static,
+    ) -> Result<WebCodecsDecoder, JsValue> {
+        let failed = Rc::new(RefCell::new(None));
+        let frames_out = Rc::new(Cell::new(0));
+        let output = Closure::<dyn FnMut(VideoFrame)>::new({
+            let frames_out = frames_out.clone();
+            move |frame: VideoFrame| {
+                frames_out.set(frames_out.get() + 1);
+                on_frame(frame);
+            }
+        });
+        let error = Closure::<dyn FnMut(JsValue)>::new({
+            let failed = failed.clone();
+            move |e: JsValue| {
+                let message = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .unwrap_or_else(|| format!("{e:?}"));
+                *failed.borrow_mut() = Some(message.clone());
+                on_error(message);
+            }
+        });
+        let init = VideoDecoderInit::new(
+            error.as_ref().unchecked_ref(),
+            output.as_ref().unchecked_ref(),
+        );
+        Ok(WebCodecsDecoder {
+            decoder: VideoDecoder::new(&init)?,
+            config: None,
+            need_keyframe: true,
+            catching_up: true,
+            frames_out,
+            frames_out_at_key: 0,
+            _output: output,
+            _error: error,
+            failed,
+        })
+    }
+
+    /// (Re)configures for a stream; decoding resumes at its next keyframe.
+    pub fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
+        let cfg = VideoDecoderConfig::new(&config.codec);
+        cfg.set_description_u8_array(&Uint8Array::from(&config.description[..]));
+        cfg.set_coded_width(config.coded_width);
+        cfg.set_coded_height(config.coded_height);
+        cfg.set_optimize_for_latency(true);
+        cfg.set_hardware_acceleration(HardwareAcceleration::NoPreference);
+        if self.decoder.state() == CodecState::Closed {
+            return Err(JsValue::from_str("decoder is closed after an error"));
+        }
+        self.decoder.configure(&cfg)?;
+        self.config = Some(config.clone());
+        self.need_keyframe = true;
+        Ok(())
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> Option<&StreamConfig> {
+        self.config.as_ref()
+    }
+
+    /// True once the browser reported an error; the decoder must be replaced.
+    pub fn is_broken(&self) -> bool {
+        self.failed.borrow().is_some() || self.decoder.state() == CodecState::Closed
+    }
+
+    /// Resolves once every access unit fed so far has been output (end of a stream).
+    pub fn flush(&self) -> js_sys::Promise<js_sys::Undefined> {
+        self.decoder.flush()
+    }
+
+    /// Frames queued inside the decoder.
+    pub fn queue_size(&self) -> u32 {
+        self.decoder.decode_queue_size()
+    }
+
+    /// Feeds one access unit.
+    pub fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
+        let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
+        if header.flags.contains(FrameFlags::DISCONTINUITY) && !keyframe {
+            self.need_keyframe = true;
+        }
+        if self.config.is_none() || self.decoder.state() != CodecState::Configured {
+            return Ok(Fed::Skipped);
+        }
+        let queued = self.decoder.decode_queue_size();
+        if queued == 0 && self.frames_out.get() > self.frames_out_at_key {
+            self.catching_up = false;
+        }
+        let limit = if self.catching_up {
+            MAX_CATCH_UP_QUEUE
+        } else {
+            MAX_DECODE_QUEUE
+        };
+        if !keyframe && queued > limit {
+            self.need_keyframe = true;
+        }
+        if self.need_keyframe && !keyframe {
+            return Ok(Fed::Skipped);
+        }
+        if self.need_keyframe {
+            // Starting (again) at this keyframe; what follows it may be a burst.
+            self.catching_up = true;
+            self.frames_out_at_key = self.frames_out.get();
+        }
+        let kind = if keyframe {
+            EncodedVideoChunkType::Key
+        } else {
+            EncodedVideoChunkType::Delta
+        };
+        let init = EncodedVideoChunkInit::new(payload, 0, kind);
+        init.set_timestamp_f64(header.timestamp_us as f64);
+        self.decoder.decode(&EncodedVideoChunk::new(&init)?)?;
+        self.need_keyframe = false;
+        Ok(Fed::Decoding)
+    }
+}
+
+impl Drop for WebCodecsDecoder {
+    fn drop(&mut self) {
+        if self.decoder.state() != CodecState::Closed {
+            let _ = self.decoder.close();
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! `CamPlayerCore`: the Rust side of the `<cam-player>` element. The JS class in
+//! `www/cam-player.js` creates one per element and forwards its lifecycle
+//! (connected, disconnected, attribute changed); this owns the shadow DOM (canvas,
+//! status overlay, decoder badge), the subscription, the decoder and the stats.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Object, Reflect, Uint8Array};
+use sightline_wire::{CameraState, MediaHeader, StreamConfig};
+use wasm_bindgen::prelude::*;
+use web_sys::{
+    CustomEvent, CustomEventInit, HtmlCanvasElement, HtmlElement, ShadowRootInit, ShadowRootMode,
+    VideoFrame,
+};
+
+use crate::connection::{self, ChannelSink, Connection};
+use crate::decoder::{Fed, WebCodecsDecoder};
+use crate::relay_url::websocket_url;
+use crate::render::CanvasRenderer;
+use crate::state::PlayerState;
+
+const SHADOW_HTML: &str = r#"<style>
+:host { display: block; position: relative; background: #000; aspect-ratio: 16 / 9; overflow: hidden; }
+canvas { display: block; width: 100%; height: 100%; object-fit: contain; }
+.overlay { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+  padding: 1em; text-align: center; color: #eee; background: rgba(0, 0, 0, .55);
+  font: 500 clamp(11px, 2.2cqw, 18px) system-ui, sans-serif; }
+.overlay[hidden], .badge[hidden] { display: none; }
+.badge { position: absolute; right: .5em; bottom: .5em; padding: .1em .4em; border-radius: .3em;
+  color: #fff; background: rgba(0, 0, 0, .5); font: 11px ui-monospace, monospace; }
+</style>
+<canvas part="canvas"></canvas>
+<div class="overlay" part="overlay">Connecting…</div>
+<div class="badge" part="badge" hidden></div>"#;
+
+/// Counters a page (and the tests) can read through `element.stats`.
+#[derive(Debug, Default)]
+struct Stats {
+    received: u32,
+    painted: u32,
+    skipped: u32,
+    decode_errors: u32,
+    width: u32,
+    height: u32,
+    /// `performance.now()` when the element connected.
+    started_at: f64,
+    time_to_first_frame_ms: Option<f64>,
+}
+
+struct Player {
+    host: HtmlElement,
+    overlay: HtmlElement,
+    badge: HtmlElement,
+    renderer: CanvasRenderer,
+    decoder: RefCell<Option<WebCodecsDecoder>>,
+    config: RefCell<Option<StreamConfig>>,
+    link: RefCell<Option<(Rc<Connection>, u32)>>,
+    state: RefCell<PlayerState>,
+    stats: RefCell<Stats>,
+    me: Weak<Player>,
+}
+
+/// The Rust half of one `<cam-player>`.
+#[wasm_bindgen]
+pub struct CamPlayerCore {
+    player: Rc<Player>,
+}
+
+#[wasm_bindgen]
+impl CamPlayerCore {
+    /// Builds the element's shadow DOM.
+    #[wasm_bindgen(constructor)]
+    pub fn new(host: HtmlElement) -> Result<CamPlayerCore, JsValue> {
+        let shadow = match host.shadow_root() {
+            Some(shadow) => shadow,
+            None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+        };
+        shadow.set_inner_html(SHADOW_HTML);
+        let find = |selector: &str| -> Result<web_sys::Element, JsValue> {
+            shadow
+                .query_selector(selector)?
+                .ok_or_else(|| JsValue::from_str("shadow DOM incomplete"))
+        };
+        let canvas: HtmlCanvasElement = find("canvas")?.dyn_into()?;
+        let overlay: HtmlElement = find(".overlay")?.dyn_into()?;
+        let badge: HtmlElement = find(".badge")?.dyn_into()?;
+        let player = Rc::new_cyclic(|me| Player {
+            host,
+            overlay,
+            badge,
+            renderer: CanvasRenderer::new(canvas).expect("a fresh canvas has a 2d context"),
+            decoder: RefCell::new(None),
+            config: RefCell::new(None),
+            link: RefCell::new(None),
+            state: RefCell::new(PlayerState::Connecting),
+            stats: RefCell::new(Stats::default()),
+            me: me.clone(),
+        });
+        Ok(CamPlayerCore { player })
+    }
+
+    /// The element entered a document: subscribe.
+    pub fn connected(&self) {
+        self.player.start();
+    }
+
+    /// The element left the document: unsubscribe and free the decoder.
+    pub fn disconnected(&self) {
+        self.player.stop();
+    }
+
+    /// An observed attribute changed.
+    #[wasm_bindgen(js_name = attributeChanged)]
+    pub fn attribute_changed(&self, name: &str) {
+        if matches!(name, "camera" | "relay") && self.player.link.borrow().is_some() {
+            self.player.stop();
+            self.player.start();
+        }
+    }
+
+    /// The current state: `connecting`, `live`, `reconnecting` or `offline`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.player.state.borrow().name().to_owned()
+    }
+
+    /// A snapshot of the counters, as a plain object.
+    pub fn stats(&self) -> Result<Object, JsValue> {
+        self.player.stats_object()
+    }
+}
+
+impl Player {
+    fn start(&self) {
+        let Some(camera) = self.host.get_attribute("camera").filter(|c| !c.is_empty()) else {
+            self.set_state(PlayerState::Offline("no camera attribute".into()));
+            return;
+        };
+        let relay = self
+            .host
+            .get_attribute("relay")
+            .or_else(|| web_sys::window().and_then(|w| w.location().origin().ok()));
+        let url = match relay.as_deref().map(websocket_url) {
+            Some(Ok(url)) => url,
+            Some(Err(e)) => return self.set_state(PlayerState::Offline(e)),
+            None => return self.set_state(PlayerState::Offline("no relay URL".into())),
+        };
+        {
+            let mut stats = self.stats.borrow_mut();
+            *stats = Stats::default();
+            stats.started_at = now_ms();
+        }
+        self.set_state(PlayerState::Connecting);
+        let conn = connection::connection_for(&url);
+        let me: Weak<dyn ChannelSink> = self.me.clone();
+        let id = conn.attach(&camera, me);
+        *self.link.borrow_mut() = Some((conn, id));
+    }
+
+    fn stop(&self) {
+        if let Some((conn, id)) = self.link.borrow_mut().take() {
+            conn.detach(id);
+        }
+        self.decoder.borrow_mut().take();
+        self.config.borrow_mut().take();
+    }
+
+    /// A decoder configured for the current stream, replacing a broken one.
+    fn ensure_decoder(&self) -> Result<(), JsValue> {
+        let broken = self.decoder.borrow().as_ref().is_none_or(|d| d.is_broken());
+        let Some(config) = self.config.borrow().clone() else {
+            return Ok(());
+        };
+        if broken {
+            let me = self.me.clone();
+            let on_frame = move |frame: VideoFrame| match me.upgrade() {
+                Some(player) => player.on_decoded(frame),
+                None => frame.close(),
+            };
+            let me = self.me.clone();
+            let on_error = move |message: String| {
+                web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
+                if let Some(player) = me.upgrade() {
+                    player.stats.borrow_mut().decode_errors += 1;
+                }
+            };
+            let mut decoder = WebCodecsDecoder::new(on_frame, on_error)?;
+            decoder.configure(&config)?;
+            *self.decoder.borrow_mut() = Some(decoder);
+            self.badge.set_text_content(Some("WebCodecs"));
+            self.badge.set_hidden(false);
+        } else if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
+            if decoder.config() != Some(&config) {
+                decoder.configure(&config)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_decoded(&self, frame: VideoFrame) {
+        match self.renderer.paint(frame) {
+            Ok((w, h)) => {
+                let first = {
+                    let mut stats = self.stats.borrow_mut();
+                    stats.painted += 1;
+                    (stats.width, stats.height) = (w, h);
+                    if stats.time_to_first_frame_ms.is_none() {
+                        stats.time_to_first_frame_ms = Some(now_ms() - stats.started_at);
+                    }
+                    stats.painted == 1
+                };
+                if first || *self.state.borrow() != PlayerState::Live {
+                    self.set_state(PlayerState::Live);
+                }
+            }
+            Err(e) => web_sys::console::warn_2(&"Sightline: paint failed".into(), &e),
+        }
+    }
+
+    fn set_state(&self, state: PlayerState) {
+        if *self.state.borrow() == state {
+            return;
+        }
+        match state.overlay_text() {
+            Some(text) => {
+                self.overlay.set_text_content(Some(&text));
+                self.overlay.set_hidden(false);
+            }
+            None => self.overlay.set_hidden(true),
+        }
+        let _ = self.host.set_attribute("state", state.name());
+        let detail = Object::new();
+        let _ = Reflect::set(&detail, &"state".into(), &state.name().into());
+        if let Some(reason) = state.reason() {
+            let _ = Reflect::set(&detail, &"reason".into(), &reason.into());
+        }
+        *self.state.borrow_mut() = state;
+        let init = CustomEventInit::new();
+        init.set_detail(&detail);
+        init.set_bubbles(true);
+        init.set_composed(true);
+        if let Ok(event) = CustomEvent::new_with_event_init_dict("statechange", &init) {
+            let _ = self.host.dispatch_event(&event);
+        }
+    }
+
+    fn stats_object(&self) -> Result<Object, JsValue> {
+        let s = self.stats.borrow();
+        let o = Object::new();
+        let set = |k: &str, v: JsValue| Reflect::set(&o, &k.into(), &v);
+        set("framesReceived", s.received.into())?;
+        set("framesPainted", s.painted.into())?;
+        set("framesSkipped", s.skipped.into())?;
+        set("decodeErrors", s.decode_errors.into())?;
+        set("width", s.width.into())?;
+        set("height", s.height.into())?;
+        set(
+            "timeToFirstFrameMs",
+            s.time_to_first_frame_ms
+                .map_or(JsValue::NULL, JsValue::from),
+        )?;
+        let decoder = self.decoder.borrow().as_ref().map(|_| "webcodecs");
+        set("decoder", decoder.map_or(JsValue::NULL, JsValue::from))?;
+        let codec = self.config.borrow().as_ref().map(|c| c.codec.clone());
+        set("codec", codec.map_or(JsValue::NULL, JsValue::from))?;
+        set("state", self.state.borrow().name().into())?;
+        set("sockets", (connection::open_sockets() as u32).into())?;
+        Ok(o)
+    }
+}
+
+impl ChannelSink for Player {
+    fn on_config(&self, config: &StreamConfig) {
+        *self.config.borrow_mut() = Some(config.clone());
+        if let Err(e) = self.ensure_decoder() {
+            web_sys::console::warn_2(&"Sightline: cannot configure the decoder".into(), &e);
+            self.stats.borrow_mut().decode_errors += 1;
+        }
+    }
+
+    fn on_frame(&self, header: &MediaHeader, payload: &Uint8Array) {
+        self.stats.borrow_mut().received += 1;
+        if let Err(e) = self.ensure_decoder() {
+            web_sys::console::warn_2(&"Sightline: decoder unavailable".into(), &e);
+            return;
+        }
+        let fed = match self.decoder.borrow_mut().as_mut() {
+            Some(decoder) => decoder.decode(header, payload),
+            None => Ok(Fed::Skipped),
+        };
+        match fed {
+            Ok(Fed::Decoding) => {}
+            Ok(Fed::Skipped) => self.stats.borrow_mut().skipped += 1,
+            Err(e) => {
+                web_sys::console::warn_2(&"Sightline: decode failed".into(), &e);
+                self.stats.borrow_mut().decode_errors += 1;
+            }
+        }
+    }
+
+    fn on_camera(&self, status: &CameraState) {
+        let painting = *self.state.borrow() == PlayerState::Live;
+        self.set_state(PlayerState::from_camera(status, painting));
+    }
+
+    fn on_link_lost(&self) {
+        self.set_state(PlayerState::Reconnecting);
+    }
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}

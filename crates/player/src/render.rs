@@ -1,0 +1,36 @@
+//! Draws decoded frames on a `<canvas>` with Canvas 2D: `drawImage` the
+//! `VideoFrame` at its display size, then close it at once so the decoder's
+//! frame pool never runs dry.
+
+use wasm_bindgen::prelude::*;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, VideoFrame};
+
+pub struct CanvasRenderer {
+    canvas: HtmlCanvasElement,
+    ctx: CanvasRenderingContext2d,
+}
+
+impl CanvasRenderer {
+    pub fn new(canvas: HtmlCanvasElement) -> Result<CanvasRenderer, JsValue> {
+        let ctx = canvas
+            .get_context("2d")?
+            .ok_or_else(|| JsValue::from_str("no 2d context"))?
+            .dyn_into::<CanvasRenderingContext2d>()?;
+        Ok(CanvasRenderer { canvas, ctx })
+    }
+
+    /// Paints `frame` and closes it. The canvas takes the stream's size: Chromium
+    /// pads the coded size (720 → 738), so the display size is what counts.
+    pub fn paint(&self, frame: VideoFrame) -> Result<(u32, u32), JsValue> {
+        let (w, h) = (frame.display_width(), frame.display_height());
+        if self.canvas.width() != w || self.canvas.height() != h {
+            self.canvas.set_width(w);
+            self.canvas.set_height(h);
+        }
+        let drawn = self
+            .ctx
+            .draw_image_with_video_frame_and_dw_and_dh(&frame, 0.0, 0.0, w as f64, h as f64);
+        frame.close();
+        drawn.map(|()| (w, h))
+    }
+}

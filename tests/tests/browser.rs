@@ -1,0 +1,196 @@
+//! The walking skeleton end to end: demo camera → relay → WebSocket → Wasm
+//! player → canvas, in real headless Chromium against the real relay.
+//!
+//! One check, [`check_demo_plays`], states everything "the demo plays" means;
+//! it must pass on the real stream and must fail when the relay's payload or
+//! codec configuration is damaged (the fault-injection tests), so it cannot
+//! pass by accident.
+
+use serde_json::{json, Value};
+use sightline_e2e::{start_relay, Browser, WAIT_LIVE};
+use sightline_relay::demo::{DemoOptions, Fault};
+use tokio::sync::Mutex;
+
+/// The suites run one at a time: each encodes 720p30 and decodes it in a browser,
+/// and two at once on a 2-core machine would measure each other.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// BT.709 75% colour bars of the demo scene in RGB, left to right.
+const BARS_RGB: [[i64; 3]; 8] = [
+    [191, 191, 191],
+    [191, 191, 0],
+    [0, 191, 191],
+    [0, 191, 0],
+    [191, 0, 191],
+    [191, 0, 0],
+    [0, 0, 191],
+    [0, 0, 0],
+];
+const COLOUR_TOLERANCE: i64 = 40;
+
+/// In the page (once live): sample the bars, hash the picture, count frames
+/// painted over a 2 s window, hash again. The window opens after a 1 s pre-roll
+/// so the tail of the fast-start burst (decoded faster than real time) does not
+/// inflate the frame rate. Args: none.
+const MEASURE: &str = r#"
+const done = arguments[arguments.length - 1];
+setTimeout(measure, 1000);
+function measure() {
+const el = document.querySelector("cam-player");
+const canvas = el.shadowRoot.querySelector("canvas");
+const ctx = canvas.getContext("2d");
+const w = canvas.width, h = canvas.height;
+const bars = [];
+for (let i = 0; i < 8; i++) {
+  const d = ctx.getImageData(Math.floor(i * w / 8 + w / 16), Math.floor(h / 16), 1, 1).data;
+  bars.push([d[0], d[1], d[2]]);
+}
+const hash = () => {
+  const d = ctx.getImageData(0, Math.floor(h / 8), w, h - Math.floor(h / 8)).data;
+  let x = 2166136261;
+  for (let i = 0; i < d.length; i += 7) x = Math.imul(x ^ d[i], 16777619);
+  return x >>> 0;
+};
+const before = hash();
+const p0 = el.stats.framesPainted, r0 = el.stats.framesReceived;
+const t0 = performance.now();
+setTimeout(() => {
+  const s = el.stats;
+  done({ bars, before, after: hash(), painted: s.framesPainted - p0, received: s.framesReceived - r0,
+         seconds: (performance.now() - t0) / 1000, stats: s, width: w, height: h });
+}, 2000);
+}
+"#;
+
+/// What one run measured.
+#[derive(Debug)]
+struct Report {
+    time_to_first_frame_ms: f64,
+    frames_per_second: f64,
+    /// Frames that arrived over the same window, per second (the source's pace).
+    received_per_second: f64,
+    /// PNG of the page once playing.
+    screenshot: Vec<u8>,
+}
+
+/// Opens the page and checks everything "the demo camera plays" means.
+async fn check_demo_plays(fault: Option<Fault>) -> Result<Report, String> {
+    let options = DemoOptions {
+        fault,
+        ..DemoOptions::default()
+    };
+    let relay = start_relay(vec![("demo", options)])
+        .await
+        .map_err(|e| e.to_string())?;
+    let browser = Browser::launch(&[]).await.map_err(|e| e.to_string())?;
+    let url = format!("http://{}/", relay.local_addr());
+    let result = async {
+        browser.client.goto(&url).await.map_err(|e| e.to_string())?;
+        let live = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(15_000)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if live["live"] != json!(true) {
+            return Err(format!("never went live: {live}"));
+        }
+        let at_live = &live["stats"];
+        // Fast start: the cached GOP is decoded, not skipped while waiting for a keyframe.
+        if at_live["framesSkipped"] != json!(0) {
+            return Err(format!("frames skipped during fast start: {at_live}"));
+        }
+        let m: Value = browser
+            .run(MEASURE, vec![])
+            .await
+            .map_err(|e| e.to_string())?;
+        let stats = &m["stats"];
+        println!("measured: {m}");
+        if (m["width"].as_i64(), m["height"].as_i64()) != (Some(1280), Some(720)) {
+            return Err(format!(
+                "canvas is {}x{}, not 1280x720",
+                m["width"], m["height"]
+            ));
+        }
+        if stats["decoder"] != json!("webcodecs") {
+            return Err(format!(
+                "decoder in use is {}, not webcodecs",
+                stats["decoder"]
+            ));
+        }
+        if stats["decodeErrors"] != json!(0) {
+            return Err(format!("{} decode errors", stats["decodeErrors"]));
+        }
+        for (i, (got, want)) in m["bars"]
+            .as_array()
+            .ok_or("no bars sampled")?
+            .iter()
+            .zip(BARS_RGB)
+            .enumerate()
+        {
+            let got: Vec<i64> = (0..3).map(|c| got[c].as_i64().unwrap_or(-999)).collect();
+            if got
+                .iter()
+                .zip(want)
+                .any(|(g, w)| (g - w).abs() > COLOUR_TOLERANCE)
+            {
+                return Err(format!(
+                    "colour bar {i} is {got:?}, expected about {want:?}"
+                ));
+            }
+        }
+        if m["before"] == m["after"] {
+            return Err("the picture did not change over 2 s".into());
+        }
+        let painted = m["painted"].as_f64().unwrap_or(0.0);
+        if painted < 20.0 {
+            return Err(format!("only {painted} frames painted in 2 s"));
+        }
+        let screenshot = browser
+            .client
+            .screenshot()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Report {
+            screenshot,
+            time_to_first_frame_ms: stats["timeToFirstFrameMs"].as_f64().unwrap_or(f64::NAN),
+            frames_per_second: painted / m["seconds"].as_f64().unwrap_or(2.0),
+            received_per_second: m["received"].as_f64().unwrap_or(0.0)
+                / m["seconds"].as_f64().unwrap_or(2.0),
+        })
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.map_err(|e| e.to_string())?;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_camera_plays_live_with_webcodecs() {
+    let _serial = SERIAL.lock().await;
+    let report = check_demo_plays(None).await.expect("the demo camera plays");
+    println!(
+        "time to first frame: {:.0} ms; frames painted per second: {:.1} (received: {:.1})",
+        report.time_to_first_frame_ms, report.frames_per_second, report.received_per_second
+    );
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e/demo.png");
+    std::fs::create_dir_all(shot.parent().expect("has a parent")).expect("target/e2e");
+    std::fs::write(&shot, &report.screenshot).expect("screenshot written");
+    println!("screenshot: {}", shot.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_notices_a_corrupted_payload() {
+    let _serial = SERIAL.lock().await;
+    let failure = check_demo_plays(Some(Fault::CorruptPayload))
+        .await
+        .expect_err("a corrupted payload must fail the check");
+    println!("corrupted payload detected: {failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_notices_a_corrupted_codec_config() {
+    let _serial = SERIAL.lock().await;
+    let failure = check_demo_plays(Some(Fault::CorruptConfig))
+        .await
+        .expect_err("a corrupted codec configuration must fail the check");
+    println!("corrupted config detected: {failure}");
+}

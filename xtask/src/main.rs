@@ -1,0 +1,297 @@
+//! `cargo xtask`: the project's two commands, plus the pieces they are made of.
+//!
+//! - `cargo xtask run`  — installs what is missing, builds the web app, starts the
+//!   relay with the demo camera on http://127.0.0.1:8080.
+//! - `cargo xtask test` — installs what is missing, then fmt, clippy (host and
+//!   wasm32), the web app build, every host test (the browser end-to-end suite
+//!   included) and the player's tests inside headless Chromium.
+//! - `cargo xtask setup` — only the installing; `cargo xtask web` — only the build.
+//!
+//! Every tool comes from a registry this project may use (rustup, crates.io, npm,
+//! Debian); trunk itself never downloads anything (Trunk.toml: offline).
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
+
+const TRUNK_VERSION: &str = "0.21.14";
+const BINARYEN_VERSION: &str = "132";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("run") => {
+            setup(&root, false)?;
+            build_web(&root)?;
+            run_relay(&root, &args[1..])
+        }
+        Some("test") => {
+            setup(&root, true)?;
+            test(&root)
+        }
+        Some("setup") => setup(&root, true),
+        Some("web") => {
+            setup(&root, false)?;
+            build_web(&root)
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <run [relay args…] | test | setup | web>\n\
+                 \n  run    install what is missing, build the web app, start the relay + demo camera\
+                 \n  test   install what is missing, then every check and test (what CI runs)\
+                 \n  setup  only install what is missing\
+                 \n  web    only build the web app into target/www"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn say(msg: &str) {
+    eprintln!("\x1b[1mxtask:\x1b[0m {msg}");
+}
+
+/// Runs a command, failing with its command line if it fails.
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let line = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {line}"))?;
+    if !status.success() {
+        bail!("{line} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its stdout, or None if it cannot run or fails.
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn cargo() -> Command {
+    Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Where npm puts binaryen's wasm-opt.
+fn tools_bin(root: &Path) -> PathBuf {
+    root.join("target/tools/node_modules/.bin")
+}
+
+/// PATH with the project's tools and cargo's install directory first.
+fn tool_path(root: &Path) -> anyhow::Result<OsString> {
+    let mut dirs = vec![tools_bin(root)];
+    if let Some(home) = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
+        dirs.push(home.join("bin"));
+    }
+    dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    Ok(env::join_paths(dirs)?)
+}
+
+fn tool(root: &Path, name: &str) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(name);
+    cmd.env("PATH", tool_path(root)?);
+    Ok(cmd)
+}
+
+/// The wasm-bindgen version Cargo.lock pins (the CLI must match it exactly).
+fn locked_wasm_bindgen(root: &Path) -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("Cargo.lock has no wasm-bindgen entry")
+}
+
+/// Installs whatever is missing; says what it does.
+fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
+    // 1. The wasm32 target.
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        say(&format!("{WASM_TARGET} target: present"));
+    } else {
+        say(&format!(
+            "{WASM_TARGET} target: missing — installing with rustup"
+        ));
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+
+    // 2. Dependencies, so trunk's offline cargo build finds them all.
+    run(cargo().args(["fetch", "--quiet"]))?;
+
+    // 3. wasm-bindgen CLI at exactly the lockfile's version.
+    let wanted = locked_wasm_bindgen(root)?;
+    let have = output(tool(root, "wasm-bindgen")?.arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(wanted.as_str()) {
+        say(&format!("wasm-bindgen-cli {wanted}: present"));
+    } else {
+        say(&format!(
+            "wasm-bindgen-cli {wanted}: missing (found {:?}) — installing from crates.io (a few minutes)",
+            have.trim()
+        ));
+        // Not --locked: one of its locked dependencies is missing from the index.
+        run(cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]))?;
+    }
+
+    // 4. trunk.
+    let have = output(tool(root, "trunk")?.arg("--version")).unwrap_or_default();
+    if have.trim() == format!("trunk {TRUNK_VERSION}") {
+        say(&format!("trunk {TRUNK_VERSION}: present"));
+    } else {
+        say(&format!(
+            "trunk {TRUNK_VERSION}: missing (found {:?}) — installing from crates.io (about 10 minutes)",
+            have.trim()
+        ));
+        // 0.22 needs a newer rustc than this project's toolchain.
+        run(cargo().args(["install", "trunk", "--locked", "--version", TRUNK_VERSION]))?;
+    }
+
+    // 5. wasm-opt from binaryen on npm (Debian's 108 corrupts wasm-bindgen's output).
+    let have =
+        output(Command::new(tools_bin(root).join("wasm-opt")).arg("--version")).unwrap_or_default();
+    if have.contains(&format!("version {BINARYEN_VERSION}")) {
+        say(&format!("wasm-opt {BINARYEN_VERSION}: present"));
+    } else {
+        if output(Command::new("npm").arg("--version")).is_none() {
+            apt_install(&["npm"])?;
+        }
+        say(&format!(
+            "wasm-opt {BINARYEN_VERSION}: missing — installing binaryen@{BINARYEN_VERSION} from npm into target/tools"
+        ));
+        std::fs::create_dir_all(root.join("target/tools"))?;
+        run(Command::new("npm").args([
+            "install",
+            "--prefix",
+            "target/tools",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            &format!("binaryen@{BINARYEN_VERSION}"),
+        ]))?;
+    }
+
+    // 6. For the tests: Debian's Chromium and its WebDriver.
+    if for_tests {
+        let missing: Vec<&str> = [
+            ("/usr/bin/chromium", "chromium"),
+            ("/usr/bin/chromedriver", "chromium-driver"),
+        ]
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|&(_, package)| package)
+        .collect();
+        if missing.is_empty() {
+            say("chromium and chromedriver: present");
+        } else {
+            apt_install(&missing)?;
+        }
+    }
+    Ok(())
+}
+
+/// Installs Debian packages (as root, or through sudo).
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    say(&format!(
+        "{}: missing — installing Debian packages",
+        packages.join(", ")
+    ));
+    let root = output(Command::new("id").arg("-u")).is_some_and(|id| id.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(packages);
+    run(&mut install)
+}
+
+/// Builds the web app into target/www with trunk (release: optimised Wasm).
+fn build_web(root: &Path) -> anyhow::Result<()> {
+    say("building the web app with trunk → target/www");
+    run(tool(root, "trunk")?.args(["build", "--release"]))
+}
+
+fn run_relay(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    say("building and starting the relay with the demo camera (the first build takes a few minutes; Ctrl-C stops it)");
+    let www = root.join("target/www");
+    run(cargo()
+        .args(["run", "--release", "-p", "sightline-relay", "--", "--www"])
+        .arg(&www)
+        .args(args))
+}
+
+fn test(root: &Path) -> anyhow::Result<()> {
+    say("cargo fmt --check");
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    say("clippy (host)");
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    say("clippy (wasm32)");
+    // The player with its in-browser tests; the libraries it uses without their
+    // host-only tests (proptest does not build for wasm32).
+    for args in [
+        &["-p", "sightline-player", "--all-targets"][..],
+        &["-p", "sightline-wire", "-p", "sightline-h264", "--lib"][..],
+    ] {
+        run(cargo()
+            .args(["clippy", "--target", WASM_TARGET])
+            .args(args)
+            .args(["--", "-D", "warnings"]))?;
+    }
+    build_web(root)?;
+    say("host tests: unit, property, fixtures, relay, browser end-to-end");
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env("SIGHTLINE_WWW", root.join("target/www")))?;
+    say("player tests inside headless Chromium (wasm-bindgen-test)");
+    run(cargo()
+        .args(["test", "-p", "sightline-player", "--target", WASM_TARGET])
+        .env("PATH", tool_path(root)?)
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    say("all checks and tests passed");
+    Ok(())
+}

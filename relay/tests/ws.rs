@@ -82,6 +82,23 @@ async fn next_control(socket: &mut Socket) -> ServerMessage {
     }
 }
 
+async fn subscribe(socket: &mut Socket, id: u32, camera: &str) {
+    let camera = camera.into();
+    send(socket, &ClientMessage::Subscribe { id, camera }).await;
+}
+
+/// The next control message, which must be an error: (code, message, request).
+async fn expect_error(socket: &mut Socket, after: &str) -> (ErrorCode, String, Option<u32>) {
+    match next_control(socket).await {
+        ServerMessage::Error {
+            code,
+            message,
+            request,
+        } => (code, message, request),
+        other => panic!("{after}: expected an error, got {other:?}"),
+    }
+}
+
 async fn hello(socket: &mut Socket) {
     send(
         socket,
@@ -106,14 +123,7 @@ async fn subscribe_gets_config_then_a_keyframe_then_live_frames() {
     let relay = relay().await;
     let mut ws = connect(&relay).await;
     hello(&mut ws).await;
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            id: 7,
-            camera: "demo".into(),
-        },
-    )
-    .await;
+    subscribe(&mut ws, 7, "demo").await;
     // The config comes with `subscribed` or, if the camera had not produced its
     // parameters yet, as a `config` message; either way before any frame.
     let mut channel = None;
@@ -179,21 +189,10 @@ async fn bad_input_gets_a_clear_error_and_the_socket_survives() {
     let mut ws = connect(&relay).await;
 
     // Before hello: anything else is refused, politely.
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            id: 1,
-            camera: "demo".into(),
-        },
-    )
-    .await;
-    match next_control(&mut ws).await {
-        ServerMessage::Error { code, message, .. } => {
-            assert_eq!(code, ErrorCode::BadMessage);
-            assert!(message.contains("hello"), "{message}");
-        }
-        other => panic!("expected an error, got {other:?}"),
-    }
+    subscribe(&mut ws, 1, "demo").await;
+    let (code, message, _) = expect_error(&mut ws, "subscribe before hello").await;
+    assert_eq!(code, ErrorCode::BadMessage);
+    assert!(message.contains("hello"), "{message}");
     hello(&mut ws).await;
 
     for (input, what) in [
@@ -209,59 +208,23 @@ async fn bad_input_gets_a_clear_error_and_the_socket_survives() {
         (Message::binary(vec![1, 2, 3]), "binary from the client"),
     ] {
         ws.send(input).await.expect("send");
-        match next_control(&mut ws).await {
-            ServerMessage::Error { code, message, .. } => {
-                assert_eq!(code, ErrorCode::BadMessage, "{what}");
-                assert!(!message.is_empty(), "{what}: the error says why");
-            }
-            other => panic!("{what}: expected an error, got {other:?}"),
-        }
+        let (code, message, _) = expect_error(&mut ws, what).await;
+        assert_eq!(code, ErrorCode::BadMessage, "{what}");
+        assert!(!message.is_empty(), "{what}: the error says why");
     }
 
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            id: 2,
-            camera: "nope".into(),
-        },
-    )
-    .await;
-    match next_control(&mut ws).await {
-        ServerMessage::Error {
-            code,
-            message,
-            request,
-        } => {
-            assert_eq!(code, ErrorCode::UnknownCamera);
-            assert_eq!(request, Some(2), "the error names the request");
-            assert!(message.contains("nope"), "{message}");
-        }
-        other => panic!("expected unknown_camera, got {other:?}"),
-    }
-    send(
-        &mut ws,
-        &ClientMessage::Unsubscribe {
-            id: 3,
-            camera: "demo".into(),
-        },
-    )
-    .await;
-    match next_control(&mut ws).await {
-        ServerMessage::Error { code, request, .. } => {
-            assert_eq!((code, request), (ErrorCode::NotSubscribed, Some(3)));
-        }
-        other => panic!("expected not_subscribed, got {other:?}"),
-    }
+    subscribe(&mut ws, 2, "nope").await;
+    let (code, message, request) = expect_error(&mut ws, "unknown camera").await;
+    assert_eq!((code, request), (ErrorCode::UnknownCamera, Some(2)));
+    assert!(message.contains("nope"), "{message}");
+
+    let camera = "demo".into();
+    send(&mut ws, &ClientMessage::Unsubscribe { id: 3, camera }).await;
+    let (code, _, request) = expect_error(&mut ws, "unsubscribe unsubscribed").await;
+    assert_eq!((code, request), (ErrorCode::NotSubscribed, Some(3)));
 
     // After all that, the same socket still plays.
-    send(
-        &mut ws,
-        &ClientMessage::Subscribe {
-            id: 4,
-            camera: "demo".into(),
-        },
-    )
-    .await;
+    subscribe(&mut ws, 4, "demo").await;
     loop {
         if let Message::Binary(data) = next(&mut ws).await {
             let (header, _) = MediaHeader::parse(&data).expect("a valid media header");
@@ -276,27 +239,20 @@ async fn bad_input_gets_a_clear_error_and_the_socket_survives() {
 async fn a_client_of_another_protocol_version_is_told_and_closed() {
     let relay = relay().await;
     let mut ws = connect(&relay).await;
-    send(
-        &mut ws,
-        &ClientMessage::Hello {
-            protocol: PROTOCOL_VERSION + 1,
-            client: None,
-        },
-    )
-    .await;
-    match next_control(&mut ws).await {
-        ServerMessage::Error { code, message, .. } => {
-            assert_eq!(code, ErrorCode::ProtocolMismatch);
-            assert!(message.contains("protocol"), "{message}");
-        }
-        other => panic!("expected protocol_mismatch, got {other:?}"),
-    }
+    let hello = ClientMessage::Hello {
+        protocol: PROTOCOL_VERSION + 1,
+        client: None,
+    };
+    send(&mut ws, &hello).await;
+    let (code, message, _) = expect_error(&mut ws, "hello from the future").await;
+    assert_eq!(code, ErrorCode::ProtocolMismatch);
+    assert!(message.contains("protocol"), "{message}");
     match next(&mut ws).await {
         Message::Close(_) => {}
         other => panic!("expected the relay to close, got {other:?}"),
     }
     // Everyone else is still served.
     let mut other = connect(&relay).await;
-    hello(&mut other).await;
+    self::hello(&mut other).await;
     relay.shutdown().await.expect("clean shutdown");
 }

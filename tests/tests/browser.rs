@@ -194,3 +194,50 @@ async fn the_check_notices_a_corrupted_codec_config() {
         .expect_err("a corrupted codec configuration must fail the check");
     println!("corrupted config detected: {failure}");
 }
+
+/// A second element on a camera the page already watches: it shares the socket
+/// and the subscription, gets the decoder config from the connection, and plays
+/// from the stream's next keyframe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_element_on_the_same_camera_shares_the_socket_and_plays() {
+    let _serial = SERIAL.lock().await;
+    let relay = start_relay(vec![("demo", DemoOptions::default())])
+        .await
+        .expect("relay starts");
+    let browser = Browser::launch(&[]).await.expect("browser starts");
+    let url = format!("http://{}/", relay.local_addr());
+    let result = async {
+        browser.client.goto(&url).await?;
+        let first = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(15_000)])
+            .await?;
+        anyhow::ensure!(first["live"] == json!(true), "first element: {first}");
+        browser
+            .run(
+                r#"const done = arguments[0];
+                   const el = document.createElement("cam-player");
+                   el.id = "second";
+                   el.setAttribute("camera", "demo");
+                   document.querySelector("main").append(el);
+                   done(true);"#,
+                vec![],
+            )
+            .await?;
+        // The demo's keyframe interval is 2 s; 15 s is generous.
+        let second = browser
+            .run(WAIT_LIVE, vec![json!("#second"), json!(15_000)])
+            .await?;
+        anyhow::ensure!(second["live"] == json!(true), "second element: {second}");
+        anyhow::ensure!(
+            second["stats"]["sockets"] == json!(1),
+            "two elements, one relay: one socket, got {}",
+            second["stats"]["sockets"]
+        );
+        anyhow::ensure!(second["stats"]["decodeErrors"] == json!(0), "{second}");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("the second element plays on the shared socket");
+}

@@ -53,6 +53,9 @@ pub struct Connection {
     channels: RefCell<HashMap<u16, String>>,
     /// Last known status per camera, for elements that attach later.
     statuses: RefCell<HashMap<String, CameraState>>,
+    /// Current decoder parameters per subscribed camera, for elements that attach
+    /// later (they start at the stream's next keyframe).
+    configs: RefCell<HashMap<String, StreamConfig>>,
     /// Subscribe requests not answered yet: request id → camera.
     pending: RefCell<HashMap<u32, String>>,
     next_id: Cell<u32>,
@@ -77,6 +80,7 @@ pub fn connection_for(url: &str) -> Rc<Connection> {
                     attachments: RefCell::new(Vec::new()),
                     channels: RefCell::new(HashMap::new()),
                     statuses: RefCell::new(HashMap::new()),
+                    configs: RefCell::new(HashMap::new()),
                     pending: RefCell::new(HashMap::new()),
                     next_id: Cell::new(1),
                     backoff: RefCell::new(Backoff::default()),
@@ -114,8 +118,13 @@ impl Connection {
             camera: camera.to_owned(),
             sink: sink.clone(),
         });
-        if let (Some(sink), Some(status)) = (sink.upgrade(), self.statuses.borrow().get(camera)) {
-            sink.on_camera(status);
+        if let Some(sink) = sink.upgrade() {
+            if let Some(status) = self.statuses.borrow().get(camera) {
+                sink.on_camera(status);
+            }
+            if let Some(config) = self.configs.borrow().get(camera) {
+                sink.on_config(config);
+            }
         }
         if first && self.welcomed.get() {
             self.subscribe(camera.to_owned());
@@ -134,6 +143,7 @@ impl Connection {
         };
         let still_watched = self.attachments.borrow().iter().any(|a| a.camera == camera);
         if !still_watched && self.welcomed.get() {
+            self.configs.borrow_mut().remove(&camera);
             let id = self.take_id();
             self.send(&ClientMessage::Unsubscribe { id, camera });
         }
@@ -201,6 +211,7 @@ impl Connection {
     fn on_closed(self: &Rc<Self>) {
         self.welcomed.set(false);
         self.channels.borrow_mut().clear();
+        self.configs.borrow_mut().clear();
         self.pending.borrow_mut().clear();
         if let Some(old) = self.socket.borrow_mut().take() {
             old.ws.set_onopen(None);
@@ -299,17 +310,13 @@ impl Connection {
                 self.pending.borrow_mut().remove(&id);
                 self.channels.borrow_mut().insert(channel, camera.clone());
                 if let Some(config) = config {
-                    for sink in self.sinks(|a| a.camera == camera) {
-                        sink.on_config(&config);
-                    }
+                    self.set_config(camera, config);
                 }
             }
             ServerMessage::Config { channel, config } => {
                 let camera = self.channels.borrow().get(&channel).cloned();
                 if let Some(camera) = camera {
-                    for sink in self.sinks(|a| a.camera == camera) {
-                        sink.on_config(&config);
-                    }
+                    self.set_config(camera, config);
                 }
             }
             ServerMessage::Unsubscribed { channel, .. } => {
@@ -328,6 +335,13 @@ impl Connection {
                 }
             }
         }
+    }
+
+    fn set_config(&self, camera: String, config: StreamConfig) {
+        for sink in self.sinks(|a| a.camera == camera) {
+            sink.on_config(&config);
+        }
+        self.configs.borrow_mut().insert(camera, config);
     }
 
     fn set_status(&self, camera: &str, status: CameraState) {

@@ -85,11 +85,12 @@ impl CamPlayerCore {
         let canvas: HtmlCanvasElement = find("canvas")?.dyn_into()?;
         let overlay: HtmlElement = find(".overlay")?.dyn_into()?;
         let badge: HtmlElement = find(".badge")?.dyn_into()?;
+        let renderer = CanvasRenderer::new(canvas)?;
         let player = Rc::new_cyclic(|me| Player {
             host,
             overlay,
             badge,
-            renderer: CanvasRenderer::new(canvas).expect("a fresh canvas has a 2d context"),
+            renderer,
             decoder: RefCell::new(None),
             config: RefCell::new(None),
             link: RefCell::new(None),

@@ -1,12 +1,22 @@
-//! The relay's configuration: what the command line says, in one struct the
-//! server starts from.
+//! The relay's configuration: the command line, the TOML config file, and the
+//! one [`RelayConfig`] the server starts from.
+//!
+//! Precedence: command-line flags (and their environment variables) over the
+//! file; cameras from `--camera` are added to the file's. With no camera at all
+//! the relay runs the built-in demo camera.
 
+use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use serde::Deserialize;
+use url::Url;
 
 use crate::demo::DemoOptions;
+
+/// Where the relay listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// Command line of `sightline-relay`.
 #[derive(Debug, Parser)]
@@ -15,20 +25,77 @@ use crate::demo::DemoOptions;
     about = "Sightline relay: IP cameras to browsers over one WebSocket"
 )]
 pub struct Cli {
-    /// Address to listen on for HTTP and WebSocket.
-    #[arg(long, env = "SIGHTLINE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// TOML config file (see README: listen address, cameras, credentials).
+    #[arg(long, env = "SIGHTLINE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on for HTTP and WebSocket [default: 127.0.0.1:8080].
+    #[arg(long, env = "SIGHTLINE_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// Directory of the built web app (trunk's output) to serve.
     #[arg(long, env = "SIGHTLINE_WWW")]
     pub www: Option<PathBuf>,
+    /// A camera, quickly: `--camera "Front door=rtsp://user:pass@10.0.0.5/stream1"`.
+    /// Repeatable. The id is the name in lower case with dashes; credentials in
+    /// the URL are taken out of it and sent only when the camera asks.
+    #[arg(long = "camera", value_name = "NAME=URL")]
+    pub cameras: Vec<String>,
 }
 
-/// A built-in demo camera.
+/// How RTP travels from the camera.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Interleaved in the RTSP TCP connection: works through NAT and firewalls.
+    #[default]
+    Tcp,
+    /// Separate UDP ports: less latency on a clean LAN, no retransmission.
+    Udp,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        })
+    }
+}
+
+/// An RTSP camera: where it is and how to log in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RtspSource {
+    /// The stream URL, without credentials.
+    pub url: Url,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub transport: Transport,
+}
+
+impl fmt::Debug for RtspSource {
+    // Never print the password, not even in a debug log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RtspSource")
+            .field("url", &self.url.as_str())
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+/// Where a camera's video comes from.
 #[derive(Debug, Clone)]
-pub struct DemoCameraConfig {
+pub enum Source {
+    Demo(DemoOptions),
+    Rtsp(RtspSource),
+}
+
+/// One camera as the relay runs it.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
     pub id: String,
     pub name: String,
-    pub options: DemoOptions,
+    pub source: Source,
 }
 
 /// Everything the relay starts from.
@@ -36,7 +103,59 @@ pub struct DemoCameraConfig {
 pub struct RelayConfig {
     pub listen: SocketAddr,
     pub www: Option<PathBuf>,
-    pub demo_cameras: Vec<DemoCameraConfig>,
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// A configuration that cannot be used, with what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("camera {id:?}: {why}")]
+    Camera { id: String, why: String },
+    #[error("--camera {arg:?}: {why}")]
+    CameraArg { arg: String, why: String },
+    #[error("two cameras have the id {0:?}")]
+    DuplicateId(String),
+}
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    www: Option<PathBuf>,
+    #[serde(default, rename = "camera")]
+    cameras: Vec<FileCamera>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCamera {
+    id: String,
+    name: Option<String>,
+    url: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    transport: Transport,
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// The built-in demo camera instead of an RTSP URL.
+    #[serde(default)]
+    demo: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl RelayConfig {
@@ -45,18 +164,337 @@ impl RelayConfig {
         RelayConfig {
             listen,
             www,
-            demo_cameras: vec![DemoCameraConfig {
-                id: "demo".into(),
-                name: "Demo camera".into(),
-                options: DemoOptions::default(),
-            }],
+            cameras: vec![demo_camera()],
         }
+    }
+
+    /// Builds the configuration from the command line and the file it names.
+    pub fn from_cli(cli: Cli) -> Result<RelayConfig, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let mut cameras = Vec::new();
+        for camera in file.cameras {
+            if let Some(camera) = file_camera(camera)? {
+                cameras.push(camera);
+            }
+        }
+        for arg in &cli.cameras {
+            cameras.push(camera_arg(arg)?);
+        }
+        let mut ids: Vec<&str> = cameras.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        if let Some(dup) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ConfigError::DuplicateId(dup[0].to_owned()));
+        }
+        let no_cameras_configured = cli.config.is_none() && cli.cameras.is_empty();
+        if no_cameras_configured {
+            cameras.push(demo_camera());
+        }
+        let listen = cli.listen.or(file.listen).unwrap_or_else(|| {
+            DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses")
+        });
+        Ok(RelayConfig {
+            listen,
+            www: cli.www.or(file.www),
+            cameras,
+        })
     }
 }
 
-impl From<Cli> for RelayConfig {
-    fn from(cli: Cli) -> RelayConfig {
-        // No cameras configured yet (RTSP comes with its own config): the demo camera.
-        RelayConfig::demo(cli.listen, cli.www)
+fn demo_camera() -> CameraConfig {
+    CameraConfig {
+        id: "demo".into(),
+        name: "Demo camera".into(),
+        source: Source::Demo(DemoOptions::default()),
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// One `[[camera]]` table; `None` when it is disabled.
+fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigError> {
+    let fail = |why: String| ConfigError::Camera {
+        id: c.id.clone(),
+        why,
+    };
+    check_id(&c.id).map_err(fail)?;
+    if !c.enabled {
+        tracing::info!(camera = %c.id, "camera disabled in the config file");
+        return Ok(None);
+    }
+    let source = match (c.demo, &c.url) {
+        (true, None) => Source::Demo(DemoOptions::default()),
+        (false, Some(url)) => {
+            let (url, user, pass) = rtsp_url(url).map_err(fail)?;
+            Source::Rtsp(RtspSource {
+                url,
+                username: c.username.clone().or(user),
+                password: c.password.clone().or(pass),
+                transport: c.transport,
+            })
+        }
+        (true, Some(_)) => return Err(fail("has both `demo = true` and a `url`".into())),
+        (false, None) => return Err(fail("needs a `url` (or `demo = true`)".into())),
+    };
+    Ok(Some(CameraConfig {
+        name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+        id: c.id,
+        source,
+    }))
+}
+
+/// `NAME=URL` from the command line.
+fn camera_arg(arg: &str) -> Result<CameraConfig, ConfigError> {
+    let fail = |why: &str| ConfigError::CameraArg {
+        arg: arg.to_owned(),
+        why: why.to_owned(),
+    };
+    let (name, url) = arg
+        .split_once('=')
+        .ok_or_else(|| fail("expected NAME=rtsp://…"))?;
+    let name = name.trim();
+    let id = slug(name);
+    if id.is_empty() {
+        return Err(fail("the name needs at least one letter or digit"));
+    }
+    let (url, username, password) = rtsp_url(url.trim()).map_err(|why| fail(&why))?;
+    Ok(CameraConfig {
+        id,
+        name: name.to_owned(),
+        source: Source::Rtsp(RtspSource {
+            url,
+            username,
+            password,
+            transport: Transport::Tcp,
+        }),
+    })
+}
+
+/// Parses an `rtsp://` URL and takes any credentials out of it (retina wants them
+/// separately, and a URL is printed in logs).
+fn rtsp_url(text: &str) -> Result<(Url, Option<String>, Option<String>), String> {
+    let mut url = Url::parse(text).map_err(|e| format!("invalid URL: {e}"))?;
+    if url.scheme() != "rtsp" {
+        return Err(format!("expected an rtsp:// URL, got {}://", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| "credentials in the URL are not valid UTF-8".to_owned())
+    };
+    let username = Some(url.username())
+        .filter(|u| !u.is_empty())
+        .map(decode)
+        .transpose()?;
+    let password = url.password().map(decode).transpose()?;
+    // Cannot fail for a URL with a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok((url, username, password))
+}
+
+/// Camera ids appear in URLs and element attributes: keep them plain.
+fn check_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err("an id is 1 to 64 characters of letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+/// "Front Door #2" → "front-door-2".
+fn slug(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c.to_ascii_lowercase());
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("sightline-relay").chain(args.iter().copied()))
+            .expect("valid command line")
+    }
+
+    fn write(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(text)
+    }
+
+    /// A config file in the system temp dir, removed on drop (no crate needed for this).
+    mod tempfile_path {
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(text: &str) -> TempPath {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let path = std::env::temp_dir().join(format!(
+                    "sightline-config-{}-{}.toml",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::write(&path, text).expect("temp file");
+                TempPath(path)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn no_configuration_means_the_demo_camera() {
+        let config = RelayConfig::from_cli(cli(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.cameras.len(), 1);
+        assert!(matches!(config.cameras[0].source, Source::Demo(_)));
+    }
+
+    #[test]
+    fn the_full_example_file_parses() {
+        let file = write(
+            r#"
+listen = "0.0.0.0:9000"
+www = "/srv/sightline/www"
+
+[[camera]]
+id = "front-door"
+name = "Front door"
+url = "rtsp://192.168.1.20:554/Streaming/Channels/101"
+username = "viewer"
+password = "s3cret"
+transport = "udp"
+
+[[camera]]
+id = "garage"
+url = "rtsp://admin:p%40ss@192.168.1.21/stream1"
+
+[[camera]]
+id = "old"
+url = "rtsp://192.168.1.22/stream1"
+enabled = false
+
+[[camera]]
+id = "lobby-demo"
+name = "Lobby (demo)"
+demo = true
+"#,
+        );
+        let path = file.0.to_str().unwrap();
+        let config = RelayConfig::from_cli(cli(&["--config", path])).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.www, Some(PathBuf::from("/srv/sightline/www")));
+        let ids: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["front-door", "garage", "lobby-demo"]);
+        let Source::Rtsp(front) = &config.cameras[0].source else {
+            panic!("rtsp")
+        };
+        assert_eq!(front.transport, Transport::Udp);
+        assert_eq!(front.username.as_deref(), Some("viewer"));
+        assert_eq!(front.password.as_deref(), Some("s3cret"));
+        let Source::Rtsp(garage) = &config.cameras[1].source else {
+            panic!("rtsp")
+        };
+        assert_eq!(garage.url.as_str(), "rtsp://192.168.1.21/stream1");
+        assert_eq!(garage.username.as_deref(), Some("admin"));
+        assert_eq!(garage.password.as_deref(), Some("p@ss"));
+        assert_eq!(garage.transport, Transport::Tcp);
+        assert!(
+            !format!("{garage:?}").contains("p@ss"),
+            "Debug hides the password"
+        );
+        assert_eq!(config.cameras[1].name, "garage");
+        assert!(matches!(config.cameras[2].source, Source::Demo(_)));
+
+        // The command line wins over the file.
+        let config =
+            RelayConfig::from_cli(cli(&["--config", path, "--listen", "127.0.0.1:1"])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:1");
+    }
+
+    #[test]
+    fn quick_cameras_from_the_command_line() {
+        let config = RelayConfig::from_cli(cli(&[
+            "--camera",
+            "Front Door #2=rtsp://u:p@cam.local:8554/live",
+            "--camera",
+            "Back=rtsp://cam2.local/live",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.cameras.len(),
+            2,
+            "no demo camera when cameras are given"
+        );
+        assert_eq!(config.cameras[0].id, "front-door-2");
+        assert_eq!(config.cameras[0].name, "Front Door #2");
+        let Source::Rtsp(src) = &config.cameras[0].source else {
+            panic!("rtsp")
+        };
+        assert_eq!(src.url.as_str(), "rtsp://cam.local:8554/live");
+        assert_eq!(
+            (src.username.as_deref(), src.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |args: &[&str]| RelayConfig::from_cli(cli(args)).unwrap_err().to_string();
+        assert!(err(&["--camera", "nourl"]).contains("NAME=rtsp://"));
+        assert!(err(&["--camera", "a=http://x/"]).contains("rtsp://"));
+        assert!(err(&["--camera", "a=rtsp://x/", "--camera", "A=rtsp://y/"]).contains("\"a\""));
+        assert!(err(&["--config", "/nonexistent/sightline.toml"]).contains("cannot read"));
+        for (text, expect) in [
+            ("[[camera]]\nid = \"x\"\n", "needs a `url`"),
+            (
+                "[[camera]]\nid = \"bad id\"\nurl = \"rtsp://h/\"\n",
+                "letters, digits",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\nurl = \"rtsp://h/\"\ntransport = \"quic\"\n",
+                "quic",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\nurl = \"rtsp://h/\"\npasword = \"typo\"\n",
+                "pasword",
+            ),
+            ("listen = \"nowhere\"\n", "listen"),
+        ] {
+            let file = write(text);
+            let message = err(&["--config", file.0.to_str().unwrap()]);
+            assert!(message.contains(expect), "{text:?} → {message}");
+        }
     }
 }

@@ -28,6 +28,8 @@ use sightline_wire::{
 };
 use tokio::sync::{broadcast, watch};
 
+use crate::metrics::FeedStats;
+
 /// How many frames a viewer may fall behind before it skips to the next keyframe
 /// (about 2 s at 30 fps). A power of two: the broadcast ring rounds up to one.
 pub const VIEWER_QUEUE_FRAMES: usize = 64;
@@ -95,6 +97,7 @@ pub struct Feed {
     /// The channel number this camera's binary frames carry, on every socket.
     pub channel: u16,
     pub capabilities: Capabilities,
+    pub stats: FeedStats,
     state: Mutex<FeedState>,
     live: broadcast::Sender<Frame>,
     status: watch::Sender<CameraState>,
@@ -107,6 +110,7 @@ impl Feed {
             name,
             channel,
             capabilities: Capabilities::default(),
+            stats: FeedStats::default(),
             state: Mutex::new(FeedState {
                 params: None,
                 gop: Vec::new(),
@@ -144,6 +148,14 @@ impl Feed {
         self.lock().params.clone()
     }
 
+    /// The source's stream ended (the camera dropped): the cached GOP belongs to
+    /// a stream that will not continue, so new viewers wait for the next one.
+    pub fn end_of_stream(&self) {
+        let mut state = self.lock();
+        state.gop.clear();
+        state.gop_bytes = 0;
+    }
+
     /// Publishes one access unit to every viewer. Returns false (and drops the
     /// frame) when no parameters are known yet: nobody could decode it.
     pub fn publish(&self, au: AccessUnit) -> bool {
@@ -151,6 +163,7 @@ impl Feed {
         let Some(params) = state.params.clone() else {
             return false;
         };
+        self.stats.frame(au.payload.len());
         let header = MediaHeader {
             kind: FrameKind::Video,
             channel: self.channel,

@@ -6,10 +6,14 @@
 //! - [`hub`]: per-camera fan-out with the cached GOP.
 //! - [`ws`]: one WebSocket session per page.
 //! - [`demo`]: the built-in demo camera.
+//! - [`rtsp`]: RTSP cameras: one supervisor task each (retina), reconnecting forever.
+//! - [`metrics`]: per-camera counters and `/metrics`.
 
 pub mod config;
 pub mod demo;
 pub mod hub;
+pub mod metrics;
+pub mod rtsp;
 pub mod server;
 pub mod ws;
 

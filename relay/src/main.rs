@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let config = RelayConfig::from(Cli::parse());
+    let config = RelayConfig::from_cli(Cli::parse())?;
     if config.www.is_none() {
         tracing::warn!("no --www given: the web player is not served (run `cargo xtask run`)");
     }

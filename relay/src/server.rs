@@ -1,5 +1,6 @@
-//! The HTTP side: routes (`/ws`, `/api/cameras`, `/healthz`, the web app) and the
-//! relay's lifecycle — start on a listener, shut down gracefully.
+//! The HTTP side: routes (`/ws`, `/api/cameras`, `/metrics`, `/healthz`, the web
+//! app) and the relay's lifecycle — start the camera sources and the listener,
+//! shut everything down gracefully.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -17,10 +18,10 @@ use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-use crate::config::RelayConfig;
+use crate::config::{RelayConfig, Source};
 use crate::demo::DemoCamera;
 use crate::hub::Hub;
-use crate::ws;
+use crate::{metrics, rtsp, ws};
 
 #[derive(Clone)]
 struct AppState {
@@ -34,27 +35,38 @@ pub struct Relay {
     hub: Arc<Hub>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
-    cameras: Vec<DemoCamera>,
+    demo_cameras: Vec<DemoCamera>,
+    rtsp_cameras: Vec<JoinHandle<()>>,
 }
 
 impl Relay {
     /// Binds the listen address, starts the cameras and serves.
     pub async fn start(config: RelayConfig) -> anyhow::Result<Relay> {
         let mut hub = Hub::default();
-        let mut feeds = Vec::new();
-        for demo in &config.demo_cameras {
-            feeds.push((hub.add_camera(&demo.id, &demo.name)?, demo.options.clone()));
+        let mut sources = Vec::new();
+        for camera in &config.cameras {
+            sources.push((
+                hub.add_camera(&camera.id, &camera.name)?,
+                camera.source.clone(),
+            ));
         }
         let hub = Arc::new(hub);
-        let mut cameras = Vec::new();
-        for (feed, options) in feeds {
-            cameras.push(DemoCamera::start(feed, options).context("starting a demo camera")?);
-        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut demo_cameras = Vec::new();
+        let mut rtsp_cameras = Vec::new();
+        for (feed, source) in sources {
+            match source {
+                Source::Demo(options) => demo_cameras
+                    .push(DemoCamera::start(feed, options).context("starting a demo camera")?),
+                Source::Rtsp(rtsp) => {
+                    rtsp_cameras.push(rtsp::spawn(feed, rtsp, shutdown_rx.clone()));
+                }
+            }
+        }
         let app = router(
             AppState {
                 hub: hub.clone(),
@@ -78,7 +90,8 @@ impl Relay {
             hub,
             shutdown,
             server,
-            cameras,
+            demo_cameras,
+            rtsp_cameras,
         })
     }
 
@@ -95,7 +108,10 @@ impl Relay {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.server.await??;
-        let cameras = self.cameras;
+        for camera in self.rtsp_cameras {
+            camera.await?;
+        }
+        let cameras = self.demo_cameras;
         tokio::task::spawn_blocking(move || drop(cameras)).await?;
         Ok(())
     }
@@ -105,6 +121,7 @@ fn router(state: AppState, www: Option<PathBuf>) -> Router {
     let api = Router::new()
         .route("/ws", get(websocket))
         .route("/api/cameras", get(cameras))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }));
     let app = match www.filter(|dir| dir.join("index.html").is_file()) {
         Some(dir) => api.fallback_service(ServeDir::new(dir)),
@@ -125,6 +142,17 @@ async fn websocket(
 
 async fn cameras(State(state): State<AppState>) -> Json<Vec<sightline_wire::CameraInfo>> {
     Json(state.hub.cameras())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics::render(&state.hub),
+    )
+        .into_response()
 }
 
 async fn player_missing() -> Response {

@@ -308,11 +308,13 @@ impl Session {
                     tracing::debug!(camera = %viewer.feed.id, missed, "viewer fell behind; skipping to the next keyframe");
                 }
                 viewer.skipping = true;
+                viewer.feed.stats.dropped(missed);
                 self.dropped += missed;
                 return Ok(());
             }
         };
         if viewer.skipping && !frame.keyframe {
+            viewer.feed.stats.dropped(1);
             self.dropped += 1;
             return Ok(());
         }

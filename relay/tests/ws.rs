@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use sightline_relay::config::DemoCameraConfig;
+use sightline_relay::config::{CameraConfig, Source};
 use sightline_relay::demo::DemoOptions;
 use sightline_relay::{Relay, RelayConfig};
 use sightline_wire::{
@@ -25,17 +25,17 @@ async fn relay() -> Relay {
     let config = RelayConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         www: None,
-        demo_cameras: vec![DemoCameraConfig {
+        cameras: vec![CameraConfig {
             id: "demo".into(),
             name: "Demo".into(),
             // Small and with frequent keyframes: the protocol is under test, not the encoder.
-            options: DemoOptions {
+            source: Source::Demo(DemoOptions {
                 width: 320,
                 height: 180,
                 keyframe_every: 10,
                 bitrate_bps: 300_000,
                 ..DemoOptions::default()
-            },
+            }),
         }],
     };
     Relay::start(config).await.expect("relay starts")

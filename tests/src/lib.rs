@@ -14,7 +14,7 @@ use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
-use sightline_relay::config::DemoCameraConfig;
+use sightline_relay::config::{CameraConfig, Source};
 use sightline_relay::demo::DemoOptions;
 use sightline_relay::{Relay, RelayConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -36,15 +36,26 @@ pub fn www_dir() -> anyhow::Result<PathBuf> {
 
 /// Starts the relay on 127.0.0.1:0 with the given demo cameras.
 pub async fn start_relay(cameras: Vec<(&str, DemoOptions)>) -> anyhow::Result<Relay> {
+    start_relay_with(
+        cameras
+            .into_iter()
+            .map(|(id, options)| (id, Source::Demo(options)))
+            .collect(),
+    )
+    .await
+}
+
+/// Starts the relay on 127.0.0.1:0 with the given cameras of any source.
+pub async fn start_relay_with(cameras: Vec<(&str, Source)>) -> anyhow::Result<Relay> {
     let config = RelayConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         www: Some(www_dir()?),
-        demo_cameras: cameras
+        cameras: cameras
             .into_iter()
-            .map(|(id, options)| DemoCameraConfig {
+            .map(|(id, source)| CameraConfig {
                 id: id.into(),
-                name: format!("Demo {id}"),
-                options,
+                name: format!("Camera {id}"),
+                source,
             })
             .collect(),
     };
@@ -148,3 +159,228 @@ if (el.state === "live") return finish();
 el.addEventListener("statechange", (e) => { if (e.detail.state === "live") finish(); });
 setTimeout(() => done({ timeout: true, stats: el.stats }), ms);
 "#;
+
+/// GStreamer's RTSP server (`tests/rtsp_server.py`, Debian packages) on loopback:
+/// mounts `/baseline-tcp`, `/baseline-udp`, `/high-tcp`, `/high-udp`, `/noise`.
+/// Killed when dropped.
+pub struct RtspServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RtspServer {
+    /// Starts the server on `port` (0: a free one); with `auth`, it requires that
+    /// user and password (digest).
+    pub async fn start(port: u16, auth: Option<(&str, &str)>) -> anyhow::Result<RtspServer> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/rtsp_server.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).arg("--port").arg(port.to_string());
+        if let Some((user, password)) = auth {
+            cmd.args(["--user", user, "--password", password]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the GStreamer RTSP server (cargo xtask test installs it)")?;
+        let stdout = child.stdout.take().context("rtsp server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let port = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(port) = line.strip_prefix("READY ") {
+                    return Ok(port.trim().parse::<u16>()?);
+                }
+            }
+            bail!("the RTSP server exited before it was ready")
+        })
+        .await
+        .context("the RTSP server did not start within 30 s")??;
+        Ok(RtspServer { child, port })
+    }
+
+    /// The URL of one mount.
+    pub fn url(&self, mount: &str) -> url::Url {
+        url::Url::parse(&format!("rtsp://127.0.0.1:{}/{mount}", self.port)).expect("a valid URL")
+    }
+
+    /// Kills the server at once (SIGKILL), as a camera losing power would vanish.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+}
+
+/// GET over plain HTTP on loopback; the body as text. Fails on a non-200 status.
+pub async fn http_get(url: &str) -> anyhow::Result<String> {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    let client: Client<HttpConnector, Empty<hyper::body::Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+    let response = client.get(url.parse()?).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    anyhow::ensure!(status.is_success(), "GET {url}: {status}: {text}");
+    Ok(text)
+}
+
+/// The value of one sample in Prometheus text, e.g. `metric(&text, "sightline_camera_frames_total", "cam")`.
+pub fn metric(text: &str, name: &str, camera: &str) -> Option<f64> {
+    let prefix = format!("{name}{{camera=\"{camera}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A plain WebSocket client of the relay, speaking the wire protocol: what the
+/// tests use to watch camera status and count frames without a browser.
+pub struct RelayClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+}
+
+/// What a [`RelayClient`] received.
+#[derive(Debug)]
+pub enum Received {
+    Control(sightline_wire::ServerMessage),
+    Frame(sightline_wire::MediaHeader),
+}
+
+impl RelayClient {
+    /// Connects and says hello. `recv_buffer` shrinks the socket's receive buffer
+    /// (a viewer on a slow link fills it at once).
+    pub async fn connect(
+        relay: SocketAddr,
+        recv_buffer: Option<u32>,
+    ) -> anyhow::Result<RelayClient> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
+        let stream = socket.connect(relay).await?;
+        let (socket, _) =
+            tokio_tungstenite::client_async(format!("ws://{relay}/ws"), stream).await?;
+        let mut client = RelayClient { socket };
+        client
+            .send(&sightline_wire::ClientMessage::Hello {
+                protocol: sightline_wire::PROTOCOL_VERSION,
+                client: Some("sightline-e2e".into()),
+            })
+            .await?;
+        Ok(client)
+    }
+
+    pub async fn send(&mut self, msg: &sightline_wire::ClientMessage) -> anyhow::Result<()> {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(msg.to_json()))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn subscribe(&mut self, camera: &str) -> anyhow::Result<()> {
+        self.send(&sightline_wire::ClientMessage::Subscribe {
+            id: 1,
+            camera: camera.into(),
+        })
+        .await
+    }
+
+    /// The next control message or frame.
+    pub async fn next(&mut self) -> anyhow::Result<Received> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            match self
+                .socket
+                .next()
+                .await
+                .context("the relay closed the socket")??
+            {
+                Message::Text(text) => {
+                    return Ok(Received::Control(sightline_wire::ServerMessage::parse(
+                        &text,
+                    )?))
+                }
+                Message::Binary(data) => {
+                    return Ok(Received::Frame(
+                        sightline_wire::MediaHeader::parse(&data)?.0,
+                    ))
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits up to `within` for a status of `camera` (from `welcome` or
+    /// `camera_status`) that `pred` accepts, and returns it.
+    pub async fn wait_status(
+        &mut self,
+        camera: &str,
+        within: Duration,
+        pred: impl Fn(&sightline_wire::CameraState) -> bool,
+    ) -> anyhow::Result<sightline_wire::CameraState> {
+        use sightline_wire::ServerMessage;
+        let mut last = None;
+        let found = tokio::time::timeout(within, async {
+            loop {
+                let status = match self.next().await? {
+                    Received::Control(ServerMessage::Welcome { cameras, .. }) => cameras
+                        .into_iter()
+                        .find(|c| c.id == camera)
+                        .map(|c| c.status),
+                    Received::Control(ServerMessage::CameraStatus { camera: c, status })
+                        if c == camera =>
+                    {
+                        Some(status)
+                    }
+                    _ => None,
+                };
+                if let Some(status) = status {
+                    if pred(&status) {
+                        return anyhow::Ok(status);
+                    }
+                    last = Some(status);
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(status) => status,
+            Err(_) => bail!("{camera}: no such status within {within:?}; last seen {last:?}"),
+        }
+    }
+}
+
+/// Checks `probe` every 100 ms until it returns `Some` or `within` passes: for
+/// conditions that have no event to await (a counter in `/metrics`).
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await? {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{what}: not within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// This process's resident memory in bytes (the relay runs in-process).
+pub fn rss_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .context("no VmRSS")?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()?;
+    Ok(kb * 1024)
+}

@@ -20,6 +20,22 @@ use anyhow::{bail, Context as _};
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_VERSION: &str = "132";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Debian packages of GStreamer's RTSP server and the elements the test server uses.
+const GST_PACKAGES: &[&str] = &[
+    "python3-gi",
+    "python3-gst-1.0",
+    "gir1.2-gst-rtsp-server-1.0",
+    "gstreamer1.0-rtsp",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-ugly",
+    "gstreamer1.0-plugins-bad",
+];
+/// Exits 0 when the test RTSP server can run.
+const GST_PROBE: &str = "import gi; gi.require_version('Gst', '1.0'); \
+gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; \
+Gst.init(None); import sys; \
+sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'h264parse', 'videotestsrc')) else 1)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -210,6 +226,19 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
         } else {
             apt_install(&missing)?;
         }
+
+        // 7. GStreamer's RTSP server (a real camera stand-in for the ingest tests),
+        //    driven from Debian's python3 with its GObject bindings.
+        let gst_ready = Command::new("/usr/bin/python3")
+            .args(["-c", GST_PROBE])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if gst_ready {
+            say("GStreamer RTSP server (python3-gst, x264enc, rtph264pay): present");
+        } else {
+            apt_install(GST_PACKAGES)?;
+        }
     }
     Ok(())
 }
@@ -270,7 +299,15 @@ fn test(root: &Path) -> anyhow::Result<()> {
     // host-only tests (proptest does not build for wasm32).
     for args in [
         &["-p", "sightline-player", "--all-targets"][..],
-        &["-p", "sightline-wire", "-p", "sightline-h264", "--lib"][..],
+        &[
+            "-p",
+            "sightline-wire",
+            "-p",
+            "sightline-h264",
+            "-p",
+            "sightline-backoff",
+            "--lib",
+        ][..],
     ] {
         run(cargo()
             .args(["clippy", "--target", WASM_TARGET])

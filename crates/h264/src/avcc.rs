@@ -40,6 +40,20 @@ impl StreamParams {
         })
     }
 
+    /// Takes the parameters from an avcC record as a camera source delivers it
+    /// (retina's `extra_data`), keeping the record itself as the `description`.
+    /// The stream must use 4-byte NAL lengths, which is what the relay sends.
+    pub fn from_avcc(record: &[u8]) -> Result<StreamParams, H264Error> {
+        let (sps, pps) = parse_avcc(record)?;
+        let info = SpsInfo::parse(sps)?;
+        Ok(StreamParams {
+            sps: sps.to_vec(),
+            pps: pps.to_vec(),
+            info,
+            avcc: record.to_vec(),
+        })
+    }
+
     /// The RFC 6381 codec string.
     pub fn codec_string(&self) -> String {
         self.info.codec_string()
@@ -73,4 +87,53 @@ pub fn build_avcc(info: &SpsInfo, sps: &[u8], pps: &[u8]) -> Result<Vec<u8>, H26
         out.push(0); // numOfSequenceParameterSetExt
     }
     Ok(out)
+}
+
+/// Reads the first SPS and the first PPS out of an avcC record, checking that its
+/// NAL units are 4-byte length-prefixed.
+pub fn parse_avcc(record: &[u8]) -> Result<(&[u8], &[u8]), H264Error> {
+    let mut r = Reader(record);
+    let fixed = r.take(6)?;
+    if fixed[0] != 1 {
+        return Err(bad_avcc("configurationVersion is not 1"));
+    }
+    if fixed[4] & 3 != 3 {
+        return Err(bad_avcc("NAL lengths are not 4 bytes"));
+    }
+    let sps = r.first_of((fixed[5] & 0x1f) as usize, nal::types::SPS)?;
+    let pps_count = r.take(1)?[0] as usize;
+    let pps = r.first_of(pps_count, nal::types::PPS)?;
+    Ok((sps, pps))
+}
+
+fn bad_avcc(why: &str) -> H264Error {
+    H264Error::BadAvcc(why.to_owned())
+}
+
+/// A cursor over the record.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], H264Error> {
+        if self.0.len() < n {
+            return Err(bad_avcc("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    /// Reads `count` 16-bit-length-prefixed parameter sets of type `want`; returns the first.
+    fn first_of(&mut self, count: usize, want: u8) -> Result<&'a [u8], H264Error> {
+        let mut found = None;
+        for _ in 0..count {
+            let len = self.take(2)?;
+            let unit = self.take(u16::from_be_bytes([len[0], len[1]]) as usize)?;
+            if nal::nal_type(unit) != Some(want) {
+                return Err(bad_avcc("parameter set of the wrong type"));
+            }
+            found.get_or_insert(unit);
+        }
+        found.ok_or_else(|| bad_avcc("no parameter set"))
+    }
 }

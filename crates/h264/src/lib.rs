@@ -25,6 +25,8 @@ pub enum H264Error {
     WrongNalType { expected: u8, got: u8 },
     #[error("invalid SPS: {0}")]
     BadSps(String),
+    #[error("invalid avcC record: {0}")]
+    BadAvcc(String),
     #[error("parameter set too large for avcC: {0} bytes")]
     TooLarge(usize),
 }

@@ -59,6 +59,35 @@ fn avcc_matches_ffmpegs_record() {
 }
 
 #[test]
+fn ffmpegs_avcc_gives_back_the_streams_parameters() {
+    for (stream, mp4) in [(BASELINE, BASELINE_MP4), (HIGH, HIGH_MP4)] {
+        let params = StreamParams::from_avcc(avcc_box(mp4)).unwrap();
+        assert_eq!(params.sps, first_of(stream, types::SPS));
+        assert_eq!(params.pps, first_of(stream, types::PPS));
+        assert_eq!(params.avcc, avcc_box(mp4));
+        let built = StreamParams::new(&params.sps, &params.pps).unwrap();
+        assert_eq!(params.info, built.info);
+    }
+}
+
+#[test]
+fn damaged_avcc_records_are_refused() {
+    let good = avcc_box(HIGH_MP4);
+    for cut in [0, 5, 8, 12, good.len() - 6] {
+        assert!(
+            StreamParams::from_avcc(&good[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    let mut two_byte_lengths = good.to_vec();
+    two_byte_lengths[4] = 0xfc | 1;
+    assert!(StreamParams::from_avcc(&two_byte_lengths).is_err());
+    let mut bad_version = good.to_vec();
+    bad_version[0] = 2;
+    assert!(StreamParams::from_avcc(&bad_version).is_err());
+}
+
+#[test]
 fn length_prefixed_round_trip_keeps_every_unit() {
     for stream in [BASELINE, HIGH] {
         let units: Vec<&[u8]> = nal::annex_b_units(stream).collect();

@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use sightline_wire::{
@@ -16,7 +17,7 @@ use sightline_wire::{
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-use crate::backoff::Backoff;
+use sightline_backoff::Backoff;
 
 /// What an element receives from the connection.
 pub trait ChannelSink {
@@ -63,6 +64,10 @@ pub struct Connection {
     retry: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
+/// First reconnect delay, and the longest: a player keeps trying forever, this often.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
+
 thread_local! {
     static CONNECTIONS: RefCell<HashMap<String, Rc<Connection>>> = RefCell::new(HashMap::new());
 }
@@ -83,7 +88,7 @@ pub fn connection_for(url: &str) -> Rc<Connection> {
                     configs: RefCell::new(HashMap::new()),
                     pending: RefCell::new(HashMap::new()),
                     next_id: Cell::new(1),
-                    backoff: RefCell::new(Backoff::default()),
+                    backoff: RefCell::new(Backoff::new(RECONNECT_FIRST, RECONNECT_MAX)),
                     retry: RefCell::new(None),
                 });
                 conn.open();
@@ -225,10 +230,7 @@ impl Connection {
     }
 
     fn schedule_retry(self: &Rc<Self>) {
-        let delay = self
-            .backoff
-            .borrow_mut()
-            .next_delay_ms(js_sys::Math::random());
+        let delay = self.backoff.borrow_mut().next_delay(js_sys::Math::random());
         let weak = Rc::downgrade(self);
         let retry = Closure::<dyn FnMut()>::new(move || {
             if let Some(conn) = weak.upgrade() {
@@ -238,7 +240,7 @@ impl Connection {
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
                 retry.as_ref().unchecked_ref(),
-                delay as i32,
+                delay.as_millis() as i32,
             );
         }
         *self.retry.borrow_mut() = Some(retry);

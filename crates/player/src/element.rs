@@ -3,7 +3,7 @@
 //! (connected, disconnected, attribute changed); this owns the shadow DOM (canvas,
 //! status overlay, decoder badge), the subscription, the decoder and the stats.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Object, Reflect, Uint8Array};
@@ -56,6 +56,8 @@ struct Player {
     decoder: RefCell<Option<WebCodecsDecoder>>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
+    /// Between `connected` and `disconnected`: attribute changes take effect at once.
+    in_document: Cell<bool>,
     state: RefCell<PlayerState>,
     stats: RefCell<Stats>,
     me: Weak<Player>,
@@ -94,6 +96,7 @@ impl CamPlayerCore {
             decoder: RefCell::new(None),
             config: RefCell::new(None),
             link: RefCell::new(None),
+            in_document: Cell::new(false),
             state: RefCell::new(PlayerState::Connecting),
             stats: RefCell::new(Stats::default()),
             me: me.clone(),
@@ -103,18 +106,20 @@ impl CamPlayerCore {
 
     /// The element entered a document: subscribe.
     pub fn connected(&self) {
+        self.player.in_document.set(true);
         self.player.start();
     }
 
     /// The element left the document: unsubscribe and free the decoder.
     pub fn disconnected(&self) {
+        self.player.in_document.set(false);
         self.player.stop();
     }
 
     /// An observed attribute changed.
     #[wasm_bindgen(js_name = attributeChanged)]
     pub fn attribute_changed(&self, name: &str) {
-        if matches!(name, "camera" | "relay") && self.player.link.borrow().is_some() {
+        if matches!(name, "camera" | "relay") && self.player.in_document.get() {
             self.player.stop();
             self.player.start();
         }
@@ -211,7 +216,14 @@ impl Player {
                     }
                     stats.painted == 1
                 };
-                if first || *self.state.borrow() != PlayerState::Live {
+                // A picture means live when waiting for one; not when the relay
+                // said the camera is gone (frames still in flight are painted,
+                // but the state waits for the camera to be back).
+                let waiting = matches!(
+                    *self.state.borrow(),
+                    PlayerState::Connecting | PlayerState::Reconnecting(None)
+                );
+                if first || waiting {
                     self.set_state(PlayerState::Live);
                 }
             }
@@ -306,7 +318,7 @@ impl ChannelSink for Player {
     }
 
     fn on_link_lost(&self) {
-        self.set_state(PlayerState::Reconnecting);
+        self.set_state(PlayerState::Reconnecting(None));
     }
 }
 

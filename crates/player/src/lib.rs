@@ -1,6 +1,5 @@
 //! The Sightline player: Rust compiled to WebAssembly.
 //!
-//! - [`backoff`]: reconnect delays (pure, host-tested).
 //! - [`relay_url`]: the relay attribute → WebSocket URL (pure).
 //! - [`state`]: what the player shows: connecting, live, reconnecting, offline (pure).
 //! - `connection` (wasm): one WebSocket per relay per page, shared by every element.
@@ -9,7 +8,6 @@
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` hands its lifecycle to it.
 
-pub mod backoff;
 pub mod relay_url;
 pub mod state;
 

@@ -9,8 +9,8 @@ pub enum PlayerState {
     Connecting,
     /// Frames are being painted.
     Live,
-    /// The socket to the relay was lost; retrying.
-    Reconnecting,
+    /// The socket to the relay, or the relay's link to the camera, was lost; retrying.
+    Reconnecting(Option<String>),
     /// The relay says the camera is unreachable, or refused the request.
     Offline(String),
 }
@@ -21,15 +21,16 @@ impl PlayerState {
         match self {
             PlayerState::Connecting => "connecting",
             PlayerState::Live => "live",
-            PlayerState::Reconnecting => "reconnecting",
+            PlayerState::Reconnecting(_) => "reconnecting",
             PlayerState::Offline(_) => "offline",
         }
     }
 
-    /// The reason, for `offline`.
+    /// Why, for `offline` and (when the camera dropped) `reconnecting`.
     pub fn reason(&self) -> Option<&str> {
         match self {
             PlayerState::Offline(reason) => Some(reason),
+            PlayerState::Reconnecting(reason) => reason.as_deref(),
             _ => None,
         }
     }
@@ -39,7 +40,10 @@ impl PlayerState {
         match self {
             PlayerState::Connecting => Some("Connecting…".into()),
             PlayerState::Live => None,
-            PlayerState::Reconnecting => Some("Connection lost — reconnecting…".into()),
+            PlayerState::Reconnecting(None) => Some("Connection lost — reconnecting…".into()),
+            PlayerState::Reconnecting(Some(reason)) => {
+                Some(format!("Camera lost ({reason}) — reconnecting…"))
+            }
             PlayerState::Offline(reason) => Some(format!("Camera offline: {reason}")),
         }
     }
@@ -49,6 +53,7 @@ impl PlayerState {
     pub fn from_camera(status: &CameraState, painting: bool) -> PlayerState {
         match status {
             CameraState::Offline { reason } => PlayerState::Offline(reason.clone()),
+            CameraState::Reconnecting { reason } => PlayerState::Reconnecting(Some(reason.clone())),
             CameraState::Online if painting => PlayerState::Live,
             CameraState::Online | CameraState::Connecting => PlayerState::Connecting,
         }
@@ -83,5 +88,17 @@ mod tests {
             PlayerState::Live
         );
         assert_eq!(PlayerState::Live.overlay_text(), None);
+    }
+
+    #[test]
+    fn a_camera_that_dropped_is_reconnecting_with_its_reason() {
+        let s = PlayerState::from_camera(
+            &CameraState::Reconnecting {
+                reason: "the camera ended the stream".into(),
+            },
+            true,
+        );
+        assert_eq!(s.name(), "reconnecting");
+        assert_eq!(s.reason(), Some("the camera ended the stream"));
     }
 }

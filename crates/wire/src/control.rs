@@ -84,8 +84,13 @@ pub struct Capabilities {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CameraState {
+    /// First connection attempt under way.
     Connecting,
+    /// Streaming.
     Online,
+    /// Was streaming, lost the camera, retrying now.
+    Reconnecting { reason: String },
+    /// Cannot reach or use the camera; retrying with backoff.
     Offline { reason: String },
 }
 
@@ -223,6 +228,7 @@ mod tests {
             Just(CameraState::Connecting),
             Just(CameraState::Online),
             ".*".prop_map(|reason| CameraState::Offline { reason }),
+            ".*".prop_map(|reason| CameraState::Reconnecting { reason }),
         ]
     }
 

@@ -1,0 +1,213 @@
+//! Per-camera counters ([`FeedStats`], updated on the hot path with atomics) and
+//! their rendering as Prometheus/OpenMetrics text for `GET /metrics`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use sightline_wire::CameraState;
+
+use crate::hub::Hub;
+
+/// The window over which `fps` and `bitrate` are measured.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+/// What one camera's feed has done since the relay started.
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    frames: AtomicU64,
+    bytes: AtomicU64,
+    reconnects: AtomicU64,
+    attempts: AtomicU64,
+    dropped: AtomicU64,
+    /// Connect (DESCRIBE sent) to first frame published, of the latest session, in µs.
+    connect_to_first_frame_us: AtomicU64,
+    /// (when, payload bytes) of the frames inside [`RATE_WINDOW`].
+    recent: Mutex<VecDeque<(Instant, u32)>>,
+}
+
+impl FeedStats {
+    /// A frame was published.
+    pub fn frame(&self, payload_bytes: usize) {
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(payload_bytes as u64, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        prune(&mut recent, now);
+        recent.push_back((now, u32::try_from(payload_bytes).unwrap_or(u32::MAX)));
+    }
+
+    /// The source lost its camera after streaming and is reconnecting.
+    pub fn reconnect(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The source starts a connection attempt.
+    pub fn attempt(&self) {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A viewer fell behind and these frames were not sent to it.
+    pub fn dropped(&self, frames: u64) {
+        self.dropped.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    pub fn connected_in(&self, elapsed: Duration) {
+        self.connect_to_first_frame_us
+            .store(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
+    }
+
+    pub fn dropped_frames(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Frames per second and bits per second over the last [`RATE_WINDOW`].
+    pub fn rates(&self) -> (f64, f64) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        prune(&mut recent, Instant::now());
+        let secs = RATE_WINDOW.as_secs_f64();
+        let bytes: u64 = recent.iter().map(|&(_, b)| u64::from(b)).sum();
+        (recent.len() as f64 / secs, bytes as f64 * 8.0 / secs)
+    }
+}
+
+fn prune(recent: &mut VecDeque<(Instant, u32)>, now: Instant) {
+    while recent
+        .front()
+        .is_some_and(|&(t, _)| now.duration_since(t) > RATE_WINDOW)
+    {
+        recent.pop_front();
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CameraLabel {
+    camera: String,
+}
+
+/// The whole relay as OpenMetrics text (which Prometheus scrapes natively).
+pub fn render(hub: &Hub) -> String {
+    let mut registry = <Registry>::with_prefix("sightline_camera");
+    let counter = |registry: &mut Registry, name: &str, help: &str| {
+        let family = Family::<CameraLabel, Counter>::default();
+        registry.register(name, help, family.clone());
+        family
+    };
+    let gauge = |registry: &mut Registry, name: &str, help: &str| {
+        let family = Family::<CameraLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(name, help, family.clone());
+        family
+    };
+    let frames = counter(&mut registry, "frames", "Frames received from the camera");
+    let bytes = counter(&mut registry, "bytes", "Video payload bytes received");
+    let reconnects = counter(
+        &mut registry,
+        "reconnects",
+        "Times the camera dropped after streaming and was reconnected",
+    );
+    let attempts = counter(
+        &mut registry,
+        "connect_attempts",
+        "Connection attempts to the camera (failed ones are retried with backoff)",
+    );
+    let dropped = counter(
+        &mut registry,
+        "dropped_frames",
+        "Frames not sent to viewers that fell behind (they skip to the next keyframe)",
+    );
+    let fps = gauge(&mut registry, "fps", "Frames per second over the last 5 s");
+    let bitrate = gauge(
+        &mut registry,
+        "bitrate_bps",
+        "Bits per second over the last 5 s",
+    );
+    let viewers = gauge(&mut registry, "viewers", "WebSocket viewers subscribed");
+    let online = gauge(&mut registry, "online", "1 when the camera is streaming");
+    let connect = gauge(
+        &mut registry,
+        "connect_to_first_frame_seconds",
+        "Time from connecting to the first frame, latest session",
+    );
+    for feed in hub.feeds() {
+        let label = CameraLabel {
+            camera: feed.id.clone(),
+        };
+        let s = &feed.stats;
+        frames.get_or_create(&label).inc_by(s.frames());
+        bytes
+            .get_or_create(&label)
+            .inc_by(s.bytes.load(Ordering::Relaxed));
+        reconnects.get_or_create(&label).inc_by(s.reconnects());
+        attempts
+            .get_or_create(&label)
+            .inc_by(s.attempts.load(Ordering::Relaxed));
+        dropped.get_or_create(&label).inc_by(s.dropped_frames());
+        let (f, b) = s.rates();
+        fps.get_or_create(&label).set(f);
+        bitrate.get_or_create(&label).set(b);
+        viewers.get_or_create(&label).set(feed.viewers() as f64);
+        let is_online = matches!(feed.status(), CameraState::Online);
+        online
+            .get_or_create(&label)
+            .set(if is_online { 1.0 } else { 0.0 });
+        let us = s.connect_to_first_frame_us.load(Ordering::Relaxed);
+        connect.get_or_create(&label).set(us as f64 / 1e6);
+    }
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_cover_the_recent_window() {
+        let stats = FeedStats::default();
+        for _ in 0..50 {
+            stats.frame(1000);
+        }
+        let (fps, bps) = stats.rates();
+        assert_eq!(fps, 10.0);
+        assert_eq!(bps, 50.0 * 1000.0 * 8.0 / 5.0);
+        assert_eq!(stats.frames(), 50);
+    }
+
+    #[test]
+    fn render_names_every_camera() {
+        let mut hub = Hub::default();
+        let feed = hub.add_camera("door", "Door").unwrap();
+        feed.stats.frame(100);
+        feed.stats.reconnect();
+        feed.stats.dropped(7);
+        let text = render(&hub);
+        for line in [
+            "sightline_camera_frames_total{camera=\"door\"} 1",
+            "sightline_camera_bytes_total{camera=\"door\"} 100",
+            "sightline_camera_reconnects_total{camera=\"door\"} 1",
+            "sightline_camera_dropped_frames_total{camera=\"door\"} 7",
+            "sightline_camera_viewers{camera=\"door\"} 0",
+            "sightline_camera_online{camera=\"door\"} 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! RTSP ingest: one supervisor task per camera. It connects with `retina`
+//! (DESCRIBE, SETUP of the H.264 video stream, PLAY), turns each demuxed access
+//! unit into a hub frame, and on any failure reports a clear reason, waits
+//! (exponential backoff with jitter, capped at 30 s) and tries again, forever.
+//!
+//! Status published to viewers: `connecting` (first attempt), `online` (frames
+//! flowing), `reconnecting` (was streaming, lost it), `offline` (an attempt
+//! failed: unreachable, unauthorized, no H.264, …).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use retina::client::{
+    Credentials, PlayOptions, Session, SessionOptions, SetupOptions, TcpTransportOptions,
+    Transport as RetinaTransport, UdpTransportOptions,
+};
+use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoFrame};
+use sightline_backoff::Backoff;
+use sightline_h264::StreamParams;
+use sightline_wire::CameraState;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{RtspSource, Transport};
+use crate::hub::{AccessUnit, Feed};
+
+/// DESCRIBE + SETUP + PLAY must finish within this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A camera that sends no video for this long is treated as gone (retina itself
+/// notices a frozen server only after about a minute).
+const NO_VIDEO_TIMEOUT: Duration = Duration::from_secs(8);
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Why a session ended; the `Display` text is what viewers see as the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unauthorized (check the camera's username and password)")]
+    Unauthorized,
+    #[error("the camera refused: RTSP {code}")]
+    Refused { code: u16 },
+    #[error("{0}")]
+    Rtsp(String),
+    #[error("no answer from the camera within {0:?}")]
+    ConnectTimeout(Duration),
+    #[error("the camera offers no H.264 video (streams: {0})")]
+    NoH264(String),
+    #[error("invalid H.264 parameters from the camera: {0}")]
+    BadParameters(String),
+    #[error("no video for {0:?}")]
+    NoVideo(Duration),
+    #[error("the camera ended the stream")]
+    Ended,
+}
+
+impl From<retina::Error> for IngestError {
+    fn from(e: retina::Error) -> IngestError {
+        match e.status_code() {
+            Some(401) => IngestError::Unauthorized,
+            Some(code) => IngestError::Refused { code },
+            // retina's messages carry connection context on further lines; the
+            // first says what happened.
+            None => IngestError::Rtsp(e.to_string().lines().next().unwrap_or("").to_owned()),
+        }
+    }
+}
+
+/// Starts the supervisor for one camera; it runs until `shutdown` turns true.
+pub fn spawn(
+    feed: Arc<Feed>,
+    source: RtspSource,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(supervise(feed, source, shutdown))
+}
+
+async fn supervise(feed: Arc<Feed>, source: RtspSource, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+    feed.set_status(CameraState::Connecting);
+    loop {
+        let mut streamed = false;
+        feed.stats.attempt();
+        let end = tokio::select! {
+            end = session(&feed, &source, &mut streamed) => end,
+            _ = shutdown.changed() => return,
+        };
+        feed.end_of_stream();
+        let reason = end.to_string();
+        if streamed {
+            backoff.reset();
+            feed.stats.reconnect();
+            feed.set_status(CameraState::Reconnecting {
+                reason: reason.clone(),
+            });
+        } else {
+            feed.set_status(CameraState::Offline {
+                reason: reason.clone(),
+            });
+        }
+        let delay = backoff.next_delay(rand_unit());
+        tracing::warn!(
+            camera = %feed.id,
+            url = %source.url,
+            "{reason}; retrying in {:.1} s",
+            delay.as_secs_f64()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One RTSP session, from DESCRIBE to its end (it always ends in an error:
+/// a camera stream has no natural end). Sets `streamed` once frames flow.
+async fn session(feed: &Feed, source: &RtspSource, streamed: &mut bool) -> IngestError {
+    match run_session(feed, source, streamed).await {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+async fn run_session(
+    feed: &Feed,
+    source: &RtspSource,
+    streamed: &mut bool,
+) -> Result<std::convert::Infallible, IngestError> {
+    let started = Instant::now();
+    let (mut demuxed, video) = tokio::time::timeout(CONNECT_TIMEOUT, connect(source))
+        .await
+        .map_err(|_| IngestError::ConnectTimeout(CONNECT_TIMEOUT))??;
+    let mut waiting_for_keyframe = true;
+    let mut deadline = Instant::now() + NO_VIDEO_TIMEOUT;
+    loop {
+        let item = match tokio::time::timeout_at(deadline, demuxed.next()).await {
+            Err(_) => return Err(IngestError::NoVideo(NO_VIDEO_TIMEOUT)),
+            Ok(None) => return Err(IngestError::Ended),
+            Ok(Some(item)) => item?,
+        };
+        let CodecItem::VideoFrame(frame) = item else {
+            continue;
+        };
+        if frame.stream_id() != video {
+            continue;
+        }
+        deadline = Instant::now() + NO_VIDEO_TIMEOUT;
+        if frame.has_new_parameters() || feed.params().is_none() {
+            update_params(feed, &demuxed.streams()[video])?;
+        }
+        // Decoding can only start at a keyframe, and after lost packets the
+        // references are broken until the next one.
+        if frame.loss() > 0 && !frame.is_random_access_point() {
+            if !waiting_for_keyframe {
+                tracing::debug!(camera = %feed.id, lost = frame.loss(), "packet loss; waiting for a keyframe");
+            }
+            waiting_for_keyframe = true;
+        }
+        if waiting_for_keyframe && !frame.is_random_access_point() {
+            continue;
+        }
+        waiting_for_keyframe = false;
+        publish(feed, frame);
+        if !*streamed {
+            *streamed = true;
+            let elapsed = started.elapsed();
+            feed.stats.connected_in(elapsed);
+            feed.set_status(CameraState::Online);
+            let codec = feed
+                .params()
+                .map(|p| p.wire.codec.clone())
+                .unwrap_or_default();
+            tracing::info!(
+                camera = %feed.id,
+                url = %source.url,
+                transport = %source.transport,
+                %codec,
+                "camera online; first frame {} ms after connecting",
+                elapsed.as_millis()
+            );
+        }
+    }
+}
+
+/// DESCRIBE, SETUP of the first H.264 video stream, PLAY.
+async fn connect(source: &RtspSource) -> Result<(retina::client::Demuxed, usize), IngestError> {
+    let creds = source.username.as_ref().map(|username| Credentials {
+        username: username.clone(),
+        password: source.password.clone().unwrap_or_default(),
+    });
+    let options = SessionOptions::default()
+        .creds(creds)
+        .user_agent(format!("Sightline/{}", env!("CARGO_PKG_VERSION")));
+    let mut session = Session::describe(source.url.clone(), options).await?;
+    let streams = session.streams();
+    let Some(video) = streams
+        .iter()
+        .position(|s| s.media() == "video" && s.encoding_name().eq_ignore_ascii_case("h264"))
+    else {
+        let offered: Vec<String> = streams
+            .iter()
+            .map(|s| format!("{}/{}", s.media(), s.encoding_name()))
+            .collect();
+        return Err(IngestError::NoH264(offered.join(", ")));
+    };
+    let transport = match source.transport {
+        Transport::Tcp => RetinaTransport::Tcp(TcpTransportOptions::default()),
+        Transport::Udp => RetinaTransport::Udp(UdpTransportOptions::default()),
+    };
+    // MP4 framing: 4-byte length-prefixed NAL units without in-band parameter
+    // sets, and the avcC record as extra data — exactly what WebCodecs takes.
+    let setup = SetupOptions::default()
+        .transport(transport)
+        .frame_format(FrameFormat::MP4);
+    session.setup(video, setup).await?;
+    let playing = session.play(PlayOptions::default()).await?;
+    Ok((playing.demuxed()?, video))
+}
+
+fn update_params(feed: &Feed, stream: &retina::client::Stream) -> Result<(), IngestError> {
+    let Some(ParametersRef::Video(video)) = stream.parameters() else {
+        return Ok(()); // not known yet (no SPS/PPS in the SDP); they come with the frames
+    };
+    let params = StreamParams::from_avcc(video.extra_data())
+        .map_err(|e| IngestError::BadParameters(e.to_string()))?;
+    let (width, height) = (params.info.width, params.info.height);
+    if feed.set_params(params) {
+        tracing::info!(camera = %feed.id, codec = video.rfc6381_codec(), "stream parameters: {width}x{height}");
+    }
+    Ok(())
+}
+
+fn publish(feed: &Feed, frame: VideoFrame) {
+    let ts = frame.timestamp();
+    let timestamp_us =
+        (i128::from(ts.elapsed()) * 1_000_000 / i128::from(ts.clock_rate().get())) as i64;
+    let keyframe = frame.is_random_access_point();
+    feed.publish(AccessUnit {
+        payload: frame.into_data(),
+        keyframe,
+        timestamp_us,
+    });
+}
+
+/// A number in [0, 1) for backoff jitter; it need not be good randomness, only
+/// differ between cameras and attempts.
+fn rand_unit() -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    let h = RandomState::new().hash_one(std::time::SystemTime::now());
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -7,6 +7,8 @@ Mounts, each a fresh live pipeline per client:
         H.264 of that profile; the server accepts only that RTP transport, so a
         client that plays it proves it used the transport.
   /noise   high-bitrate picture (videotestsrc snow) for backpressure tests.
+  /switch  changes resolution every --switch-seconds (640x360 ⇄ 480x272):
+           new SPS/PPS mid-stream, sent in-band with each IDR.
 
 Prints "READY <port>" on stdout once it listens (--port 0 picks a free port),
 then serves until killed.
@@ -44,6 +46,25 @@ def pipeline(args, profile, pattern, kbps):
     )
 
 
+def toggle_size(media, args):
+    """Every few seconds, flip the picture size of a /switch pipeline."""
+    size = media.get_element().get_by_name("size")
+    sizes = [(640, 360), (480, 272)]
+    state = {"i": 0}
+
+    def flip():
+        if media.get_status() == GstRtspServer.RTSPMediaStatus.UNPREPARED:
+            return False  # the client left; stop the timer
+        state["i"] ^= 1
+        w, h = sizes[state["i"]]
+        size.set_property(
+            "caps", Gst.Caps.from_string(f"video/x-raw,width={w},height={h},framerate={args.fps}/1")
+        )
+        return True
+
+    GLib.timeout_add_seconds(args.switch_seconds, flip)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=0)
@@ -52,6 +73,7 @@ def main():
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--kbps", type=int, default=1000)
     p.add_argument("--noise-kbps", type=int, default=12000)
+    p.add_argument("--switch-seconds", type=int, default=3)
     p.add_argument("--user", help="require this user (digest authentication)")
     p.add_argument("--password", default="")
     args = p.parse_args()
@@ -84,6 +106,18 @@ def main():
     noise = GstRtspServer.RTSPMediaFactory()
     noise.set_launch(pipeline(args, "high", "snow", args.noise_kbps))
     factories.append(("/noise", noise))
+
+    switch = GstRtspServer.RTSPMediaFactory()
+    # One slice per picture (threads=1), so SPS/PPS before each IDR are safe.
+    switch.set_launch(
+        f"( videotestsrc is-live=true pattern=ball "
+        f"! capsfilter name=size caps=video/x-raw,width=640,height=360,framerate={args.fps}/1 "
+        f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 bitrate={args.kbps} "
+        f"key-int-max={args.fps} "
+        f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+    switch.connect("media-configure", lambda _f, media: toggle_size(media, args))
+    factories.append(("/switch", switch))
 
     for path, f in factories:
         f.set_shared(False)

@@ -256,3 +256,26 @@ async fn a_client_of_another_protocol_version_is_told_and_closed() {
     self::hello(&mut other).await;
     relay.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn an_idle_socket_is_pinged_so_proxies_keep_it() {
+    let relay = relay().await;
+    let mut ws = connect(&relay).await;
+    hello(&mut ws).await;
+    // Nothing subscribed: only the relay's keep-alive can arrive. Proxies
+    // commonly close sockets idle for 30 s or more.
+    let started = tokio::time::Instant::now();
+    let ping = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_))) => return true,
+                Some(Ok(_)) => continue,
+                _ => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ping, Ok(true), "a ping within 30 s");
+    println!("ping after {:?}", started.elapsed());
+    relay.shutdown().await.expect("clean shutdown");
+}

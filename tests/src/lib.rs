@@ -204,6 +204,19 @@ impl RtspServer {
         url::Url::parse(&format!("rtsp://127.0.0.1:{}/{mount}", self.port)).expect("a valid URL")
     }
 
+    /// Freezes (`STOP`) or thaws (`CONT`) the server: its sockets stay open but
+    /// nothing moves, like a hung camera.
+    pub async fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self.child.id().context("the RTSP server has exited")?;
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .await?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
+        Ok(())
+    }
+
     /// Kills the server at once (SIGKILL), as a camera losing power would vanish.
     pub async fn kill(mut self) -> anyhow::Result<()> {
         self.child.kill().await?;

@@ -13,7 +13,7 @@ use sightline_e2e::{
 };
 use sightline_relay::config::{RtspSource, Source, Transport};
 use sightline_relay::Relay;
-use sightline_wire::{CameraState, FrameFlags};
+use sightline_wire::{CameraState, FrameFlags, ServerMessage};
 use tokio::sync::Mutex;
 
 /// One suite at a time: each runs x264 and a browser on a 2-core machine.
@@ -453,4 +453,137 @@ async fn next_keyframe(client: &mut RelayClient, n: usize) -> u64 {
         }
     }
     frames
+}
+
+/// In the page: watches `el.stats` on every animation frame until the picture
+/// has had both sizes and painted after the change, or `ms` pass. Args: ms.
+const WATCH_SIZES: &str = r#"
+const [ms, done] = arguments;
+const el = document.querySelector("cam-player");
+const sizes = [];
+let paintedAtChange = null;
+const started = performance.now();
+(function look() {
+  const s = el.stats;
+  const size = s.width + "x" + s.height;
+  if (s.width && sizes[sizes.length - 1] !== size) {
+    sizes.push(size);
+    paintedAtChange = s.framesPainted;
+  }
+  const settled = sizes.length >= 2 && s.framesPainted >= paintedAtChange + 15;
+  if (settled || performance.now() - started > ms) return done({ sizes, stats: s });
+  requestAnimationFrame(look);
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_resolution_mid_stream_reaches_the_player_without_a_reload() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let relay = start_relay_with(vec![(
+        "switch",
+        rtsp(&server, "switch", Transport::Tcp, None),
+    )])
+    .await
+    .expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        // The relay side: a `config` message per size, on the same subscription.
+        let mut client = RelayClient::connect(relay.local_addr(), None).await?;
+        client.subscribe("switch").await?;
+        let mut sizes = Vec::new();
+        tokio::time::timeout(Duration::from_secs(15), async {
+            while sizes.len() < 2 {
+                let config = match client.next().await? {
+                    Received::Control(ServerMessage::Subscribed {
+                        config: Some(c), ..
+                    })
+                    | Received::Control(ServerMessage::Config { config: c, .. }) => c,
+                    _ => continue,
+                };
+                let size = (config.coded_width, config.coded_height);
+                if sizes.last() != Some(&size) {
+                    sizes.push(size);
+                }
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("one config only: {sizes:?}"))??;
+        anyhow::ensure!(
+            sizes.contains(&(640, 360)) && sizes.contains(&(480, 272)),
+            "{sizes:?}"
+        );
+
+        // The player: reconfigures its decoder and keeps painting.
+        browser
+            .client
+            .goto(&format!("http://{}/?camera=switch", relay.local_addr()))
+            .await?;
+        let live = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+            .await?;
+        anyhow::ensure!(live["live"] == json!(true), "{live}");
+        browser
+            .run("window.sameDocument = 42; arguments[0](true);", vec![])
+            .await?;
+        let seen = browser.run(WATCH_SIZES, vec![json!(15_000)]).await?;
+        println!("sizes the player painted: {seen}");
+        let painted: Vec<&str> = seen["sizes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        anyhow::ensure!(painted.len() >= 2, "the player never changed size: {seen}");
+        anyhow::ensure!(seen["stats"]["decodeErrors"] == json!(0), "{seen}");
+        anyhow::ensure!(seen["stats"]["state"] == json!("live"), "{seen}");
+        let same = browser
+            .run("arguments[0](window.sameDocument);", vec![])
+            .await?;
+        anyhow::ensure!(same == json!(42), "the page was reloaded");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("the new parameters reach the player");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_camera_is_noticed_and_reconnected() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let relay = start_relay_with(vec![(
+        "cam",
+        rtsp(&server, "baseline-tcp", Transport::Tcp, None),
+    )])
+    .await
+    .expect("relay");
+    let mut client = RelayClient::connect(relay.local_addr(), None)
+        .await
+        .expect("ws");
+    client.subscribe("cam").await.expect("subscribe");
+    let online = |s: &CameraState| *s == CameraState::Online;
+    client
+        .wait_status("cam", Duration::from_secs(15), online)
+        .await
+        .expect("online");
+    // A hung camera: the connection stays open, nothing arrives. retina alone
+    // would notice after about a minute; the relay's own timeout is 8 s.
+    server.signal("STOP").await.expect("freeze");
+    let lost = client
+        .wait_status("cam", Duration::from_secs(15), |s| {
+            matches!(s, CameraState::Reconnecting { .. })
+        })
+        .await;
+    server.signal("CONT").await.expect("thaw");
+    let lost = lost.expect("the frozen camera is noticed");
+    println!("frozen camera: {lost:?}");
+    assert!(format!("{lost:?}").contains("no video"), "{lost:?}");
+    client
+        .wait_status("cam", Duration::from_secs(30), online)
+        .await
+        .expect("back online once the camera answers again");
+    relay.shutdown().await.expect("clean shutdown");
 }

@@ -341,9 +341,15 @@ fn slug(name: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Parses a command line the way `main` does, minus the environment
+    /// variables (the test runner's own SIGHTLINE_* must not leak in).
     fn cli(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("sightline-relay").chain(args.iter().copied()))
-            .expect("valid command line")
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().mut_args(|a| a.env(None));
+        let matches = command
+            .try_get_matches_from(std::iter::once("sightline-relay").chain(args.iter().copied()))
+            .expect("valid command line");
+        Cli::from_arg_matches(&matches).expect("valid command line")
     }
 
     fn write(text: &str) -> tempfile_path::TempPath {

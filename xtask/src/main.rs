@@ -20,6 +20,12 @@ use anyhow::{bail, Context as _};
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_VERSION: &str = "132";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// What the wasm32 OpenH264 build needs, and the Debian package that brings it.
+const C_TOOLCHAIN: &[(&str, &str)] = &[
+    ("/usr/bin/clang++-14", "clang-14"),
+    ("/usr/bin/llvm-ar-14", "llvm-14"),
+    ("/usr/include/wasm32-wasi/stdlib.h", "wasi-libc"),
+];
 /// Debian packages of GStreamer's RTSP server and the elements the test server uses.
 const GST_PACKAGES: &[&str] = &[
     "python3-gi",
@@ -211,7 +217,20 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
         ]))?;
     }
 
-    // 6. For the tests: Debian's Chromium and its WebDriver.
+    // 6. clang, llvm-ar and wasi-libc's headers: OpenH264's decoder compiled to
+    //    wasm32 (crates/openh264-wasm), the player's fallback where WebCodecs is missing.
+    let missing: Vec<&str> = C_TOOLCHAIN
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        say("clang-14, llvm-ar-14 and wasi-libc (OpenH264 for wasm32): present");
+    } else {
+        apt_install(&missing)?;
+    }
+
+    // 7. For the tests: Debian's Chromium and its WebDriver.
     if for_tests {
         let missing: Vec<&str> = [
             ("/usr/bin/chromium", "chromium"),
@@ -227,7 +246,7 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
             apt_install(&missing)?;
         }
 
-        // 7. GStreamer's RTSP server (a real camera stand-in for the ingest tests),
+        // 8. GStreamer's RTSP server (a real camera stand-in for the ingest tests),
         //    driven from Debian's python3 with its GObject bindings.
         let gst_ready = Command::new("/usr/bin/python3")
             .args(["-c", GST_PROBE])
@@ -298,7 +317,13 @@ fn test(root: &Path) -> anyhow::Result<()> {
     // The player with its in-browser tests; the libraries it uses without their
     // host-only tests (proptest does not build for wasm32).
     for args in [
-        &["-p", "sightline-player", "--all-targets"][..],
+        &[
+            "-p",
+            "sightline-player",
+            "-p",
+            "sightline-openh264-wasm",
+            "--all-targets",
+        ][..],
         &[
             "-p",
             "sightline-wire",
@@ -319,9 +344,16 @@ fn test(root: &Path) -> anyhow::Result<()> {
     run(cargo()
         .args(["test", "--workspace"])
         .env("SIGHTLINE_WWW", root.join("target/www")))?;
-    say("player tests inside headless Chromium (wasm-bindgen-test)");
+    say("player and wasm decoder tests inside headless Chromium (wasm-bindgen-test)");
     run(cargo()
-        .args(["test", "-p", "sightline-player", "--target", WASM_TARGET])
+        .args([
+            "test",
+            "-p",
+            "sightline-player",
+            "-p",
+            "sightline-openh264-wasm",
+        ])
+        .args(["--target", WASM_TARGET])
         .env("PATH", tool_path(root)?)
         .env(
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",

@@ -3,8 +3,11 @@
 
 const player = document.getElementById("player");
 const nav = document.getElementById("cameras");
-const wanted = new URLSearchParams(location.search).get("camera");
+const query = new URLSearchParams(location.search);
+const wanted = query.get("camera");
 if (wanted) player.setAttribute("camera", wanted);
+// `?decoder=wasm` or `?decoder=webcodecs` forces one (default: auto).
+if (query.get("decoder")) player.setAttribute("decoder", query.get("decoder"));
 
 fetch("api/cameras")
   .then((response) => response.json())

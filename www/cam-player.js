@@ -11,7 +11,7 @@ const bindings = new Promise((resolve) => {
 });
 
 class CamPlayer extends HTMLElement {
-  static observedAttributes = ["camera", "relay"];
+  static observedAttributes = ["camera", "relay", "decoder"];
 
   #core = null;
 

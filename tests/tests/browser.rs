@@ -74,7 +74,13 @@ struct Report {
 }
 
 /// Opens the page and checks everything "the demo camera plays" means.
-async fn check_demo_plays(fault: Option<Fault>) -> Result<Report, String> {
+/// `decoder` is the page's `?decoder=` (None: auto), `expect` the decoder that
+/// must end up in use.
+async fn check_demo_plays(
+    fault: Option<Fault>,
+    decoder: Option<&str>,
+    expect: &str,
+) -> Result<Report, String> {
     let options = DemoOptions {
         fault,
         ..DemoOptions::default()
@@ -83,7 +89,10 @@ async fn check_demo_plays(fault: Option<Fault>) -> Result<Report, String> {
         .await
         .map_err(|e| e.to_string())?;
     let browser = Browser::launch(&[]).await.map_err(|e| e.to_string())?;
-    let url = format!("http://{}/", relay.local_addr());
+    let url = match decoder {
+        Some(d) => format!("http://{}/?decoder={d}", relay.local_addr()),
+        None => format!("http://{}/", relay.local_addr()),
+    };
     let result = async {
         browser.client.goto(&url).await.map_err(|e| e.to_string())?;
         let live = browser
@@ -110,9 +119,9 @@ async fn check_demo_plays(fault: Option<Fault>) -> Result<Report, String> {
                 m["width"], m["height"]
             ));
         }
-        if stats["decoder"] != json!("webcodecs") {
+        if stats["decoder"] != json!(expect) {
             return Err(format!(
-                "decoder in use is {}, not webcodecs",
+                "decoder in use is {}, not {expect}",
                 stats["decoder"]
             ));
         }
@@ -166,7 +175,9 @@ async fn check_demo_plays(fault: Option<Fault>) -> Result<Report, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_camera_plays_live_with_webcodecs() {
     let _serial = SERIAL.lock().await;
-    let report = check_demo_plays(None).await.expect("the demo camera plays");
+    let report = check_demo_plays(None, None, "webcodecs")
+        .await
+        .expect("the demo camera plays");
     println!(
         "time to first frame: {:.0} ms; frames painted per second: {:.1} (received: {:.1})",
         report.time_to_first_frame_ms, report.frames_per_second, report.received_per_second
@@ -178,9 +189,30 @@ async fn demo_camera_plays_live_with_webcodecs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_camera_plays_with_the_wasm_decoder() {
+    let _serial = SERIAL.lock().await;
+    let report = check_demo_plays(None, Some("wasm"), "wasm")
+        .await
+        .expect("the demo camera plays through OpenH264-Wasm");
+    println!(
+        "wasm decoder: time to first frame: {:.0} ms; frames painted per second: {:.1} (received: {:.1})",
+        report.time_to_first_frame_ms, report.frames_per_second, report.received_per_second
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wasm_check_notices_a_corrupted_payload() {
+    let _serial = SERIAL.lock().await;
+    let failure = check_demo_plays(Some(Fault::CorruptPayload), Some("wasm"), "wasm")
+        .await
+        .expect_err("a corrupted payload must fail the check");
+    println!("wasm decoder, corrupted payload detected: {failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_notices_a_corrupted_payload() {
     let _serial = SERIAL.lock().await;
-    let failure = check_demo_plays(Some(Fault::CorruptPayload))
+    let failure = check_demo_plays(Some(Fault::CorruptPayload), None, "webcodecs")
         .await
         .expect_err("a corrupted payload must fail the check");
     println!("corrupted payload detected: {failure}");
@@ -189,7 +221,7 @@ async fn the_check_notices_a_corrupted_payload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_notices_a_corrupted_codec_config() {
     let _serial = SERIAL.lock().await;
-    let failure = check_demo_plays(Some(Fault::CorruptConfig))
+    let failure = check_demo_plays(Some(Fault::CorruptConfig), None, "webcodecs")
         .await
         .expect_err("a corrupted codec configuration must fail the check");
     println!("corrupted config detected: {failure}");
@@ -240,4 +272,46 @@ async fn a_second_element_on_the_same_camera_shares_the_socket_and_plays() {
     let _ = browser.close().await;
     relay.shutdown().await.expect("clean shutdown");
     result.expect("the second element plays on the shared socket");
+}
+
+/// A page served over plain HTTP from an address that is not loopback (here a
+/// made-up host name Chromium resolves to the relay): not a secure context, so
+/// no WebCodecs. The `auto` player picks the Wasm decoder by itself and plays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_webcodecs_auto_chooses_wasm() {
+    let _serial = SERIAL.lock().await;
+    let relay = start_relay(vec![("demo", DemoOptions::default())])
+        .await
+        .expect("relay starts");
+    let browser = Browser::launch(&["--host-resolver-rules=MAP cameras.sightline.test 127.0.0.1"])
+        .await
+        .expect("browser starts");
+    let result = async {
+        let port = relay.local_addr().port();
+        browser
+            .client
+            .goto(&format!("http://cameras.sightline.test:{port}/"))
+            .await?;
+        let secure = browser
+            .run("arguments[0](window.isSecureContext);", vec![])
+            .await?;
+        anyhow::ensure!(
+            secure == json!(false),
+            "the page must not be a secure context"
+        );
+        let has = browser
+            .run("arguments[0](typeof VideoDecoder);", vec![])
+            .await?;
+        anyhow::ensure!(has == json!("undefined"), "VideoDecoder is {has}");
+        let live = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+            .await?;
+        anyhow::ensure!(live["live"] == json!(true), "{live}");
+        anyhow::ensure!(live["stats"]["decoder"] == json!("wasm"), "{live}");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("auto falls back to the Wasm decoder");
 }

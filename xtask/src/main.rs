@@ -322,6 +322,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
             "sightline-player",
             "-p",
             "sightline-openh264-wasm",
+            "-p",
+            "sightline-decoder-worker",
             "--all-targets",
         ][..],
         &[

@@ -14,8 +14,10 @@ use web_sys::{
     VideoFrame,
 };
 
+use crate::backend::{Backend, Preference};
 use crate::connection::{self, ChannelSink, Connection};
 use crate::decoder::{Fed, WebCodecsDecoder};
+use crate::fallback::{RgbaFrame, WasmDecoder};
 use crate::relay_url::websocket_url;
 use crate::render::CanvasRenderer;
 use crate::state::PlayerState;
@@ -46,6 +48,8 @@ struct Stats {
     /// `performance.now()` when the element connected.
     started_at: f64,
     time_to_first_frame_ms: Option<f64>,
+    /// The decoder's latest complaint, for `stats.lastError`.
+    last_error: Option<String>,
 }
 
 struct Player {
@@ -53,7 +57,9 @@ struct Player {
     overlay: HtmlElement,
     badge: HtmlElement,
     renderer: CanvasRenderer,
-    decoder: RefCell<Option<WebCodecsDecoder>>,
+    decoder: RefCell<Option<Backend>>,
+    /// WebCodecs failed on this stream before painting anything: `auto` uses Wasm.
+    webcodecs_failed: Cell<bool>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
     /// Between `connected` and `disconnected`: attribute changes take effect at once.
@@ -94,6 +100,7 @@ impl CamPlayerCore {
             badge,
             renderer,
             decoder: RefCell::new(None),
+            webcodecs_failed: Cell::new(false),
             config: RefCell::new(None),
             link: RefCell::new(None),
             in_document: Cell::new(false),
@@ -119,7 +126,7 @@ impl CamPlayerCore {
     /// An observed attribute changed.
     #[wasm_bindgen(js_name = attributeChanged)]
     pub fn attribute_changed(&self, name: &str) {
-        if matches!(name, "camera" | "relay") && self.player.in_document.get() {
+        if matches!(name, "camera" | "relay" | "decoder") && self.player.in_document.get() {
             self.player.stop();
             self.player.start();
         }
@@ -174,28 +181,32 @@ impl Player {
 
     /// A decoder configured for the current stream, replacing a broken one.
     fn ensure_decoder(&self) -> Result<(), JsValue> {
-        let broken = self.decoder.borrow().as_ref().is_none_or(|d| d.is_broken());
         let Some(config) = self.config.borrow().clone() else {
             return Ok(());
         };
-        if broken {
-            let me = self.me.clone();
-            let on_frame = move |frame: VideoFrame| match me.upgrade() {
-                Some(player) => player.on_decoded(frame),
-                None => frame.close(),
-            };
-            let me = self.me.clone();
-            let on_error = move |message: String| {
-                web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
-                if let Some(player) = me.upgrade() {
-                    player.stats.borrow_mut().decode_errors += 1;
+        let current = self
+            .decoder
+            .borrow()
+            .as_ref()
+            .map(|d| (d.name(), d.is_broken()));
+        if let Some(("webcodecs", true)) = current {
+            // Broken before its first picture: in `auto`, that means this
+            // browser's WebCodecs cannot play this stream; use Wasm from now on.
+            if self.stats.borrow().painted == 0 {
+                self.webcodecs_failed.set(true);
+            }
+        }
+        if current.is_none_or(|(_, broken)| broken) {
+            let mut decoder = self.new_decoder()?;
+            if let Err(e) = decoder.configure(&config) {
+                if matches!(decoder, Backend::WebCodecs(_)) {
+                    self.webcodecs_failed.set(true);
                 }
-            };
-            let mut decoder = WebCodecsDecoder::new(on_frame, on_error)?;
-            decoder.configure(&config)?;
-            *self.decoder.borrow_mut() = Some(decoder);
-            self.badge.set_text_content(Some("WebCodecs"));
+                return Err(e);
+            }
+            self.badge.set_text_content(Some(decoder.label()));
             self.badge.set_hidden(false);
+            *self.decoder.borrow_mut() = Some(decoder);
         } else if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
             if decoder.config() != Some(&config) {
                 decoder.configure(&config)?;
@@ -204,8 +215,52 @@ impl Player {
         Ok(())
     }
 
-    fn on_decoded(&self, frame: VideoFrame) {
-        match self.renderer.paint(frame) {
+    /// A new decoder of the kind the `decoder` attribute and this browser allow.
+    fn new_decoder(&self) -> Result<Backend, JsValue> {
+        let preference = Preference::parse(self.host.get_attribute("decoder").as_deref());
+        let webcodecs = match preference {
+            Preference::WebCodecs => true,
+            Preference::Wasm => false,
+            Preference::Auto => WebCodecsDecoder::available() && !self.webcodecs_failed.get(),
+        };
+        let me = self.me.clone();
+        let on_error = move |message: String| {
+            web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
+            if let Some(player) = me.upgrade() {
+                let mut stats = player.stats.borrow_mut();
+                stats.decode_errors += 1;
+                stats.last_error = Some(message);
+            }
+        };
+        let me = self.me.clone();
+        if webcodecs {
+            let on_frame = move |frame: VideoFrame| match me.upgrade() {
+                Some(player) => {
+                    let painted = player.renderer.paint(frame);
+                    player.on_painted(painted);
+                }
+                None => frame.close(),
+            };
+            Ok(Backend::WebCodecs(WebCodecsDecoder::new(
+                on_frame, on_error,
+            )?))
+        } else {
+            let on_frame = move |frame: RgbaFrame| {
+                if let Some(player) = me.upgrade() {
+                    let painted =
+                        player
+                            .renderer
+                            .paint_rgba(frame.width, frame.height, &frame.rgba);
+                    player.on_painted(painted);
+                }
+            };
+            Ok(Backend::Wasm(WasmDecoder::new(on_frame, on_error)?))
+        }
+    }
+
+    /// Counts a painted picture (or reports a failed paint) and goes live.
+    fn on_painted(&self, painted: Result<(u32, u32), JsValue>) {
+        match painted {
             Ok((w, h)) => {
                 let first = {
                     let mut stats = self.stats.borrow_mut();
@@ -273,11 +328,15 @@ impl Player {
             s.time_to_first_frame_ms
                 .map_or(JsValue::NULL, JsValue::from),
         )?;
-        let decoder = self.decoder.borrow().as_ref().map(|_| "webcodecs");
+        let decoder = self.decoder.borrow().as_ref().map(Backend::name);
         set("decoder", decoder.map_or(JsValue::NULL, JsValue::from))?;
         let codec = self.config.borrow().as_ref().map(|c| c.codec.clone());
         set("codec", codec.map_or(JsValue::NULL, JsValue::from))?;
         set("state", self.state.borrow().name().into())?;
+        set(
+            "lastError",
+            s.last_error.as_deref().map_or(JsValue::NULL, JsValue::from),
+        )?;
         set("sockets", (connection::open_sockets() as u32).into())?;
         Ok(o)
     }

@@ -4,6 +4,7 @@
 //! - [`state`]: what the player shows: connecting, live, reconnecting, offline (pure).
 //! - `connection` (wasm): one WebSocket per relay per page, shared by every element.
 //! - `decoder` (wasm): WebCodecs `VideoDecoder`.
+//! - `fallback` (wasm): OpenH264 in a Web Worker, for browsers without WebCodecs.
 //! - `render` (wasm): draws decoded frames on a `<canvas>`.
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` hands its lifecycle to it.
@@ -12,11 +13,15 @@ pub mod relay_url;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
+mod backend;
+#[cfg(target_arch = "wasm32")]
 mod connection;
 #[cfg(target_arch = "wasm32")]
 pub mod decoder;
 #[cfg(target_arch = "wasm32")]
 mod element;
+#[cfg(target_arch = "wasm32")]
+pub mod fallback;
 #[cfg(target_arch = "wasm32")]
 pub mod render;
 

@@ -1,9 +1,10 @@
-//! Draws decoded frames on a `<canvas>` with Canvas 2D: `drawImage` the
+//! Draws decoded frames on a `<canvas>` with Canvas 2D: `drawImage` a WebCodecs
 //! `VideoFrame` at its display size, then close it at once so the decoder's
-//! frame pool never runs dry.
+//! frame pool never runs dry; or put the fallback decoder's RGBA pixels.
 
+use js_sys::{ArrayBuffer, Uint8ClampedArray};
 use wasm_bindgen::prelude::*;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, VideoFrame};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, VideoFrame};
 
 pub struct CanvasRenderer {
     canvas: HtmlCanvasElement,
@@ -32,5 +33,22 @@ impl CanvasRenderer {
             .draw_image_with_video_frame_and_dw_and_dh(&frame, 0.0, 0.0, w as f64, h as f64);
         frame.close();
         drawn.map(|()| (w, h))
+    }
+
+    /// Paints an RGBA picture from the fallback decoder.
+    pub fn paint_rgba(
+        &self,
+        width: u32,
+        height: u32,
+        rgba: &ArrayBuffer,
+    ) -> Result<(u32, u32), JsValue> {
+        if self.canvas.width() != width || self.canvas.height() != height {
+            self.canvas.set_width(width);
+            self.canvas.set_height(height);
+        }
+        let pixels = Uint8ClampedArray::new(rgba);
+        let image = ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width, height)?;
+        self.ctx.put_image_data(&image, 0, 0)?;
+        Ok((width, height))
     }
 }

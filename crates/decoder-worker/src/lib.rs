@@ -1,0 +1,17 @@
+//! The fallback decoder's Web Worker: OpenH264 compiled to wasm32, fetched and
+//! started by the player only in browsers without (working) WebCodecs, so the
+//! rest never download it. Built by trunk as a worker (`data-type="worker"`).
+//!
+//! - [`rgba`]: I420 → RGBA with the BT.709 matrix (pure, host-tested).
+//! - `worker` (wasm): the message loop. The protocol, both ways plain objects:
+//!   - in  `{type: "configure", description: Uint8Array}` (the avcC record);
+//!     `{type: "decode", data: ArrayBuffer, timestamp}` (length-prefixed access unit, transferred);
+//!   - out `{type: "ready"}` once loaded (the player holds messages until then);
+//!     `{type: "frame", width, height, rgba: ArrayBuffer, timestamp}` (transferred);
+//!     `{type: "decoded"}` after each access unit (the player counts its queue with it);
+//!     `{type: "error", message}`.
+
+pub mod rgba;
+
+#[cfg(target_arch = "wasm32")]
+mod worker;

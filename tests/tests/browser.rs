@@ -125,6 +125,19 @@ async fn check_demo_plays(
                 stats["decoder"]
             ));
         }
+        // WebCodecs frames are drawn with Canvas 2D; the fallback's I420 goes
+        // through the page's WebGL renderer (BT.709 in the shader).
+        let renderer = if expect == "wasm" {
+            "webgl"
+        } else {
+            "canvas2d"
+        };
+        if stats["renderer"] != json!(renderer) {
+            return Err(format!(
+                "painted with {}, not {renderer}",
+                stats["renderer"]
+            ));
+        }
         if stats["decodeErrors"] != json!(0) {
             return Err(format!("{} decode errors", stats["decodeErrors"]));
         }

@@ -4,10 +4,11 @@
 //!
 //! - [`rgba`]: I420 → RGBA with the BT.709 matrix (pure, host-tested).
 //! - `worker` (wasm): the message loop. The protocol, both ways plain objects:
-//!   - in  `{type: "configure", description: Uint8Array}` (the avcC record);
+//!   - in  `{type: "configure", description: Uint8Array, format: "i420" | "rgba"}`
+//!     (the avcC record; I420 for the player's WebGL, RGBA where it has none);
 //!     `{type: "decode", data: ArrayBuffer, timestamp}` (length-prefixed access unit, transferred);
 //!   - out `{type: "ready"}` once loaded (the player holds messages until then);
-//!     `{type: "frame", width, height, rgba: ArrayBuffer, timestamp}` (transferred);
+//!     `{type: "frame", format, width, height, pixels: ArrayBuffer, timestamp}` (transferred);
 //!     `{type: "decoded"}` after each access unit (the player counts its queue with it);
 //!     `{type: "error", message}`.
 

@@ -12,6 +12,8 @@ use crate::rgba::i420_to_rgba;
 
 thread_local! {
     static DECODER: RefCell<Option<Decoder>> = const { RefCell::new(None) };
+    /// Post RGBA (for Canvas 2D) instead of I420 (for the player's WebGL).
+    static RGBA: RefCell<bool> = const { RefCell::new(false) };
 }
 
 #[wasm_bindgen(start)]
@@ -38,6 +40,8 @@ fn handle(msg: &JsValue) -> Result<(), JsValue> {
     match kind.as_str() {
         "configure" => {
             let description = Uint8Array::new(&get(msg, "description")?).to_vec();
+            let rgba = get(msg, "format")?.as_string().as_deref() == Some("rgba");
+            RGBA.with(|r| *r.borrow_mut() = rgba);
             let decoder =
                 Decoder::new(&description).map_err(|e| JsValue::from_str(&e.to_string()))?;
             DECODER.with(|d| *d.borrow_mut() = Some(decoder));
@@ -64,14 +68,19 @@ fn handle(msg: &JsValue) -> Result<(), JsValue> {
 }
 
 fn post_frame(width: u32, height: u32, i420: &[u8], timestamp: &JsValue) -> Result<(), JsValue> {
-    let mut rgba = Vec::new();
-    i420_to_rgba(width as usize, height as usize, i420, &mut rgba);
-    let buffer: ArrayBuffer = Uint8Array::from(&rgba[..]).buffer();
+    let (format, buffer) = if RGBA.with(|r| *r.borrow()) {
+        let mut rgba = Vec::new();
+        i420_to_rgba(width as usize, height as usize, i420, &mut rgba);
+        ("rgba", Uint8Array::from(&rgba[..]).buffer())
+    } else {
+        ("i420", Uint8Array::from(i420).buffer())
+    };
     let msg = object(&[
         ("type", "frame".into()),
+        ("format", format.into()),
         ("width", width.into()),
         ("height", height.into()),
-        ("rgba", buffer.clone().into()),
+        ("pixels", buffer.clone().into()),
         ("timestamp", timestamp.clone()),
     ])?;
     post(&msg, Some(&buffer))

@@ -17,7 +17,8 @@ use web_sys::{
 use crate::backend::{Backend, Preference};
 use crate::connection::{self, ChannelSink, Connection};
 use crate::decoder::{Fed, WebCodecsDecoder};
-use crate::fallback::{RgbaFrame, WasmDecoder};
+use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
+use crate::gl;
 use crate::relay_url::websocket_url;
 use crate::render::CanvasRenderer;
 use crate::state::PlayerState;
@@ -50,6 +51,8 @@ struct Stats {
     time_to_first_frame_ms: Option<f64>,
     /// The decoder's latest complaint, for `stats.lastError`.
     last_error: Option<String>,
+    /// How the latest picture was painted: `canvas2d` or `webgl`.
+    renderer: Option<&'static str>,
 }
 
 struct Player {
@@ -237,7 +240,7 @@ impl Player {
             let on_frame = move |frame: VideoFrame| match me.upgrade() {
                 Some(player) => {
                     let painted = player.renderer.paint(frame);
-                    player.on_painted(painted);
+                    player.on_painted(painted, "canvas2d");
                 }
                 None => frame.close(),
             };
@@ -245,25 +248,35 @@ impl Player {
                 on_frame, on_error,
             )?))
         } else {
-            let on_frame = move |frame: RgbaFrame| {
+            let gl = gl::shared();
+            let format = if gl.is_some() {
+                PixelFormat::I420
+            } else {
+                PixelFormat::Rgba
+            };
+            let on_frame = move |frame: WorkerFrame| {
                 if let Some(player) = me.upgrade() {
-                    let painted =
-                        player
-                            .renderer
-                            .paint_rgba(frame.width, frame.height, &frame.rgba);
-                    player.on_painted(painted);
+                    let (w, h) = (frame.width, frame.height);
+                    let (painted, how) = match (&gl, frame.format) {
+                        (Some(gl), PixelFormat::I420) => {
+                            (player.renderer.paint_i420(gl, w, h, &frame.pixels), "webgl")
+                        }
+                        _ => (player.renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
+                    };
+                    player.on_painted(painted, how);
                 }
             };
-            Ok(Backend::Wasm(WasmDecoder::new(on_frame, on_error)?))
+            Ok(Backend::Wasm(WasmDecoder::new(format, on_frame, on_error)?))
         }
     }
 
     /// Counts a painted picture (or reports a failed paint) and goes live.
-    fn on_painted(&self, painted: Result<(u32, u32), JsValue>) {
+    fn on_painted(&self, painted: Result<(u32, u32), JsValue>, how: &'static str) {
         match painted {
             Ok((w, h)) => {
                 let first = {
                     let mut stats = self.stats.borrow_mut();
+                    stats.renderer = Some(how);
                     stats.painted += 1;
                     (stats.width, stats.height) = (w, h);
                     if stats.time_to_first_frame_ms.is_none() {
@@ -333,6 +346,7 @@ impl Player {
         let codec = self.config.borrow().as_ref().map(|c| c.codec.clone());
         set("codec", codec.map_or(JsValue::NULL, JsValue::from))?;
         set("state", self.state.borrow().name().into())?;
+        set("renderer", s.renderer.map_or(JsValue::NULL, JsValue::from))?;
         set(
             "lastError",
             s.last_error.as_deref().map_or(JsValue::NULL, JsValue::from),

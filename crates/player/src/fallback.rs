@@ -24,11 +24,21 @@ pub const MAX_IN_FLIGHT: u32 = 15;
 /// The limit while a fast-start burst is being decoded.
 pub const MAX_CATCH_UP_IN_FLIGHT: u32 = 150;
 
-/// A decoded picture from the worker: RGBA, `width * height * 4` bytes.
-pub struct RgbaFrame {
+/// How the worker hands pictures over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// Packed I420, for the page's WebGL renderer.
+    I420,
+    /// RGBA (converted in the worker), for Canvas 2D where WebGL is missing.
+    Rgba,
+}
+
+/// A decoded picture from the worker.
+pub struct WorkerFrame {
+    pub format: PixelFormat,
     pub width: u32,
     pub height: u32,
-    pub rgba: ArrayBuffer,
+    pub pixels: ArrayBuffer,
 }
 
 /// Messages posted before the worker has loaded its Wasm would be lost: they
@@ -40,6 +50,7 @@ pub struct WasmDecoder {
     pending: Pending,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     in_flight: Rc<Cell<u32>>,
+    format: PixelFormat,
     config: Option<StreamConfig>,
     need_keyframe: bool,
     catching_up: bool,
@@ -48,7 +59,8 @@ pub struct WasmDecoder {
 impl WasmDecoder {
     /// Starts the worker. `on_frame` gets every picture, `on_error` every error.
     pub fn new(
-        mut on_frame: impl FnMut(RgbaFrame) + 'static,
+        format: PixelFormat,
+        mut on_frame: impl FnMut(WorkerFrame) + 'static,
         mut on_error: impl FnMut(String) + 'static,
     ) -> Result<WasmDecoder, JsValue> {
         let worker = Worker::new(WORKER_URL)?;
@@ -65,11 +77,16 @@ impl WasmDecoder {
                     Some("frame") => {
                         let width = get("width").as_f64().unwrap_or(0.0) as u32;
                         let height = get("height").as_f64().unwrap_or(0.0) as u32;
-                        if let Ok(rgba) = get("rgba").dyn_into::<ArrayBuffer>() {
-                            on_frame(RgbaFrame {
+                        let format = match get("format").as_string().as_deref() {
+                            Some("rgba") => PixelFormat::Rgba,
+                            _ => PixelFormat::I420,
+                        };
+                        if let Ok(pixels) = get("pixels").dyn_into::<ArrayBuffer>() {
+                            on_frame(WorkerFrame {
+                                format,
                                 width,
                                 height,
-                                rgba,
+                                pixels,
                             });
                         }
                     }
@@ -92,6 +109,7 @@ impl WasmDecoder {
             pending,
             _on_message: on_message,
             in_flight,
+            format,
             config: None,
             need_keyframe: true,
             catching_up: true,
@@ -107,6 +125,11 @@ impl WasmDecoder {
             &"description".into(),
             &Uint8Array::from(&config.description[..]),
         )?;
+        let format = match self.format {
+            PixelFormat::I420 => "i420",
+            PixelFormat::Rgba => "rgba",
+        };
+        Reflect::set(&msg, &"format".into(), &format.into())?;
         self.send(msg.into(), None)?;
         self.config = Some(config.clone());
         self.need_keyframe = true;

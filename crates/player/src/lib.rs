@@ -6,6 +6,7 @@
 //! - `decoder` (wasm): WebCodecs `VideoDecoder`.
 //! - `fallback` (wasm): OpenH264 in a Web Worker, for browsers without WebCodecs.
 //! - `render` (wasm): draws decoded frames on a `<canvas>`.
+//! - `gl` (wasm): the page's one WebGL context, YUV → RGB for the fallback's pictures.
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` hands its lifecycle to it.
 
@@ -22,6 +23,8 @@ pub mod decoder;
 mod element;
 #[cfg(target_arch = "wasm32")]
 pub mod fallback;
+#[cfg(target_arch = "wasm32")]
+mod gl;
 #[cfg(target_arch = "wasm32")]
 pub mod render;
 

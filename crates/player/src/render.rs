@@ -1,10 +1,13 @@
 //! Draws decoded frames on a `<canvas>` with Canvas 2D: `drawImage` a WebCodecs
 //! `VideoFrame` at its display size, then close it at once so the decoder's
-//! frame pool never runs dry; or put the fallback decoder's RGBA pixels.
+//! frame pool never runs dry; or copy the fallback decoder's picture from the
+//! page's shared WebGL canvas (`gl.rs`), or put its RGBA pixels without WebGL.
 
 use js_sys::{ArrayBuffer, Uint8ClampedArray};
 use wasm_bindgen::prelude::*;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, VideoFrame};
+
+use crate::gl::YuvGl;
 
 pub struct CanvasRenderer {
     canvas: HtmlCanvasElement,
@@ -33,6 +36,24 @@ impl CanvasRenderer {
             .draw_image_with_video_frame_and_dw_and_dh(&frame, 0.0, 0.0, w as f64, h as f64);
         frame.close();
         drawn.map(|()| (w, h))
+    }
+
+    /// Paints a packed I420 picture through the page's shared WebGL renderer.
+    pub fn paint_i420(
+        &self,
+        gl: &YuvGl,
+        width: u32,
+        height: u32,
+        i420: &ArrayBuffer,
+    ) -> Result<(u32, u32), JsValue> {
+        gl.draw(width, height, i420)?;
+        if self.canvas.width() != width || self.canvas.height() != height {
+            self.canvas.set_width(width);
+            self.canvas.set_height(height);
+        }
+        self.ctx
+            .draw_image_with_html_canvas_element(&gl.canvas, 0.0, 0.0)?;
+        Ok((width, height))
     }
 
     /// Paints an RGBA picture from the fallback decoder.

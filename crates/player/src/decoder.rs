@@ -13,6 +13,7 @@ use std::rc::Rc;
 use js_sys::Uint8Array;
 use sightline_wire::{FrameFlags, MediaHeader, StreamConfig};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     CodecState, EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType,
     HardwareAcceleration, VideoDecoder, VideoDecoderConfig, VideoDecoderInit, VideoFrame,
@@ -102,12 +103,7 @@ impl WebCodecsDecoder {
 
     /// (Re)configures for a stream; decoding resumes at its next keyframe.
     pub fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
-        let cfg = VideoDecoderConfig::new(&config.codec);
-        cfg.set_description_u8_array(&Uint8Array::from(&config.description[..]));
-        cfg.set_coded_width(config.coded_width);
-        cfg.set_coded_height(config.coded_height);
-        cfg.set_optimize_for_latency(true);
-        cfg.set_hardware_acceleration(HardwareAcceleration::NoPreference);
+        let cfg = decoder_config(config);
         if self.decoder.state() == CodecState::Closed {
             return Err(JsValue::from_str("decoder is closed after an error"));
         }
@@ -115,6 +111,21 @@ impl WebCodecsDecoder {
         self.config = Some(config.clone());
         self.need_keyframe = true;
         Ok(())
+    }
+
+    /// Whether this browser's WebCodecs says it can decode `config`
+    /// (`VideoDecoder.isConfigSupported`); false where WebCodecs is missing.
+    pub async fn supports(config: &StreamConfig) -> bool {
+        if !WebCodecsDecoder::available() {
+            return false;
+        }
+        let support =
+            JsFuture::from(VideoDecoder::is_config_supported(&decoder_config(config))).await;
+        support
+            .ok()
+            .and_then(|s| js_sys::Reflect::get(&s, &"supported".into()).ok())
+            .and_then(|s| s.as_bool())
+            .unwrap_or(false)
     }
 
     /// The configuration in use.
@@ -177,6 +188,17 @@ impl WebCodecsDecoder {
         self.need_keyframe = false;
         Ok(Fed::Decoding)
     }
+}
+
+/// `VideoDecoder.configure`'s argument for a stream.
+fn decoder_config(config: &StreamConfig) -> VideoDecoderConfig {
+    let cfg = VideoDecoderConfig::new(&config.codec);
+    cfg.set_description_u8_array(&Uint8Array::from(&config.description[..]));
+    cfg.set_coded_width(config.coded_width);
+    cfg.set_coded_height(config.coded_height);
+    cfg.set_optimize_for_latency(true);
+    cfg.set_hardware_acceleration(HardwareAcceleration::NoPreference);
+    cfg
 }
 
 impl Drop for WebCodecsDecoder {

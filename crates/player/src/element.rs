@@ -218,6 +218,43 @@ impl Player {
         Ok(())
     }
 
+    /// In `auto`, asks WebCodecs whether it can decode this stream
+    /// (`isConfigSupported`, asynchronous); if not, switches to the Wasm
+    /// decoder. Until the answer, WebCodecs is tried optimistically (an error
+    /// before the first picture switches too).
+    fn check_webcodecs_support(&self, config: &StreamConfig) {
+        let auto =
+            Preference::parse(self.host.get_attribute("decoder").as_deref()) == Preference::Auto;
+        if !auto || self.webcodecs_failed.get() || !WebCodecsDecoder::available() {
+            return;
+        }
+        let me = self.me.clone();
+        let config = config.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if WebCodecsDecoder::supports(&config).await {
+                return;
+            }
+            let Some(player) = me.upgrade() else {
+                return;
+            };
+            web_sys::console::info_1(
+                &format!(
+                    "Sightline: WebCodecs cannot decode {}; using the Wasm decoder",
+                    config.codec
+                )
+                .into(),
+            );
+            player.webcodecs_failed.set(true);
+            let on_webcodecs = matches!(*player.decoder.borrow(), Some(Backend::WebCodecs(_)));
+            if on_webcodecs {
+                player.decoder.borrow_mut().take();
+                if let Err(e) = player.ensure_decoder() {
+                    web_sys::console::warn_2(&"Sightline: no decoder".into(), &e);
+                }
+            }
+        });
+    }
+
     /// A new decoder of the kind the `decoder` attribute and this browser allow.
     fn new_decoder(&self) -> Result<Backend, JsValue> {
         let preference = Preference::parse(self.host.get_attribute("decoder").as_deref());
@@ -359,6 +396,7 @@ impl Player {
 impl ChannelSink for Player {
     fn on_config(&self, config: &StreamConfig) {
         *self.config.borrow_mut() = Some(config.clone());
+        self.check_webcodecs_support(config);
         if let Err(e) = self.ensure_decoder() {
             web_sys::console::warn_2(&"Sightline: cannot configure the decoder".into(), &e);
             self.stats.borrow_mut().decode_errors += 1;

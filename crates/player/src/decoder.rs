@@ -1,11 +1,5 @@
-//! H.264 decoding with the browser's WebCodecs `VideoDecoder` (hardware where it can).
-//!
-//! Live, not buffered: decoding starts at a keyframe, and when the decoder's
-//! queue grows (it falls behind) the rest of the GOP is skipped so the picture
-//! never drifts seconds behind. The one exception is fast start: the relay sends
-//! the GOP since the last keyframe in one burst, and every frame of it is needed
-//! to reach the present, so the queue rule only applies once the decoder has
-//! caught up (its queue drained) after a keyframe.
+//! H.264 decoding with the browser's WebCodecs `VideoDecoder` (hardware where it
+//! can), live rather than buffered: see `live.rs` for when frames are skipped.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -14,17 +8,12 @@ use js_sys::Uint8Array;
 use sightline_wire::{FrameFlags, MediaHeader, StreamConfig};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::live::{Admit, LiveGate};
 use web_sys::{
     CodecState, EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType,
     HardwareAcceleration, VideoDecoder, VideoDecoderConfig, VideoDecoderInit, VideoFrame,
 };
-
-/// Frames waiting in the decoder beyond which the player skips to the next
-/// keyframe (half a second at 30 fps: network jitter alone never gets there).
-pub const MAX_DECODE_QUEUE: u32 = 15;
-/// The limit during a fast-start burst: a decoder that never drains its queue
-/// must not grow it without bound either.
-pub const MAX_CATCH_UP_QUEUE: u32 = 150;
 
 /// What happened to one access unit handed to [`WebCodecsDecoder::decode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +27,7 @@ pub enum Fed {
 pub struct WebCodecsDecoder {
     decoder: VideoDecoder,
     config: Option<StreamConfig>,
-    need_keyframe: bool,
-    /// Decoding a fast-start burst: don't apply the queue rule until it drains.
-    catching_up: bool,
+    gate: LiveGate,
     /// Frames the decoder has output so far, and the count when decoding last
     /// (re)started at a keyframe: the burst is over once the queue is empty and
     /// at least one frame came out since then.
@@ -91,8 +78,7 @@ impl WebCodecsDecoder {
         Ok(WebCodecsDecoder {
             decoder: VideoDecoder::new(&init)?,
             config: None,
-            need_keyframe: true,
-            catching_up: true,
+            gate: LiveGate::default(),
             frames_out,
             frames_out_at_key: 0,
             _output: output,
@@ -109,7 +95,7 @@ impl WebCodecsDecoder {
         }
         self.decoder.configure(&cfg)?;
         self.config = Some(config.clone());
-        self.need_keyframe = true;
+        self.gate.restart();
         Ok(())
     }
 
@@ -150,32 +136,17 @@ impl WebCodecsDecoder {
 
     /// Feeds one access unit.
     pub fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
-        let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
-        if header.flags.contains(FrameFlags::DISCONTINUITY) && !keyframe {
-            self.need_keyframe = true;
-        }
         if self.config.is_none() || self.decoder.state() != CodecState::Configured {
             return Ok(Fed::Skipped);
         }
+        let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
         let queued = self.decoder.decode_queue_size();
-        if queued == 0 && self.frames_out.get() > self.frames_out_at_key {
-            self.catching_up = false;
-        }
-        let limit = if self.catching_up {
-            MAX_CATCH_UP_QUEUE
-        } else {
-            MAX_DECODE_QUEUE
-        };
-        if !keyframe && queued > limit {
-            self.need_keyframe = true;
-        }
-        if self.need_keyframe && !keyframe {
-            return Ok(Fed::Skipped);
-        }
-        if self.need_keyframe {
-            // Starting (again) at this keyframe; what follows it may be a burst.
-            self.catching_up = true;
-            self.frames_out_at_key = self.frames_out.get();
+        let drained = queued == 0 && self.frames_out.get() > self.frames_out_at_key;
+        let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
+        match self.gate.admit(keyframe, discontinuity, queued, drained) {
+            Admit::Skip => return Ok(Fed::Skipped),
+            Admit::Decode { restart: true } => self.frames_out_at_key = self.frames_out.get(),
+            Admit::Decode { restart: false } => {}
         }
         let kind = if keyframe {
             EncodedVideoChunkType::Key
@@ -185,7 +156,6 @@ impl WebCodecsDecoder {
         let init = EncodedVideoChunkInit::new(payload, 0, kind);
         init.set_timestamp_f64(header.timestamp_us as f64);
         self.decoder.decode(&EncodedVideoChunk::new(&init)?)?;
-        self.need_keyframe = false;
         Ok(Fed::Decoding)
     }
 }

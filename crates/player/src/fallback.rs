@@ -3,8 +3,8 @@
 //! the first fallback decoder is made, so browsers that use WebCodecs never
 //! download them.
 //!
-//! Same live rules as the WebCodecs decoder: start at a keyframe, and when the
-//! worker falls too far behind, skip to the next keyframe.
+//! Same live rule as the WebCodecs decoder (`live.rs`), with the access units
+//! sent to the worker and not yet decoded as its queue.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,14 +15,10 @@ use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
 use crate::decoder::Fed;
+use crate::live::{Admit, LiveGate};
 
 /// The worker's loader, next to the page (trunk builds it from `www/index.html`).
 pub const WORKER_URL: &str = "sightline-decoder-worker_loader.js";
-/// Access units sent to the worker and not yet decoded, beyond which the
-/// player skips to the next keyframe (about half a second at 30 fps).
-pub const MAX_IN_FLIGHT: u32 = 15;
-/// The limit while a fast-start burst is being decoded.
-pub const MAX_CATCH_UP_IN_FLIGHT: u32 = 150;
 
 /// How the worker hands pictures over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +48,7 @@ pub struct WasmDecoder {
     in_flight: Rc<Cell<u32>>,
     format: PixelFormat,
     config: Option<StreamConfig>,
-    need_keyframe: bool,
-    catching_up: bool,
+    gate: LiveGate,
 }
 
 impl WasmDecoder {
@@ -111,8 +106,7 @@ impl WasmDecoder {
             in_flight,
             format,
             config: None,
-            need_keyframe: true,
-            catching_up: true,
+            gate: LiveGate::default(),
         })
     }
 
@@ -132,7 +126,7 @@ impl WasmDecoder {
         Reflect::set(&msg, &"format".into(), &format.into())?;
         self.send(msg.into(), None)?;
         self.config = Some(config.clone());
-        self.need_keyframe = true;
+        self.gate.restart();
         Ok(())
     }
 
@@ -153,30 +147,18 @@ impl WasmDecoder {
 
     /// Sends one access unit to the worker (a copy of it, transferred).
     pub fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
-        let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
-        if header.flags.contains(FrameFlags::DISCONTINUITY) && !keyframe {
-            self.need_keyframe = true;
-        }
         if self.config.is_none() {
             return Ok(Fed::Skipped);
         }
+        let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
+        let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
         let queued = self.in_flight.get();
-        if queued == 0 {
-            self.catching_up = false;
-        }
-        let limit = if self.catching_up {
-            MAX_CATCH_UP_IN_FLIGHT
-        } else {
-            MAX_IN_FLIGHT
-        };
-        if !keyframe && queued > limit {
-            self.need_keyframe = true;
-        }
-        if self.need_keyframe && !keyframe {
+        if self
+            .gate
+            .admit(keyframe, discontinuity, queued, queued == 0)
+            == Admit::Skip
+        {
             return Ok(Fed::Skipped);
-        }
-        if self.need_keyframe {
-            self.catching_up = true;
         }
         // The payload views the socket's message buffer: copy it into its own
         // buffer, which is then moved (not copied again) to the worker.
@@ -193,7 +175,6 @@ impl WasmDecoder {
         )?;
         self.send(msg.into(), Some(buffer))?;
         self.in_flight.set(queued + 1);
-        self.need_keyframe = false;
         Ok(Fed::Decoding)
     }
 }

@@ -1,5 +1,6 @@
 //! The Sightline player: Rust compiled to WebAssembly.
 //!
+//! - [`live`]: when a live player skips frames (pure, host-tested).
 //! - [`relay_url`]: the relay attribute → WebSocket URL (pure).
 //! - [`state`]: what the player shows: connecting, live, reconnecting, offline (pure).
 //! - `connection` (wasm): one WebSocket per relay per page, shared by every element.
@@ -10,6 +11,7 @@
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` hands its lifecycle to it.
 
+pub mod live;
 pub mod relay_url;
 pub mod state;
 

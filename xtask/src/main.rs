@@ -5,6 +5,8 @@
 //! - `cargo xtask test` — installs what is missing, then fmt, clippy (host and
 //!   wasm32), the web app build, every host test (the browser end-to-end suite
 //!   included) and the player's tests inside headless Chromium.
+//! - `cargo xtask bench` — benchmarks, printed as a markdown table and written
+//!   to target/bench/results.md (not part of `test`: figures are not pass/fail).
 //! - `cargo xtask setup` — only the installing; `cargo xtask web` — only the build.
 //!
 //! Every tool comes from a registry this project may use (rustup, crates.io, npm,
@@ -58,6 +60,10 @@ fn main() -> anyhow::Result<()> {
             test(&root)
         }
         Some("setup") => setup(&root, true),
+        Some("bench") => {
+            setup(&root, true)?;
+            bench(&root)
+        }
         Some("web") => {
             setup(&root, false)?;
             build_web(&root)
@@ -67,6 +73,7 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
+                 \n  bench  benchmarks (decoders in headless Chromium, download sizes); not part of test\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -364,5 +371,125 @@ fn test(root: &Path) -> anyhow::Result<()> {
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
     say("all checks and tests passed");
+    Ok(())
+}
+
+/// The benchmark streams: (file stem, size, profile, bitrate), made with ffmpeg.
+const BENCH_STREAMS: &[(&str, &str, &str, &str)] = &[
+    ("640x360_baseline", "640x360", "baseline", "1M"),
+    ("640x360_high", "640x360", "high", "1M"),
+    ("1280x720_baseline", "1280x720", "baseline", "2M"),
+    ("1280x720_high", "1280x720", "high", "2M"),
+    ("1920x1080_baseline", "1920x1080", "baseline", "4M"),
+    ("1920x1080_high", "1920x1080", "high", "4M"),
+];
+
+fn bench(root: &Path) -> anyhow::Result<()> {
+    if output(Command::new("ffmpeg").arg("-version")).is_none() {
+        apt_install(&["ffmpeg"])?;
+    }
+    let dir = root.join("target/bench");
+    let streams = dir.join("streams");
+    std::fs::create_dir_all(&streams)?;
+    for (stem, size, profile, bitrate) in BENCH_STREAMS {
+        let file = streams.join(format!("{stem}.h264"));
+        if file.is_file() {
+            continue;
+        }
+        say(&format!("making the {stem} benchmark stream with ffmpeg"));
+        // 90 frames of a moving test picture; no B-frames (live cameras send none).
+        run(Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size={size}:rate=30"))
+            .args(["-frames:v", "90", "-c:v", "libx264", "-profile:v", profile])
+            .args([
+                "-bf", "0", "-g", "60", "-b:v", bitrate, "-pix_fmt", "yuv420p",
+            ])
+            .arg(&file))?;
+    }
+    build_web(root)?;
+    let mut table =
+        String::from("| what | decoder | median | min | max |\n| --- | --- | --- | --- | --- |\n");
+    say("decoders in headless Chromium (5 runs each)");
+    // A separate target dir: the extra cfg would otherwise rebuild the test tree.
+    let out = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "sightline-player",
+            "--target",
+            WASM_TARGET,
+        ])
+        .args(["--test", "decode_bench", "--", "--nocapture"])
+        .env("PATH", tool_path(root)?)
+        .env(
+            "RUSTFLAGS",
+            "--cfg=web_sys_unstable_apis --cfg=sightline_bench",
+        )
+        .env("CARGO_TARGET_DIR", root.join("target/bench-build"))
+        .env("SIGHTLINE_BENCH_DIR", &streams)
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
+        .output()
+        .context("running the decoder benchmark")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        bail!("the decoder benchmark failed");
+    }
+    for line in stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("BENCH|"))
+    {
+        let f: Vec<&str> = line.split('|').collect();
+        if let [stream, decoder, median, min, max] = f[..] {
+            table.push_str(&format!(
+                "| decode {} | {decoder} | {median} fps | {min} | {max} |\n",
+                stream.replace('_', " ")
+            ));
+        }
+    }
+    say("download sizes (gzip -9)");
+    let www = root.join("target/www");
+    for (what, files) in [
+        (
+            "core player (always downloaded)",
+            &[
+                "sightline-player_bg.wasm",
+                "sightline-player.js",
+                "cam-player.js",
+            ][..],
+        ),
+        (
+            "fallback decoder (only without WebCodecs)",
+            &[
+                "sightline-decoder-worker_bg.wasm",
+                "sightline-decoder-worker.js",
+                "sightline-decoder-worker_loader.js",
+            ][..],
+        ),
+    ] {
+        let mut total = 0usize;
+        for file in files {
+            let gzip = Command::new("gzip")
+                .arg("-9c")
+                .arg(www.join(file))
+                .output()
+                .with_context(|| format!("gzip {file}"))?;
+            total += gzip.stdout.len();
+        }
+        table.push_str(&format!(
+            "| download: {what} | — | {:.1} KB gzip | | |\n",
+            total as f64 / 1024.0
+        ));
+    }
+    std::fs::write(dir.join("results.md"), &table)?;
+    println!("{table}");
+    say(&format!("written to {}", dir.join("results.md").display()));
     Ok(())
 }

@@ -17,8 +17,9 @@ use web_sys::{MessageEvent, Worker};
 use crate::decoder::Fed;
 use crate::live::{Admit, LiveGate};
 
-/// The worker's loader, next to the page (trunk builds it from `www/index.html`).
-pub const WORKER_URL: &str = "sightline-decoder-worker_loader.js";
+/// The worker's loader, at the site root like trunk's other outputs (trunk
+/// builds it from `www/index.html`), so pages at any path find it.
+pub const WORKER_URL: &str = "/sightline-decoder-worker_loader.js";
 
 /// How the worker hands pictures over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

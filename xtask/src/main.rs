@@ -226,32 +226,20 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
 
     // 6. clang, llvm-ar and wasi-libc's headers: OpenH264's decoder compiled to
     //    wasm32 (crates/openh264-wasm), the player's fallback where WebCodecs is missing.
-    let missing: Vec<&str> = C_TOOLCHAIN
-        .iter()
-        .filter(|(path, _)| !Path::new(path).exists())
-        .map(|&(_, package)| package)
-        .collect();
-    if missing.is_empty() {
-        say("clang-14, llvm-ar-14 and wasi-libc (OpenH264 for wasm32): present");
-    } else {
-        apt_install(&missing)?;
-    }
+    ensure_packages(
+        C_TOOLCHAIN,
+        "clang-14, llvm-ar-14 and wasi-libc (OpenH264 for wasm32)",
+    )?;
 
     // 7. For the tests: Debian's Chromium and its WebDriver.
     if for_tests {
-        let missing: Vec<&str> = [
-            ("/usr/bin/chromium", "chromium"),
-            ("/usr/bin/chromedriver", "chromium-driver"),
-        ]
-        .iter()
-        .filter(|(path, _)| !Path::new(path).exists())
-        .map(|&(_, package)| package)
-        .collect();
-        if missing.is_empty() {
-            say("chromium and chromedriver: present");
-        } else {
-            apt_install(&missing)?;
-        }
+        ensure_packages(
+            &[
+                ("/usr/bin/chromium", "chromium"),
+                ("/usr/bin/chromedriver", "chromium-driver"),
+            ],
+            "chromium and chromedriver",
+        )?;
 
         // 8. GStreamer's RTSP server (a real camera stand-in for the ingest tests),
         //    driven from Debian's python3 with its GObject bindings.
@@ -267,6 +255,21 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Installs the Debian packages whose marker file is missing; says so either way.
+fn ensure_packages(files: &[(&str, &str)], what: &str) -> anyhow::Result<()> {
+    let missing: Vec<&str> = files
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        say(&format!("{what}: present"));
+        Ok(())
+    } else {
+        apt_install(&missing)
+    }
 }
 
 /// Installs Debian packages (as root, or through sudo).

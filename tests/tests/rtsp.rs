@@ -318,8 +318,6 @@ async fn a_camera_that_dies_and_returns_resumes_in_the_same_page() {
         anyhow::ensure!(back["stats"]["decodeErrors"] == json!(0), "{back}");
         let states = browser.run("arguments[0](window.states);", vec![]).await?;
         println!("states the page went through: {states}");
-        let states = browser.run("arguments[0](window.states);", vec![]).await?;
-        println!("states the page went through: {states}");
 
         let text = metrics(&relay).await?;
         let reconnects = metric(&text, "sightline_camera_reconnects_total", "cam").unwrap_or(0.0);

@@ -33,6 +33,21 @@ fn rtsp(
     })
 }
 
+/// A WebSocket viewer of `camera`, returned once the relay reports it online.
+async fn watch_online(relay: &Relay, camera: &str) -> RelayClient {
+    let mut client = RelayClient::connect(relay.local_addr(), None)
+        .await
+        .expect("ws");
+    client.subscribe(camera).await.expect("subscribe");
+    client
+        .wait_status(camera, Duration::from_secs(15), |s| {
+            *s == CameraState::Online
+        })
+        .await
+        .expect("the camera goes online");
+    client
+}
+
 async fn metrics(relay: &Relay) -> anyhow::Result<String> {
     http_get(&format!("http://{}/metrics", relay.local_addr())).await
 }
@@ -214,16 +229,8 @@ async fn a_wrong_password_is_reported_and_retried_while_others_play() {
     .await
     .expect("retries");
     println!("attempts so far: {attempts}");
-    let mut other = RelayClient::connect(relay.local_addr(), None)
-        .await
-        .expect("ws");
-    other.subscribe("open").await.expect("subscribe");
-    other
-        .wait_status("open", Duration::from_secs(15), |s| {
-            *s == CameraState::Online
-        })
-        .await
-        .expect("the right password plays");
+    // The right password plays.
+    watch_online(&relay, "open").await;
     let listed = cameras(&relay).await.expect("/api/cameras");
     let locked = &listed[0];
     assert_eq!(locked["status"]["state"], json!("offline"), "{listed}");
@@ -346,15 +353,7 @@ async fn a_viewer_that_stops_reading_costs_no_memory_and_slows_nobody() {
     )])
     .await
     .expect("relay");
-    let mut fast = RelayClient::connect(relay.local_addr(), None)
-        .await
-        .expect("ws");
-    fast.subscribe("noise").await.expect("subscribe");
-    fast.wait_status("noise", Duration::from_secs(15), |s| {
-        *s == CameraState::Online
-    })
-    .await
-    .expect("online");
+    let mut fast = watch_online(&relay, "noise").await;
     // The slow viewer: a tiny receive buffer, and it reads nothing for 10 s.
     let mut slow = RelayClient::connect(relay.local_addr(), Some(4096))
         .await
@@ -558,15 +557,7 @@ async fn a_frozen_camera_is_noticed_and_reconnected() {
     )])
     .await
     .expect("relay");
-    let mut client = RelayClient::connect(relay.local_addr(), None)
-        .await
-        .expect("ws");
-    client.subscribe("cam").await.expect("subscribe");
-    let online = |s: &CameraState| *s == CameraState::Online;
-    client
-        .wait_status("cam", Duration::from_secs(15), online)
-        .await
-        .expect("online");
+    let mut client = watch_online(&relay, "cam").await;
     // A hung camera: the connection stays open, nothing arrives. retina alone
     // would notice after about a minute; the relay's own timeout is 8 s.
     server.signal("STOP").await.expect("freeze");
@@ -580,7 +571,9 @@ async fn a_frozen_camera_is_noticed_and_reconnected() {
     println!("frozen camera: {lost:?}");
     assert!(format!("{lost:?}").contains("no video"), "{lost:?}");
     client
-        .wait_status("cam", Duration::from_secs(30), online)
+        .wait_status("cam", Duration::from_secs(30), |s| {
+            *s == CameraState::Online
+        })
         .await
         .expect("back online once the camera answers again");
     relay.shutdown().await.expect("clean shutdown");

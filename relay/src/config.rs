@@ -13,6 +13,7 @@ use clap::Parser;
 use serde::Deserialize;
 use url::Url;
 
+use crate::demo::replay::ReplayOptions;
 use crate::demo::DemoOptions;
 
 /// Where the relay listens unless told otherwise.
@@ -39,6 +40,36 @@ pub struct Cli {
     /// the URL are taken out of it and sent only when the camera asks.
     #[arg(long = "camera", value_name = "NAME=URL")]
     pub cameras: Vec<String>,
+    /// Run N built-in demo cameras (ids demo-1 … demo-N; `demo` when N is 1), each
+    /// with a scene of its own, besides any configured cameras. 0: none.
+    #[arg(long, env = "SIGHTLINE_DEMO", value_name = "N")]
+    pub demo: Option<u16>,
+    /// The demo cameras' picture size [default: 1280x720]; smaller sizes let a
+    /// small machine encode many of them.
+    #[arg(long, env = "SIGHTLINE_DEMO_SIZE", value_name = "WxH", value_parser = parse_size)]
+    pub demo_size: Option<(usize, usize)>,
+    /// The demo cameras' frame rate [default: 30].
+    #[arg(long, env = "SIGHTLINE_DEMO_FPS", value_name = "FPS", value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub demo_fps: Option<u32>,
+}
+
+/// `640x360` → (640, 360): even sizes from 64x64 to 3840x2160 (what the demo's
+/// encoder and scene take).
+fn parse_size(text: &str) -> Result<(usize, usize), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{text:?}: expected WIDTHxHEIGHT, e.g. 640x360"))?;
+    let parse = |v: &str| v.trim().parse::<usize>().ok();
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h))
+            if (64..=3840).contains(&w) && (64..=2160).contains(&h) && w % 2 == 0 && h % 2 == 0 =>
+        {
+            Ok((w, h))
+        }
+        _ => Err(format!(
+            "{text:?}: width and height must be even, from 64x64 to 3840x2160"
+        )),
+    }
 }
 
 /// How RTP travels from the camera.
@@ -88,6 +119,8 @@ impl fmt::Debug for RtspSource {
 pub enum Source {
     Demo(DemoOptions),
     Rtsp(RtspSource),
+    /// A recorded H.264 clip, looped (benchmarks, trying the relay offline).
+    Replay(ReplayOptions),
 }
 
 /// One camera as the relay runs it.
@@ -125,6 +158,8 @@ pub enum ConfigError {
     CameraArg { arg: String, why: String },
     #[error("two cameras have the id {0:?}")]
     DuplicateId(String),
+    #[error("demo cameras: {0}")]
+    Demo(String),
 }
 
 /// The config file's shape.
@@ -135,6 +170,16 @@ struct FileConfig {
     www: Option<PathBuf>,
     #[serde(default, rename = "camera")]
     cameras: Vec<FileCamera>,
+    demo: Option<FileDemo>,
+}
+
+/// The file's `[demo]` table: how many built-in demo cameras, and their picture.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDemo {
+    cameras: Option<u16>,
+    size: Option<String>,
+    fps: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +197,10 @@ struct FileCamera {
     /// The built-in demo camera instead of an RTSP URL.
     #[serde(default)]
     demo: bool,
+    /// A recorded H.264 clip (Annex B) to loop instead of an RTSP URL.
+    file: Option<PathBuf>,
+    /// The clip's frame rate.
+    fps: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -159,15 +208,6 @@ fn yes() -> bool {
 }
 
 impl RelayConfig {
-    /// The demo setup: one demo camera, `demo`, at 1280x720 30 fps.
-    pub fn demo(listen: SocketAddr, www: Option<PathBuf>) -> RelayConfig {
-        RelayConfig {
-            listen,
-            www,
-            cameras: vec![demo_camera()],
-        }
-    }
-
     /// Builds the configuration from the command line and the file it names.
     pub fn from_cli(cli: Cli) -> Result<RelayConfig, ConfigError> {
         let file = match &cli.config {
@@ -183,14 +223,43 @@ impl RelayConfig {
         for arg in &cli.cameras {
             cameras.push(camera_arg(arg)?);
         }
+        let file_demo = file.demo.unwrap_or_default();
+        let demo_size = match (cli.demo_size, &file_demo.size) {
+            (Some(size), _) => Some(size),
+            (None, Some(text)) => Some(parse_size(text).map_err(ConfigError::Demo)?),
+            (None, None) => None,
+        };
+        let demo_fps = cli.demo_fps.or(file_demo.fps);
+        if demo_fps.is_some_and(|fps| !(1..=60).contains(&fps)) {
+            return Err(ConfigError::Demo("fps must be from 1 to 60".into()));
+        }
+        let mut demo = DemoOptions::default();
+        if let Some((width, height)) = demo_size {
+            (demo.width, demo.height) = (width, height);
+        }
+        if let Some(fps) = demo_fps {
+            demo.fps = fps;
+            demo.keyframe_every = fps * 2;
+        }
+        // Demo cameras in files are written `demo = true`; they take the size too.
+        for camera in &mut cameras {
+            if let Source::Demo(options) = &mut camera.source {
+                *options = demo.clone();
+            }
+        }
+        cameras.extend(demo_cameras(
+            cli.demo.or(file_demo.cameras).unwrap_or(0),
+            &demo,
+        ));
+        let no_cameras_configured =
+            cli.config.is_none() && cli.cameras.is_empty() && cli.demo.is_none();
+        if no_cameras_configured {
+            cameras.extend(demo_cameras(1, &demo));
+        }
         let mut ids: Vec<&str> = cameras.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
         if let Some(dup) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(ConfigError::DuplicateId(dup[0].to_owned()));
-        }
-        let no_cameras_configured = cli.config.is_none() && cli.cameras.is_empty();
-        if no_cameras_configured {
-            cameras.push(demo_camera());
         }
         let listen = cli.listen.or(file.listen).unwrap_or_else(|| {
             DEFAULT_LISTEN
@@ -205,12 +274,23 @@ impl RelayConfig {
     }
 }
 
-fn demo_camera() -> CameraConfig {
-    CameraConfig {
-        id: "demo".into(),
-        name: "Demo camera".into(),
-        source: Source::Demo(DemoOptions::default()),
-    }
+/// `count` demo cameras: `demo` alone, or `demo-1` … `demo-N`. Each draws a
+/// scene of its own (the hub gives each a channel, and the scene varies with it).
+fn demo_cameras(count: u16, options: &DemoOptions) -> Vec<CameraConfig> {
+    (1..=count)
+        .map(|n| {
+            let (id, name) = if count == 1 {
+                ("demo".to_owned(), "Demo camera".to_owned())
+            } else {
+                (format!("demo-{n}"), format!("Demo camera {n}"))
+            };
+            CameraConfig {
+                id,
+                name,
+                source: Source::Demo(options.clone()),
+            }
+        })
+        .collect()
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -235,9 +315,12 @@ fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigError> {
         tracing::info!(camera = %c.id, "camera disabled in the config file");
         return Ok(None);
     }
-    let source = match (c.demo, &c.url) {
-        (true, None) => Source::Demo(DemoOptions::default()),
-        (false, Some(url)) => {
+    if c.fps.is_some() && c.file.is_none() {
+        return Err(fail("`fps` goes with `file`".into()));
+    }
+    let source = match (c.demo, &c.url, &c.file) {
+        (true, None, None) => Source::Demo(DemoOptions::default()),
+        (false, Some(url), None) => {
             let (url, user, pass) = rtsp_url(url).map_err(fail)?;
             Source::Rtsp(RtspSource {
                 url,
@@ -246,8 +329,24 @@ fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigError> {
                 transport: c.transport,
             })
         }
-        (true, Some(_)) => return Err(fail("has both `demo = true` and a `url`".into())),
-        (false, None) => return Err(fail("needs a `url` (or `demo = true`)".into())),
+        (false, None, Some(path)) => {
+            let fps = c.fps.unwrap_or(30);
+            if !(1..=120).contains(&fps) {
+                return Err(fail("`fps` must be from 1 to 120".into()));
+            }
+            Source::Replay(ReplayOptions {
+                path: path.clone(),
+                fps,
+            })
+        }
+        (false, None, None) => {
+            return Err(fail("needs a `url` (or `demo = true`, or a `file`)".into()))
+        }
+        _ => {
+            return Err(fail(
+                "has more than one of `url`, `demo = true` and `file`".into(),
+            ))
+        }
     };
     Ok(Some(CameraConfig {
         name: c.name.clone().unwrap_or_else(|| c.id.clone()),
@@ -415,6 +514,11 @@ enabled = false
 id = "lobby-demo"
 name = "Lobby (demo)"
 demo = true
+
+[[camera]]
+id = "clip"
+file = "/srv/clips/yard.h264"
+fps = 25
 "#,
         );
         let path = file.0.to_str().unwrap();
@@ -422,7 +526,14 @@ demo = true
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(config.www, Some(PathBuf::from("/srv/sightline/www")));
         let ids: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(ids, ["front-door", "garage", "lobby-demo"]);
+        assert_eq!(ids, ["front-door", "garage", "lobby-demo", "clip"]);
+        let Source::Replay(clip) = &config.cameras[3].source else {
+            panic!("replay")
+        };
+        assert_eq!(
+            (clip.path.as_path(), clip.fps),
+            (Path::new("/srv/clips/yard.h264"), 25)
+        );
         let Source::Rtsp(front) = &config.cameras[0].source else {
             panic!("rtsp")
         };
@@ -476,12 +587,55 @@ demo = true
     }
 
     #[test]
+    fn many_demo_cameras_with_their_own_size() {
+        let config =
+            RelayConfig::from_cli(cli(&["--demo", "3", "--demo-size", "320x180"])).unwrap();
+        let ids: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["demo-1", "demo-2", "demo-3"]);
+        for camera in &config.cameras {
+            let Source::Demo(options) = &camera.source else {
+                panic!("demo")
+            };
+            assert_eq!((options.width, options.height, options.fps), (320, 180, 30));
+        }
+        // Besides real cameras, and from the file.
+        let file = write("[demo]\ncameras = 2\nsize = \"640x360\"\nfps = 15\n");
+        let config = RelayConfig::from_cli(cli(&[
+            "--config",
+            file.0.to_str().unwrap(),
+            "--camera",
+            "Door=rtsp://door/",
+        ]))
+        .unwrap();
+        let ids: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["door", "demo-1", "demo-2"]);
+        let Source::Demo(options) = &config.cameras[2].source else {
+            panic!("demo")
+        };
+        assert_eq!(
+            (
+                options.width,
+                options.height,
+                options.fps,
+                options.keyframe_every
+            ),
+            (640, 360, 15, 30)
+        );
+        // `--demo 0` with nothing else: no camera at all, as asked.
+        assert!(RelayConfig::from_cli(cli(&["--demo", "0"]))
+            .unwrap()
+            .cameras
+            .is_empty());
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let err = |args: &[&str]| RelayConfig::from_cli(cli(args)).unwrap_err().to_string();
         assert!(err(&["--camera", "nourl"]).contains("NAME=rtsp://"));
         assert!(err(&["--camera", "a=http://x/"]).contains("rtsp://"));
         assert!(err(&["--camera", "a=rtsp://x/", "--camera", "A=rtsp://y/"]).contains("\"a\""));
         assert!(err(&["--config", "/nonexistent/sightline.toml"]).contains("cannot read"));
+        assert!(err(&["--camera", "Demo=rtsp://x/", "--demo", "1"]).contains("\"demo\""));
         for (text, expect) in [
             ("[[camera]]\nid = \"x\"\n", "needs a `url`"),
             (
@@ -497,6 +651,17 @@ demo = true
                 "pasword",
             ),
             ("listen = \"nowhere\"\n", "listen"),
+            ("[demo]\nsize = \"641x360\"\n", "even"),
+            (
+                "[[camera]]\nid = \"x\"\nfile = \"a.h264\"\ndemo = true\n",
+                "more than one",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\ndemo = true\nfps = 5\n",
+                "`fps` goes with `file`",
+            ),
+            ("[demo]\nfps = 0\n", "1 to 60"),
+            ("[demo]\ncamera = 2\n", "camera"),
         ] {
             let file = write(text);
             let message = err(&["--config", file.0.to_str().unwrap()]);

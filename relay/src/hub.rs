@@ -17,6 +17,7 @@
 //! repeated between the two.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -247,6 +248,17 @@ impl Feed {
 pub struct Hub {
     feeds: Vec<Arc<Feed>>,
     by_id: HashMap<String, usize>,
+    /// WebSocket sessions open now (one per page, whatever its number of players).
+    sessions: AtomicUsize,
+}
+
+/// Counts one open session while it lives.
+pub struct SessionGuard(Arc<Hub>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Errors adding a camera.
@@ -281,6 +293,16 @@ impl Hub {
 
     pub fn cameras(&self) -> Vec<CameraInfo> {
         self.feeds.iter().map(|f| f.info()).collect()
+    }
+
+    /// A session opened; it counts until the guard is dropped.
+    pub fn session_opened(self: &Arc<Self>) -> SessionGuard {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        SessionGuard(self.clone())
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(Ordering::Relaxed)
     }
 }
 

@@ -27,6 +27,8 @@ pub struct FeedStats {
     reconnects: AtomicU64,
     attempts: AtomicU64,
     dropped: AtomicU64,
+    /// Frames handed to viewers' sockets, summed over viewers.
+    sent: AtomicU64,
     /// Connect (DESCRIBE sent) to first frame published, of the latest session, in µs.
     connect_to_first_frame_us: AtomicU64,
     /// (when, payload bytes) of the frames inside [`RATE_WINDOW`].
@@ -58,6 +60,15 @@ impl FeedStats {
     /// A viewer fell behind and these frames were not sent to it.
     pub fn dropped(&self, frames: u64) {
         self.dropped.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// One frame was handed to one viewer's socket.
+    pub fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn frames_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     pub fn connected_in(&self, elapsed: Duration) {
@@ -103,7 +114,15 @@ struct CameraLabel {
 
 /// The whole relay as OpenMetrics text (which Prometheus scrapes natively).
 pub fn render(hub: &Hub) -> String {
-    let mut registry = <Registry>::with_prefix("sightline_camera");
+    let mut root = <Registry>::with_prefix("sightline");
+    let sessions = Gauge::<i64>::default();
+    root.register(
+        "websocket_sessions",
+        "WebSocket sessions open now (one per page, however many players it shows)",
+        sessions.clone(),
+    );
+    sessions.set(hub.sessions() as i64);
+    let registry = root.sub_registry_with_prefix("camera");
     let counter = |registry: &mut Registry, name: &str, help: &str| {
         let family = Family::<CameraLabel, Counter>::default();
         registry.register(name, help, family.clone());
@@ -114,33 +133,34 @@ pub fn render(hub: &Hub) -> String {
         registry.register(name, help, family.clone());
         family
     };
-    let frames = counter(&mut registry, "frames", "Frames received from the camera");
-    let bytes = counter(&mut registry, "bytes", "Video payload bytes received");
+    let frames = counter(registry, "frames", "Frames received from the camera");
+    let bytes = counter(registry, "bytes", "Video payload bytes received");
     let reconnects = counter(
-        &mut registry,
+        registry,
         "reconnects",
         "Times the camera dropped after streaming and was reconnected",
     );
     let attempts = counter(
-        &mut registry,
+        registry,
         "connect_attempts",
         "Connection attempts to the camera (failed ones are retried with backoff)",
     );
     let dropped = counter(
-        &mut registry,
+        registry,
         "dropped_frames",
         "Frames not sent to viewers that fell behind (they skip to the next keyframe)",
     );
-    let fps = gauge(&mut registry, "fps", "Frames per second over the last 5 s");
-    let bitrate = gauge(
-        &mut registry,
-        "bitrate_bps",
-        "Bits per second over the last 5 s",
+    let sent = counter(
+        registry,
+        "frames_sent",
+        "Frames sent to viewers, summed over viewers (a paused or hidden player gets none)",
     );
-    let viewers = gauge(&mut registry, "viewers", "WebSocket viewers subscribed");
-    let online = gauge(&mut registry, "online", "1 when the camera is streaming");
+    let fps = gauge(registry, "fps", "Frames per second over the last 5 s");
+    let bitrate = gauge(registry, "bitrate_bps", "Bits per second over the last 5 s");
+    let viewers = gauge(registry, "viewers", "WebSocket viewers subscribed");
+    let online = gauge(registry, "online", "1 when the camera is streaming");
     let connect = gauge(
-        &mut registry,
+        registry,
         "connect_to_first_frame_seconds",
         "Time from connecting to the first frame, latest session",
     );
@@ -158,6 +178,7 @@ pub fn render(hub: &Hub) -> String {
             .get_or_create(&label)
             .inc_by(s.attempts.load(Ordering::Relaxed));
         dropped.get_or_create(&label).inc_by(s.dropped_frames());
+        sent.get_or_create(&label).inc_by(s.frames_sent());
         let (f, b) = s.rates();
         fps.get_or_create(&label).set(f);
         bitrate.get_or_create(&label).set(b);
@@ -171,7 +192,7 @@ pub fn render(hub: &Hub) -> String {
     }
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = encode(&mut out, &registry);
+    let _ = encode(&mut out, &root);
     out
 }
 
@@ -198,14 +219,17 @@ mod tests {
         feed.stats.frame(100);
         feed.stats.reconnect();
         feed.stats.dropped(7);
+        feed.stats.sent();
         let text = render(&hub);
         for line in [
             "sightline_camera_frames_total{camera=\"door\"} 1",
             "sightline_camera_bytes_total{camera=\"door\"} 100",
             "sightline_camera_reconnects_total{camera=\"door\"} 1",
             "sightline_camera_dropped_frames_total{camera=\"door\"} 7",
+            "sightline_camera_frames_sent_total{camera=\"door\"} 1",
             "sightline_camera_viewers{camera=\"door\"} 0",
             "sightline_camera_online{camera=\"door\"} 0",
+            "sightline_websocket_sessions 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

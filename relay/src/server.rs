@@ -1,6 +1,7 @@
 //! The HTTP side: routes (`/ws`, `/api/cameras`, `/metrics`, `/healthz`, the web
-//! app) and the relay's lifecycle — start the camera sources and the listener,
-//! shut everything down gracefully.
+//! app with `/kiosk`; CORS for what pages of other origins load to embed the
+//! player) and the relay's lifecycle — start the camera sources and the
+//! listener, shut everything down gracefully.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -9,13 +10,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower_http::services::ServeDir;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::config::{RelayConfig, Source};
@@ -65,6 +67,8 @@ impl Relay {
                 Source::Rtsp(rtsp) => {
                     rtsp_cameras.push(rtsp::spawn(feed, rtsp, shutdown_rx.clone()));
                 }
+                Source::Replay(options) => demo_cameras
+                    .push(DemoCamera::replay(feed, options).context("starting a replay camera")?),
             }
         }
         let app = router(
@@ -118,13 +122,24 @@ impl Relay {
 }
 
 fn router(state: AppState, www: Option<PathBuf>) -> Router {
+    // Pages of other origins embed `<cam-player>` with one script tag: they load
+    // the player's script and Wasm from here and list the cameras, so those
+    // answer any origin. What a page may then watch is the WebSocket's business.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD]);
     let api = Router::new()
         .route("/ws", get(websocket))
-        .route("/api/cameras", get(cameras))
+        .route("/api/cameras", get(cameras).layer(cors.clone()))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }));
     let app = match www.filter(|dir| dir.join("index.html").is_file()) {
-        Some(dir) => api.fallback_service(ServeDir::new(dir)),
+        Some(dir) => api.merge(
+            Router::new()
+                .route_service("/kiosk", ServeFile::new(dir.join("kiosk.html")))
+                .fallback_service(ServeDir::new(dir))
+                .layer(cors),
+        ),
         None => api.fallback(player_missing),
     };
     app.with_state(state).layer(TraceLayer::new_for_http())

@@ -66,6 +66,7 @@ pub async fn run(
     peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) {
+    let _open = hub.session_opened();
     let (sink, stream) = socket.split();
     let mut session = Session {
         hub,
@@ -252,6 +253,7 @@ impl Session {
         self.frames.insert(channel, Box::pin(frames));
         self.statuses
             .insert(channel, WatchStream::from_changes(sub.status));
+        let status = feed.status();
         self.viewers.insert(
             channel,
             Viewer {
@@ -262,11 +264,15 @@ impl Session {
         );
         self.send_json(&ServerMessage::Subscribed {
             id,
-            camera,
+            camera: camera.clone(),
             channel,
             config,
         })
-        .await
+        .await?;
+        // The status now: `welcome` may be old news (the player may have
+        // stopped watching for a while); changes follow from the watch stream.
+        self.send_json(&ServerMessage::CameraStatus { camera, status })
+            .await
     }
 
     async fn unsubscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
@@ -327,6 +333,7 @@ impl Session {
         } else {
             frame.data
         };
+        viewer.feed.stats.sent();
         let new_params = match &viewer.params {
             Some(sent) => !Arc::ptr_eq(sent, &frame.params),
             None => true,

@@ -54,7 +54,8 @@ pub enum ServerMessage {
         camera: String,
         channel: u16,
     },
-    /// A camera's state changed.
+    /// A camera's state: sent right after `subscribed` (the state then), and
+    /// whenever it changes while subscribed.
     CameraStatus { camera: String, status: CameraState },
     /// Something went wrong; `request` names the request it answers, if any.
     Error {

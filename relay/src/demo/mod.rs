@@ -1,9 +1,11 @@
 //! The built-in demo camera: a synthetic moving scene (see [`scene`]) encoded to
 //! H.264 with OpenH264 in real time, published into the hub like any camera.
 //! It needs no network and no camera, so the first run shows live video, and
-//! tests have a source whose picture they know.
+//! tests have a source whose picture they know. Its sibling [`replay`] plays a
+//! recorded clip instead, encoding nothing.
 
 pub mod font;
+pub mod replay;
 pub mod scene;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,9 +59,12 @@ pub enum Fault {
     CorruptPayload,
     /// Announce a codec configuration that does not match the stream.
     CorruptConfig,
+    /// Publish this many frames, then none while still saying `online`: a
+    /// camera (or encoder) that hangs without dropping the connection.
+    StallAfter(u64),
 }
 
-/// A running demo camera; stops when dropped.
+/// A running demo or replay camera; stops when dropped.
 pub struct DemoCamera {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -69,16 +74,35 @@ impl DemoCamera {
     /// Starts encoding into `feed` on a thread of its own (encoding is CPU work
     /// that must not stall the async runtime).
     pub fn start(feed: Arc<Feed>, options: DemoOptions) -> std::io::Result<DemoCamera> {
+        DemoCamera::spawn(feed, "demo encoder", move |feed, stop| {
+            run(feed, &options, stop)
+        })
+    }
+
+    /// Starts replaying a recorded clip into `feed` (see [`replay`]).
+    pub fn replay(feed: Arc<Feed>, options: replay::ReplayOptions) -> std::io::Result<DemoCamera> {
+        DemoCamera::spawn(feed, "replay", move |feed, stop| {
+            replay::run(feed, &options, stop)
+        })
+    }
+
+    /// Runs `body` on a thread named after the camera until `stop` is set; a
+    /// failure takes the camera offline with the reason.
+    fn spawn(
+        feed: Arc<Feed>,
+        what: &'static str,
+        body: impl FnOnce(&Feed, &AtomicBool) -> anyhow::Result<()> + Send + 'static,
+    ) -> std::io::Result<DemoCamera> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name(format!("demo-{}", feed.id))
             .spawn({
                 let stop = stop.clone();
                 move || {
-                    if let Err(e) = run(&feed, &options, &stop) {
-                        tracing::error!(camera = %feed.id, "demo camera stopped: {e:#}");
+                    if let Err(e) = body(&feed, &stop) {
+                        tracing::error!(camera = %feed.id, "{what} stopped: {e:#}");
                         feed.set_status(CameraState::Offline {
-                            reason: format!("demo encoder failed: {e}"),
+                            reason: format!("{what} failed: {e}"),
                         });
                     }
                 }
@@ -87,6 +111,15 @@ impl DemoCamera {
             stop,
             thread: Some(thread),
         })
+    }
+}
+
+/// Sleeps until frame `n` is due, paced against `started` so that the time
+/// spent producing frames does not accumulate as drift.
+fn pace(started: Instant, period: Duration, n: u64) {
+    let next = started + period * n as u32;
+    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
     }
 }
 
@@ -116,6 +149,11 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
     let mut annex_b = Vec::new();
     let mut n: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
+        if matches!(o.fault, Some(Fault::StallAfter(frames)) if n >= frames) {
+            // Hung: nothing more, but the status stays `online`.
+            std::thread::sleep(period);
+            continue;
+        }
         scene.draw(n, &clock_text());
         let yuv = YUVSlices::new(
             (&scene.y, &scene.u, &scene.v),
@@ -141,11 +179,7 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
             tracing::info!(camera = %feed.id, "demo camera live: {}x{} at {} fps", o.width, o.height, o.fps);
         }
         n += 1;
-        // Paced against the start time, so encoding time does not accumulate as drift.
-        let next = started + period * n as u32;
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
+        pace(started, period, n);
     }
     Ok(())
 }

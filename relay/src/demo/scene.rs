@@ -27,7 +27,8 @@ pub struct Scene {
     pub v: Vec<u8>,
     /// A row of background luma, twice as wide as the picture so each row is one copy.
     background: Vec<u8>,
-    /// Offset into the colour wheel, so demo cameras don't all look the same.
+    /// Per-camera seed: the background's tint and the square's path, so demo
+    /// cameras don't all look the same.
     hue: u8,
 }
 
@@ -80,8 +81,10 @@ impl Scene {
             let t = t % (2 * span);
             (if t < span { t } else { 2 * span - t }) as usize & !1
         };
-        let bx = bounce(n * 8, span_x);
-        let by = bars + bounce(n * 5, span_y);
+        // Each camera's square starts elsewhere and moves at its own pace.
+        let seed = self.hue as u64;
+        let bx = bounce(n * (6 + seed % 5) + seed * 29, span_x);
+        let by = bars + bounce(n * (4 + seed % 3) + seed * 17, span_y);
         self.fill(bx, by, side, side, 210, 90, 200);
         // The clock on a black plate, bottom left.
         let scale = (h / 90).max(2);
@@ -121,6 +124,16 @@ mod tests {
             assert_eq!(s.u[20 * 640 + x / 2], u);
             assert_eq!(s.v[20 * 640 + x / 2], v);
         }
+    }
+
+    #[test]
+    fn cameras_draw_different_scenes() {
+        let mut a = Scene::new(320, 180, 0);
+        let mut b = Scene::new(320, 180, 37);
+        a.draw(10, "00:00:00.000");
+        b.draw(10, "00:00:00.000");
+        assert_ne!(a.y, b.y, "the square is elsewhere");
+        assert_ne!(a.u, b.u, "the tint differs");
     }
 
     #[test]

@@ -1,26 +1,122 @@
-// The single-camera page: shows the camera named by `?camera=ID`, or the first
-// camera the relay has, and lists every camera as a link with its status.
+// The app page: every camera the relay lists, in a grid sized to the window.
+// Click a tile (or open `?camera=ID`) to focus one camera; Back, Esc or
+// "All cameras" returns to the grid. Tiles that cannot be seen (the others
+// while one is focused, or scrolled away) stop receiving video by themselves.
+//
+// `?decoder=wasm|webcodecs` forces a decoder on every tile; `?stats` shows the
+// stats boxes (also the Stats box in the header, remembered per browser).
 
-const player = document.getElementById("player");
-const nav = document.getElementById("cameras");
+const grid = document.getElementById("grid");
+const summary = document.getElementById("summary");
+const back = document.getElementById("back");
+const showStats = document.getElementById("show-stats");
 const query = new URLSearchParams(location.search);
-const wanted = query.get("camera");
-if (wanted) player.setAttribute("camera", wanted);
-// `?decoder=wasm` or `?decoder=webcodecs` forces one (default: auto).
-if (query.get("decoder")) player.setAttribute("decoder", query.get("decoder"));
+const decoder = query.get("decoder");
 
-fetch("api/cameras")
-  .then((response) => response.json())
-  .then((cameras) => {
-    if (!wanted && cameras.length) player.setAttribute("camera", cameras[0].id);
-    const current = player.getAttribute("camera");
-    for (const camera of cameras) {
-      const link = document.createElement("a");
-      link.href = "?camera=" + encodeURIComponent(camera.id);
-      link.textContent = camera.name;
-      link.dataset.state = camera.status.state;
-      if (camera.id === current) link.setAttribute("aria-current", "page");
-      nav.append(link);
+showStats.checked = query.has("stats") || localStorage.getItem("sightline.stats") === "1";
+showStats.addEventListener("change", () => {
+  localStorage.setItem("sightline.stats", showStats.checked ? "1" : "0");
+  for (const player of grid.querySelectorAll("cam-player")) player.stats = showStats.checked;
+});
+document.getElementById("fullscreen").addEventListener("click", () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else document.documentElement.requestFullscreen().catch(() => {});
+});
+
+/** One tile: the player and a caption with the camera's name and state. */
+function tile(camera) {
+  const figure = document.createElement("figure");
+  figure.className = "tile";
+  figure.dataset.camera = camera.id;
+  const player = document.createElement("cam-player");
+  player.camera = camera.id;
+  player.stats = showStats.checked;
+  if (decoder) player.decoder = decoder;
+  const caption = document.createElement("figcaption");
+  caption.textContent = camera.name;
+  figure.append(player, caption);
+  player.addEventListener("statechange", updateSummary);
+  // A click on the picture focuses; the player's own buttons do their job.
+  player.addEventListener("click", (event) => {
+    if (event.composedPath()[0]?.tagName === "BUTTON") return;
+    if (grid.dataset.focus !== camera.id) focus(camera.id, true);
+  });
+  return figure;
+}
+
+/** Shows one camera (`id`) or, with null, the whole grid. */
+function focus(id, push) {
+  const known = [...grid.children].some((t) => t.dataset.camera === id);
+  id = known ? id : null;
+  for (const t of grid.children) {
+    t.hidden = id !== null && t.dataset.camera !== id;
+    // The focused camera gets the control bar (snapshot, full screen); in the
+    // grid a click on a tile focuses it.
+    t.querySelector("cam-player").controls = id !== null && !t.hidden;
+  }
+  if (id === null) delete grid.dataset.focus;
+  else grid.dataset.focus = id;
+  back.hidden = id === null;
+  layout();
+  if (push) {
+    const url = new URL(location.href);
+    if (id === null) url.searchParams.delete("camera");
+    else url.searchParams.set("camera", id);
+    history.pushState({ camera: id }, "", url);
+  }
+}
+
+/** Columns and width so that every visible tile (16:9) fits the window. */
+function layout() {
+  const tiles = [...grid.children].filter((t) => !t.hidden).length || 1;
+  const style = getComputedStyle(grid);
+  const gap = parseFloat(style.columnGap) || 0;
+  const header = document.querySelector("header").offsetHeight;
+  const width = grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const height = innerHeight - header - parseFloat(style.paddingBottom) - 1;
+  // The column count that gives the largest tiles.
+  let best = { cols: 1, size: 0 };
+  for (let cols = 1; cols <= tiles; cols++) {
+    const rows = Math.ceil(tiles / cols);
+    const size = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * (16 / 9));
+    if (size > best.size) best = { cols, size };
+  }
+  grid.style.setProperty("--cols", best.cols);
+  grid.style.setProperty("--tile-width", `${Math.floor(best.size)}px`);
+}
+
+function updateSummary() {
+  const players = [...grid.querySelectorAll("cam-player")];
+  const live = players.filter((p) => p.state === "live").length;
+  summary.textContent = `${players.length} camera${players.length === 1 ? "" : "s"} · ${live} live`;
+}
+
+back.addEventListener("click", () => focus(null, true));
+addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && grid.dataset.focus && !document.fullscreenElement) focus(null, true);
+});
+addEventListener("popstate", () => focus(new URLSearchParams(location.search).get("camera"), false));
+addEventListener("resize", layout);
+
+/** The camera list; retried with backoff while the relay cannot be reached. */
+async function cameras() {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
+    try {
+      const response = await fetch("api/cameras");
+      if (response.ok) return await response.json();
+      summary.textContent = `The relay answered ${response.status}; retrying…`;
+    } catch {
+      summary.textContent = "Cannot reach the relay; retrying…";
     }
-  })
-  .catch((e) => console.warn("Sightline: cannot list cameras", e));
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+const list = await cameras();
+grid.replaceChildren(...list.map(tile));
+if (!list.length) summary.textContent = "The relay has no cameras: see README, Configuration.";
+else updateSummary();
+focus(query.get("camera"), false);
+// For scripts (and the end-to-end tests) that drive the page: the tiles exist.
+document.documentElement.dataset.app = "ready";
+dispatchEvent(new Event("sightline:ready"));

@@ -47,7 +47,13 @@ pub async fn start_relay(cameras: Vec<(&str, DemoOptions)>) -> anyhow::Result<Re
 
 /// Starts the relay on 127.0.0.1:0 with the given cameras of any source.
 pub async fn start_relay_with(cameras: Vec<(&str, Source)>) -> anyhow::Result<Relay> {
-    let config = RelayConfig {
+    Relay::start(relay_config(cameras)?).await
+}
+
+/// The relay's configuration for these cameras, serving the web app, on
+/// 127.0.0.1:0 (a test that restarts a relay sets `listen` to the first one's address).
+pub fn relay_config(cameras: Vec<(&str, Source)>) -> anyhow::Result<RelayConfig> {
+    Ok(RelayConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         www: Some(www_dir()?),
         cameras: cameras
@@ -58,8 +64,49 @@ pub async fn start_relay_with(cameras: Vec<(&str, Source)>) -> anyhow::Result<Re
                 source,
             })
             .collect(),
-    };
-    Relay::start(config).await
+    })
+}
+
+/// `n` small demo cameras `cam-1` … `cam-n` (each its own scene): grids on a 2-core machine.
+pub fn small_demo_cameras(n: usize) -> Vec<(String, DemoOptions)> {
+    (1..=n)
+        .map(|i| {
+            let options = DemoOptions {
+                width: 320,
+                height: 180,
+                fps: 15,
+                keyframe_every: 30,
+                bitrate_bps: 300_000,
+                ..DemoOptions::default()
+            };
+            (format!("cam-{i}"), options)
+        })
+        .collect()
+}
+
+/// A static web site on another port (so another origin than the relay), for
+/// pages that embed the player from the relay. Stops when dropped.
+pub struct Site {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Site {
+    pub async fn serve(dir: PathBuf) -> anyhow::Result<Site> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Site { addr, task })
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Headless Chromium driven over WebDriver. Dropping it kills chromedriver (and its browser).
@@ -135,9 +182,26 @@ impl Browser {
         Ok(Browser { client, driver })
     }
 
+    /// Opens a page of the app (grid, kiosk) and waits until its script has
+    /// built the page (it sets `data-app="ready"` on `<html>`).
+    pub async fn open(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        let ready = self.run(WAIT_APP, vec![json!(20_000)]).await?;
+        anyhow::ensure!(
+            ready == json!(true),
+            "{url}: the app did not start: {ready}"
+        );
+        Ok(())
+    }
+
     /// Runs an async script: the page calls the last argument with its result.
     pub async fn run(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
         Ok(self.client.execute_async(script, args).await?)
+    }
+
+    /// chromedriver's process id: Chromium's processes are its descendants.
+    pub fn driver_pid(&self) -> Option<u32> {
+        self.driver.id()
     }
 
     /// Closes the session and the browser.
@@ -154,10 +218,41 @@ pub const WAIT_LIVE: &str = r#"
 const [selector, ms, done] = arguments;
 const el = document.querySelector(selector);
 if (!el) return done({ error: "no element " + selector });
-const finish = () => done({ live: true, stats: el.stats });
-if (el.state === "live") return finish();
-el.addEventListener("statechange", (e) => { if (e.detail.state === "live") finish(); });
-setTimeout(() => done({ timeout: true, stats: el.stats }), ms);
+customElements.whenDefined("cam-player").then(() => {
+  const finish = () => done({ live: true, stats: el.getStats() });
+  if (el.state === "live") return finish();
+  el.addEventListener("statechange", (e) => { if (e.detail.state === "live") finish(); });
+  setTimeout(() => done({ timeout: true, stats: el.getStats() }), ms);
+});
+"#;
+
+/// JS: waits for every `<cam-player>` the page shows (not inside a hidden
+/// element) to be live, then counts the frames each paints in 1 s. Resolves
+/// with `[{camera, live, paintedIn1s, stats}]`. Args: ms.
+pub const ALL_LIVE: &str = r#"
+const [ms, done] = arguments;
+customElements.whenDefined("cam-player").then(() => {
+  const players = [...document.querySelectorAll("cam-player")].filter((p) => !p.closest("[hidden]"));
+  const live = (el) => new Promise((resolve) => {
+    if (el.state === "live") return resolve(true);
+    el.addEventListener("statechange", (e) => { if (e.detail.state === "live") resolve(true); });
+    setTimeout(() => resolve(false), ms);
+  });
+  Promise.all(players.map(live)).then((oks) => {
+    const before = players.map((p) => p.getStats().framesPainted);
+    setTimeout(() => done(players.map((p, i) => ({
+      camera: p.camera, live: oks[i], paintedIn1s: p.getStats().framesPainted - before[i], stats: p.getStats(),
+    }))), 1000);
+  });
+});
+"#;
+
+/// JS: resolves true once the app page has built itself, false after `ms`. Args: ms.
+const WAIT_APP: &str = r#"
+const [ms, done] = arguments;
+if (document.documentElement.dataset.app === "ready") return done(true);
+addEventListener("sightline:ready", () => done(true));
+setTimeout(() => done(false), ms);
 "#;
 
 /// GStreamer's RTSP server (`tests/rtsp_server.py`, Debian packages) on loopback:
@@ -240,7 +335,12 @@ pub async fn http_get(url: &str) -> anyhow::Result<String> {
 
 /// The value of one sample in Prometheus text, e.g. `metric(&text, "sightline_camera_frames_total", "cam")`.
 pub fn metric(text: &str, name: &str, camera: &str) -> Option<f64> {
-    let prefix = format!("{name}{{camera=\"{camera}\"}} ");
+    sample(text, &format!("{name}{{camera=\"{camera}\"}}"))
+}
+
+/// The value of the sample `name` (with its labels, if any) in Prometheus text.
+pub fn sample(text: &str, name: &str) -> Option<f64> {
+    let prefix = format!("{name} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
         .and_then(|v| v.trim().parse().ok())

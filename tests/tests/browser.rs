@@ -27,6 +27,8 @@ const BARS_RGB: [[i64; 3]; 8] = [
     [0, 0, 0],
 ];
 const COLOUR_TOLERANCE: i64 = 40;
+/// What the fallback decoder's files (worker script and Wasm) have in their names.
+const FALLBACK_FILES: &str = "sightline-decoder-worker";
 
 /// In the page (once live): sample the bars, hash the picture, count frames
 /// painted over a 2 s window, hash again. The window opens after a 1 s pre-roll
@@ -52,12 +54,13 @@ const hash = () => {
   return x >>> 0;
 };
 const before = hash();
-const p0 = el.stats.framesPainted, r0 = el.stats.framesReceived;
+const p0 = el.getStats().framesPainted, r0 = el.getStats().framesReceived;
 const t0 = performance.now();
 setTimeout(() => {
-  const s = el.stats;
+  const s = el.getStats();
+  const resources = performance.getEntriesByType("resource").map((e) => e.name);
   done({ bars, before, after: hash(), painted: s.framesPainted - p0, received: s.framesReceived - r0,
-         seconds: (performance.now() - t0) / 1000, stats: s, width: w, height: h });
+         seconds: (performance.now() - t0) / 1000, stats: s, width: w, height: h, resources });
 }, 2000);
 }
 "#;
@@ -106,7 +109,7 @@ async fn check_demo_plays_at(
         None => format!("http://{}/", relay.local_addr()),
     };
     let result = async {
-        browser.client.goto(&url).await.map_err(|e| e.to_string())?;
+        browser.open(&url).await.map_err(|e| e.to_string())?;
         let live = browser
             .run(WAIT_LIVE, vec![json!("cam-player"), json!(15_000)])
             .await
@@ -149,6 +152,21 @@ async fn check_demo_plays_at(
             return Err(format!(
                 "painted with {}, not {renderer}",
                 stats["renderer"]
+            ));
+        }
+        // The fallback decoder is downloaded only when it is used: a WebCodecs
+        // page must not fetch it, a Wasm page must (which also shows that this
+        // probe of the browser's resource list sees it).
+        let fetched_fallback = m["resources"]
+            .as_array()
+            .ok_or("no resource list")?
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.contains(FALLBACK_FILES)));
+        if fetched_fallback != (expect == "wasm") {
+            return Err(format!(
+                "decoder {expect}, yet the fallback was{} downloaded: {}",
+                if fetched_fallback { "" } else { " not" },
+                m["resources"]
             ));
         }
         if stats["decodeErrors"] != json!(0) {
@@ -273,7 +291,7 @@ async fn a_second_element_on_the_same_camera_shares_the_socket_and_plays() {
     let browser = Browser::launch(&[]).await.expect("browser starts");
     let url = format!("http://{}/", relay.local_addr());
     let result = async {
-        browser.client.goto(&url).await?;
+        browser.open(&url).await?;
         let first = browser
             .run(WAIT_LIVE, vec![json!("cam-player"), json!(15_000)])
             .await?;
@@ -323,8 +341,7 @@ async fn without_webcodecs_auto_chooses_wasm() {
     let result = async {
         let port = relay.local_addr().port();
         browser
-            .client
-            .goto(&format!("http://cameras.sightline.test:{port}/"))
+            .open(&format!("http://cameras.sightline.test:{port}/"))
             .await?;
         let secure = browser
             .run("arguments[0](window.isSecureContext);", vec![])

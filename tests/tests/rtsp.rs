@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sightline_e2e::{
     eventually, http_get, metric, rss_bytes, start_relay_with, Browser, Received, RelayClient,
-    RtspServer, WAIT_LIVE,
+    RtspServer, ALL_LIVE, WAIT_LIVE,
 };
 use sightline_relay::config::{RtspSource, Source, Transport};
 use sightline_relay::Relay;
@@ -57,32 +57,6 @@ async fn cameras(relay: &Relay) -> anyhow::Result<Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// In the page: one `<cam-player>` per camera id, each awaited until live, then
-/// frames counted over 1 s. Args: [ids], timeout ms.
-const PLAY_ALL: &str = r#"
-const [ids, ms, done] = arguments;
-const main = document.querySelector("main");
-main.replaceChildren();
-const players = ids.map((id) => {
-  const el = document.createElement("cam-player");
-  el.id = "cam-" + id;
-  el.setAttribute("camera", id);
-  main.append(el);
-  return el;
-});
-const live = (el) => new Promise((resolve) => {
-  if (el.state === "live") return resolve(true);
-  el.addEventListener("statechange", (e) => { if (e.detail.state === "live") resolve(true); });
-  setTimeout(() => resolve(false), ms);
-});
-Promise.all(players.map(live)).then((oks) => {
-  const before = players.map((el) => el.stats.framesPainted);
-  setTimeout(() => done(players.map((el, i) => ({
-    id: ids[i], live: oks[i], paintedIn1s: el.stats.framesPainted - before[i], stats: el.stats,
-  }))), 1000);
-});
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_reaches_the_browser_over_tcp_and_udp_in_baseline_and_high() {
     let _serial = SERIAL.lock().await;
@@ -103,15 +77,20 @@ async fn video_reaches_the_browser_over_tcp_and_udp_in_baseline_and_high() {
     let browser = Browser::launch(&[]).await.expect("browser");
     let result = async {
         browser
-            .client
-            .goto(&format!("http://{}/", relay.local_addr()))
+            .open(&format!("http://{}/", relay.local_addr()))
             .await?;
-        let players = browser
-            .run(PLAY_ALL, vec![json!(mounts), json!(20_000)])
-            .await?;
+        // The app's grid shows every camera the relay has.
+        let players = browser.run(ALL_LIVE, vec![json!(20_000)]).await?;
         println!("players: {players}");
+        let shown: Vec<&str> = players
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["camera"].as_str())
+            .collect();
+        anyhow::ensure!(shown == mounts, "the grid shows {shown:?}");
         for p in players.as_array().into_iter().flatten() {
-            let id = p["id"].as_str().unwrap_or("?");
+            let id = p["camera"].as_str().unwrap_or("?");
             let s = &p["stats"];
             anyhow::ensure!(p["live"] == json!(true), "{id} never went live: {p}");
             anyhow::ensure!(s["decoder"] == json!("webcodecs"), "{id}: {s}");
@@ -269,9 +248,7 @@ async fn a_camera_that_dies_and_returns_resumes_in_the_same_page() {
     let browser = Browser::launch(&[]).await.expect("browser");
     let mut server = Some(server);
     let result = async {
-        browser
-            .client
-            .goto(&format!("http://{}/?camera=cam", relay.local_addr()))
+        browser.open(&format!("http://{}/?camera=cam", relay.local_addr()))
             .await?;
         let live = browser
             .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
@@ -452,7 +429,7 @@ async fn next_keyframe(client: &mut RelayClient, n: usize) -> u64 {
     frames
 }
 
-/// In the page: watches `el.stats` on every animation frame until the picture
+/// In the page: watches `el.getStats()` on every animation frame until the picture
 /// has had both sizes and painted after the change, or `ms` pass. Args: ms.
 const WATCH_SIZES: &str = r#"
 const [ms, done] = arguments;
@@ -461,7 +438,7 @@ const sizes = [];
 let paintedAtChange = null;
 const started = performance.now();
 (function look() {
-  const s = el.stats;
+  const s = el.getStats();
   const size = s.width + "x" + s.height;
   if (s.width && sizes[sizes.length - 1] !== size) {
     sizes.push(size);
@@ -514,8 +491,7 @@ async fn a_new_resolution_mid_stream_reaches_the_player_without_a_reload() {
 
         // The player: reconfigures its decoder and keeps painting.
         browser
-            .client
-            .goto(&format!("http://{}/?camera=switch", relay.local_addr()))
+            .open(&format!("http://{}/?camera=switch", relay.local_addr()))
             .await?;
         let live = browser
             .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])

@@ -5,8 +5,9 @@
 //! - `cargo xtask test` — installs what is missing, then fmt, clippy (host and
 //!   wasm32), the web app build, every host test (the browser end-to-end suite
 //!   included) and the player's tests inside headless Chromium.
-//! - `cargo xtask bench` — benchmarks, printed as a markdown table and written
-//!   to target/bench/results.md (not part of `test`: figures are not pass/fail).
+//! - `cargo xtask bench` — benchmarks (decoders, the page's CPU with 16 tiles,
+//!   download sizes), printed as a markdown table and written to
+//!   target/bench/results.md (not part of `test`: figures are not pass/fail).
 //! - `cargo xtask setup` — only the installing; `cargo xtask web` — only the build.
 //!
 //! Every tool comes from a registry this project may use (rustup, crates.io, npm,
@@ -73,7 +74,7 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks (decoders in headless Chromium, download sizes); not part of test\
+                 \n  bench  benchmarks (decoders and the 16-tile page in headless Chromium, download sizes); not part of test\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -457,6 +458,21 @@ fn bench(root: &Path) -> anyhow::Result<()> {
             ));
         }
     }
+    say("page CPU with 16 tiles of 720p in headless Chromium (3 windows of 10 s per decoder)");
+    let out = cargo()
+        .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
+        .env("SIGHTLINE_WWW", root.join("target/www"))
+        .env("SIGHTLINE_BENCH_CLIP", streams.join("1280x720_high.h264"))
+        .output()
+        .context("running the page CPU benchmark")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        bail!("the page CPU benchmark failed");
+    }
+    for row in stdout.lines().filter_map(|l| l.trim().strip_prefix("ROW|")) {
+        table.push_str(&format!("|{row}\n"));
+    }
     say("download sizes (gzip -9)");
     let www = root.join("target/www");
     for (what, files) in [
@@ -473,7 +489,6 @@ fn bench(root: &Path) -> anyhow::Result<()> {
             &[
                 "sightline-decoder-worker_bg.wasm",
                 "sightline-decoder-worker.js",
-                "sightline-decoder-worker_loader.js",
             ][..],
         ),
     ] {

@@ -1,12 +1,12 @@
-//! Which decoder a player uses: WebCodecs or the OpenH264-Wasm fallback, chosen
-//! by the element's `decoder` attribute (`auto`, `webcodecs`, `wasm`).
+//! The decoder seam: the [`Decoder`] trait every backend implements (WebCodecs
+//! in `decoder.rs`, the OpenH264-Wasm worker in `fallback.rs`), and the
+//! element's `decoder` attribute (`auto`, `webcodecs`, `wasm`) that picks one.
 
 use js_sys::Uint8Array;
 use sightline_wire::{MediaHeader, StreamConfig};
 use wasm_bindgen::JsValue;
 
-use crate::decoder::{Fed, WebCodecsDecoder};
-use crate::fallback::WasmDecoder;
+use crate::decoder::Fed;
 
 /// What the `decoder` attribute asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,54 +27,42 @@ impl Preference {
     }
 }
 
-/// A live decoder of either kind.
-pub enum Backend {
-    WebCodecs(WebCodecsDecoder),
-    Wasm(WasmDecoder),
+/// Which backend a [`Decoder`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    WebCodecs,
+    Wasm,
 }
 
-impl Backend {
+impl Kind {
     /// `webcodecs` or `wasm`, as `stats.decoder` reports it.
-    pub fn name(&self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            Backend::WebCodecs(_) => "webcodecs",
-            Backend::Wasm(_) => "wasm",
+            Kind::WebCodecs => "webcodecs",
+            Kind::Wasm => "wasm",
         }
     }
 
     /// The badge on the picture.
-    pub fn label(&self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
-            Backend::WebCodecs(_) => "WebCodecs",
-            Backend::Wasm(_) => "OpenH264 · Wasm",
+            Kind::WebCodecs => "WebCodecs",
+            Kind::Wasm => "OpenH264 · Wasm",
         }
     }
+}
 
-    pub fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
-        match self {
-            Backend::WebCodecs(d) => d.configure(config),
-            Backend::Wasm(d) => d.configure(config),
-        }
-    }
-
-    pub fn config(&self) -> Option<&StreamConfig> {
-        match self {
-            Backend::WebCodecs(d) => d.config(),
-            Backend::Wasm(d) => d.config(),
-        }
-    }
-
-    pub fn is_broken(&self) -> bool {
-        match self {
-            Backend::WebCodecs(d) => d.is_broken(),
-            Backend::Wasm(d) => d.is_broken(),
-        }
-    }
-
-    pub fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
-        match self {
-            Backend::WebCodecs(d) => d.decode(header, payload),
-            Backend::Wasm(d) => d.decode(header, payload),
-        }
-    }
+/// A live H.264 decoder: fed access units as they arrive, it hands decoded
+/// pictures to the callbacks it was made with, and skips to the next keyframe
+/// rather than drift (`live.rs`).
+pub trait Decoder {
+    fn kind(&self) -> Kind;
+    /// (Re)configures for a stream; decoding resumes at its next keyframe.
+    fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue>;
+    /// The configuration in use.
+    fn config(&self) -> Option<&StreamConfig>;
+    /// True once the decoder cannot go on and must be replaced.
+    fn is_broken(&self) -> bool;
+    /// Feeds one access unit (`payload` may view the socket's buffer).
+    fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue>;
 }

@@ -19,6 +19,8 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use sightline_backoff::Backoff;
 
+use crate::now_ms;
+
 /// What an element receives from the connection.
 pub trait ChannelSink {
     /// New decoder parameters; frames after this decode with them.
@@ -27,6 +29,8 @@ pub trait ChannelSink {
     fn on_frame(&self, header: &MediaHeader, payload: &Uint8Array);
     /// The camera's state as the relay reports it.
     fn on_camera(&self, status: &CameraState);
+    /// The relay refused this sink's request (unknown camera, protocol version).
+    fn on_refused(&self, message: &str);
     /// The socket is down and being retried.
     fn on_link_lost(&self);
 }
@@ -36,6 +40,9 @@ struct Attachment {
     camera: String,
     sink: Weak<dyn ChannelSink>,
 }
+
+/// A reconnect timer's handle and the callback it runs.
+type Retry = (i32, Closure<dyn FnMut()>);
 
 /// Handlers kept alive for as long as their socket.
 struct Socket {
@@ -61,8 +68,16 @@ pub struct Connection {
     pending: RefCell<HashMap<u32, String>>,
     next_id: Cell<u32>,
     backoff: RefCell<Backoff>,
-    retry: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// The pending reconnect: its timer (to cancel it) and callback.
+    retry: RefCell<Option<Retry>>,
+    /// `performance.now()` of the latest message from the relay.
+    last_message_ms: Cell<f64>,
 }
+
+/// A socket this long without a message while cameras are watched is taken
+/// for dead by [`Connection::revive`] (the relay sends frames or, for an idle
+/// camera, nothing: so only a caller that expected frames may ask).
+const SILENT_MS: f64 = 10_000.0;
 
 /// First reconnect delay, and the longest: a player keeps trying forever, this often.
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
@@ -90,6 +105,7 @@ pub fn connection_for(url: &str) -> Rc<Connection> {
                     next_id: Cell::new(1),
                     backoff: RefCell::new(Backoff::new(RECONNECT_FIRST, RECONNECT_MAX)),
                     retry: RefCell::new(None),
+                    last_message_ms: Cell::new(now_ms()),
                 });
                 conn.open();
                 conn
@@ -137,6 +153,11 @@ impl Connection {
         id
     }
 
+    /// Whether the socket is open and the relay has welcomed it.
+    pub fn is_up(&self) -> bool {
+        self.welcomed.get()
+    }
+
     /// Stops showing a camera to one sink; unsubscribes when nobody watches it.
     pub fn detach(&self, id: u32) {
         let camera = {
@@ -154,6 +175,39 @@ impl Connection {
         }
     }
 
+    /// Reopens the socket now if it is down (skipping the backoff wait) or has
+    /// been silent for [`SILENT_MS`]: a link that died without the browser
+    /// noticing (a kiosk's network dropped and came back).
+    pub fn revive(self: &Rc<Self>) {
+        let silent = now_ms() - self.last_message_ms.get() >= SILENT_MS;
+        let down = self.socket.borrow().is_none();
+        if !(down || silent) {
+            return;
+        }
+        self.backoff.borrow_mut().reset();
+        if down {
+            self.cancel_retry();
+            self.open();
+            return;
+        }
+        web_sys::console::info_1(&"Sightline: the relay went silent; reconnecting".into());
+        if let Some(socket) = self.socket.borrow().as_ref() {
+            let _ = socket.ws.close();
+        }
+        // The close event would come when the browser gives up on the dead
+        // link, maybe minutes from now: go on as if it came (this drops the
+        // socket's handlers and schedules the reopening).
+        self.on_closed();
+    }
+
+    fn cancel_retry(&self) {
+        if let Some((timer, _)) = self.retry.borrow_mut().take() {
+            if let Some(window) = web_sys::window() {
+                window.clear_timeout_with_handle(timer);
+            }
+        }
+    }
+
     fn subscribe(&self, camera: String) {
         let id = self.take_id();
         self.pending.borrow_mut().insert(id, camera.clone());
@@ -167,6 +221,9 @@ impl Connection {
     }
 
     fn open(self: &Rc<Self>) {
+        // (The retry closure that may be running this stays in place: dropping
+        // a closure while it runs is not allowed; the next retry replaces it.)
+        self.last_message_ms.set(now_ms());
         let ws = match WebSocket::new(&self.url) {
             Ok(ws) => ws,
             Err(e) => {
@@ -237,16 +294,21 @@ impl Connection {
                 conn.open();
             }
         });
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-                retry.as_ref().unchecked_ref(),
-                delay.as_millis() as i32,
-            );
+        let timer = web_sys::window().and_then(|window| {
+            window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    retry.as_ref().unchecked_ref(),
+                    delay.as_millis() as i32,
+                )
+                .ok()
+        });
+        if let Some(timer) = timer {
+            *self.retry.borrow_mut() = Some((timer, retry));
         }
-        *self.retry.borrow_mut() = Some(retry);
     }
 
     fn on_message(&self, event: MessageEvent) {
+        self.last_message_ms.set(now_ms());
         let data = event.data();
         if let Some(text) = data.as_string() {
             match ServerMessage::parse(&text) {
@@ -332,8 +394,25 @@ impl Connection {
             } => {
                 web_sys::console::warn_1(&format!("Sightline relay: {code:?}: {message}").into());
                 let refused = request.and_then(|id| self.pending.borrow_mut().remove(&id));
-                if let (ErrorCode::UnknownCamera, Some(camera)) = (code, refused) {
-                    self.set_status(&camera, CameraState::Offline { reason: message });
+                match (code, refused) {
+                    (ErrorCode::UnknownCamera, Some(camera)) => {
+                        // The state first: an `error` listener sees `offline`.
+                        self.set_status(
+                            &camera,
+                            CameraState::Offline {
+                                reason: message.clone(),
+                            },
+                        );
+                        for sink in self.sinks(|a| a.camera == camera) {
+                            sink.on_refused(&message);
+                        }
+                    }
+                    (ErrorCode::ProtocolMismatch, _) => {
+                        for sink in self.sinks(|_| true) {
+                            sink.on_refused(&message);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

@@ -9,6 +9,7 @@ use sightline_wire::{FrameFlags, MediaHeader, StreamConfig};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::backend::{Decoder, Kind};
 use crate::live::{Admit, LiveGate};
 use web_sys::{
     CodecState, EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType,
@@ -87,18 +88,6 @@ impl WebCodecsDecoder {
         })
     }
 
-    /// (Re)configures for a stream; decoding resumes at its next keyframe.
-    pub fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
-        let cfg = decoder_config(config);
-        if self.decoder.state() == CodecState::Closed {
-            return Err(JsValue::from_str("decoder is closed after an error"));
-        }
-        self.decoder.configure(&cfg)?;
-        self.config = Some(config.clone());
-        self.gate.restart();
-        Ok(())
-    }
-
     /// Whether this browser's WebCodecs says it can decode `config`
     /// (`VideoDecoder.isConfigSupported`); false where WebCodecs is missing.
     pub async fn supports(config: &StreamConfig) -> bool {
@@ -114,16 +103,6 @@ impl WebCodecsDecoder {
             .unwrap_or(false)
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> Option<&StreamConfig> {
-        self.config.as_ref()
-    }
-
-    /// True once the browser reported an error; the decoder must be replaced.
-    pub fn is_broken(&self) -> bool {
-        self.failed.borrow().is_some() || self.decoder.state() == CodecState::Closed
-    }
-
     /// Resolves once every access unit fed so far has been output (end of a stream).
     pub fn flush(&self) -> js_sys::Promise<js_sys::Undefined> {
         self.decoder.flush()
@@ -133,9 +112,37 @@ impl WebCodecsDecoder {
     pub fn queue_size(&self) -> u32 {
         self.decoder.decode_queue_size()
     }
+}
+
+impl Decoder for WebCodecsDecoder {
+    fn kind(&self) -> Kind {
+        Kind::WebCodecs
+    }
+
+    /// (Re)configures for a stream; decoding resumes at its next keyframe.
+    fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
+        let cfg = decoder_config(config);
+        if self.decoder.state() == CodecState::Closed {
+            return Err(JsValue::from_str("decoder is closed after an error"));
+        }
+        self.decoder.configure(&cfg)?;
+        self.config = Some(config.clone());
+        self.gate.restart();
+        Ok(())
+    }
+
+    /// The configuration in use.
+    fn config(&self) -> Option<&StreamConfig> {
+        self.config.as_ref()
+    }
+
+    /// True once the browser reported an error; the decoder must be replaced.
+    fn is_broken(&self) -> bool {
+        self.failed.borrow().is_some() || self.decoder.state() == CodecState::Closed
+    }
 
     /// Feeds one access unit.
-    pub fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
+    fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
         if self.config.is_none() || self.decoder.state() != CodecState::Configured {
             return Ok(Fed::Skipped);
         }

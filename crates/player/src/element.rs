@@ -1,43 +1,32 @@
 //! `CamPlayerCore`: the Rust side of the `<cam-player>` element. The JS class in
 //! `www/cam-player.js` creates one per element and forwards its lifecycle
-//! (connected, disconnected, attribute changed); this owns the shadow DOM (canvas,
-//! status overlay, decoder badge), the subscription, the decoder and the stats.
+//! (connected, disconnected, attribute changed) and its methods; this owns the
+//! subscription (only while the element can be seen: `visibility.rs`), the
+//! decoder, the state, the stats and the `statechange` and `error` events. What
+//! is shown lives in `view.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
 use sightline_wire::{CameraState, MediaHeader, StreamConfig};
 use wasm_bindgen::prelude::*;
-use web_sys::{
-    CustomEvent, CustomEventInit, HtmlCanvasElement, HtmlElement, ShadowRootInit, ShadowRootMode,
-    VideoFrame,
-};
+use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
 
-use crate::backend::{Backend, Preference};
+use crate::assets;
+use crate::backend::{Decoder, Kind, Preference};
 use crate::connection::{self, ChannelSink, Connection};
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
 use crate::gl;
+use crate::meter::Meter;
+use crate::now_ms;
 use crate::relay_url::websocket_url;
-use crate::render::CanvasRenderer;
 use crate::state::PlayerState;
+use crate::view::View;
+use crate::visibility::Visibility;
 
-const SHADOW_HTML: &str = r#"<style>
-:host { display: block; position: relative; background: #000; aspect-ratio: 16 / 9; overflow: hidden; }
-canvas { display: block; width: 100%; height: 100%; object-fit: contain; }
-.overlay { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
-  padding: 1em; text-align: center; color: #eee; background: rgba(0, 0, 0, .55);
-  font: 500 clamp(11px, 2.2cqw, 18px) system-ui, sans-serif; }
-.overlay[hidden], .badge[hidden] { display: none; }
-.badge { position: absolute; right: .5em; bottom: .5em; padding: .1em .4em; border-radius: .3em;
-  color: #fff; background: rgba(0, 0, 0, .5); font: 11px ui-monospace, monospace; }
-</style>
-<canvas part="canvas"></canvas>
-<div class="overlay" part="overlay">Connecting…</div>
-<div class="badge" part="badge" hidden></div>"#;
-
-/// Counters a page (and the tests) can read through `element.stats`.
+/// Counters a page (and the tests) can read through `element.getStats()`.
 #[derive(Debug, Default)]
 struct Stats {
     received: u32,
@@ -46,26 +35,30 @@ struct Stats {
     decode_errors: u32,
     width: u32,
     height: u32,
-    /// `performance.now()` when the element connected.
+    /// `performance.now()` when the element (re)started.
     started_at: f64,
     time_to_first_frame_ms: Option<f64>,
     /// The decoder's latest complaint, for `stats.lastError`.
     last_error: Option<String>,
     /// How the latest picture was painted: `canvas2d` or `webgl`.
     renderer: Option<&'static str>,
+    /// Times the element stopped receiving because nobody could see it.
+    pauses: u32,
+    meter: Meter,
+    /// `performance.now()` of the stats box's last update.
+    shown_at: f64,
 }
 
 struct Player {
     host: HtmlElement,
-    overlay: HtmlElement,
-    badge: HtmlElement,
-    renderer: CanvasRenderer,
-    decoder: RefCell<Option<Backend>>,
+    view: View,
+    visibility: Visibility,
+    decoder: RefCell<Option<Box<dyn Decoder>>>,
     /// WebCodecs failed on this stream before painting anything: `auto` uses Wasm.
     webcodecs_failed: Cell<bool>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
-    /// Between `connected` and `disconnected`: attribute changes take effect at once.
+    /// Between `connected` and `disconnected`.
     in_document: Cell<bool>,
     state: RefCell<PlayerState>,
     stats: RefCell<Stats>,
@@ -83,55 +76,57 @@ impl CamPlayerCore {
     /// Builds the element's shadow DOM.
     #[wasm_bindgen(constructor)]
     pub fn new(host: HtmlElement) -> Result<CamPlayerCore, JsValue> {
-        let shadow = match host.shadow_root() {
-            Some(shadow) => shadow,
-            None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
-        };
-        shadow.set_inner_html(SHADOW_HTML);
-        let find = |selector: &str| -> Result<web_sys::Element, JsValue> {
-            shadow
-                .query_selector(selector)?
-                .ok_or_else(|| JsValue::from_str("shadow DOM incomplete"))
-        };
-        let canvas: HtmlCanvasElement = find("canvas")?.dyn_into()?;
-        let overlay: HtmlElement = find(".overlay")?.dyn_into()?;
-        let badge: HtmlElement = find(".badge")?.dyn_into()?;
-        let renderer = CanvasRenderer::new(canvas)?;
-        let player = Rc::new_cyclic(|me| Player {
-            host,
-            overlay,
-            badge,
-            renderer,
-            decoder: RefCell::new(None),
-            webcodecs_failed: Cell::new(false),
-            config: RefCell::new(None),
-            link: RefCell::new(None),
-            in_document: Cell::new(false),
-            state: RefCell::new(PlayerState::Connecting),
-            stats: RefCell::new(Stats::default()),
-            me: me.clone(),
+        let view = View::new(host.clone())?;
+        let player = Rc::new_cyclic(|me: &Weak<Player>| {
+            let visibility = Visibility::new(host.clone(), {
+                let me = me.clone();
+                move || {
+                    if let Some(player) = me.upgrade() {
+                        player.follow_visibility();
+                    }
+                }
+            });
+            Player {
+                host,
+                view,
+                visibility,
+                decoder: RefCell::new(None),
+                webcodecs_failed: Cell::new(false),
+                config: RefCell::new(None),
+                link: RefCell::new(None),
+                in_document: Cell::new(false),
+                state: RefCell::new(PlayerState::Connecting),
+                stats: RefCell::new(Stats::default()),
+                me: me.clone(),
+            }
         });
         Ok(CamPlayerCore { player })
     }
 
-    /// The element entered a document: subscribe.
+    /// The element entered a document: start, and subscribe once it can be seen.
     pub fn connected(&self) {
         self.player.in_document.set(true);
-        self.player.start();
+        self.player.visibility.start();
+        self.player.restart();
     }
 
     /// The element left the document: unsubscribe and free the decoder.
     pub fn disconnected(&self) {
         self.player.in_document.set(false);
-        self.player.stop();
+        self.player.visibility.stop();
+        self.player.unsubscribe();
     }
 
     /// An observed attribute changed.
     #[wasm_bindgen(js_name = attributeChanged)]
     pub fn attribute_changed(&self, name: &str) {
-        if matches!(name, "camera" | "relay" | "decoder") && self.player.in_document.get() {
-            self.player.stop();
-            self.player.start();
+        match name {
+            "camera" | "relay" | "decoder" if self.player.in_document.get() => {
+                self.player.restart()
+            }
+            "stats" => self.player.update_stats_box(true),
+            // `fit` and `controls` are CSS on the host's attributes.
+            _ => {}
         }
     }
 
@@ -142,44 +137,102 @@ impl CamPlayerCore {
     }
 
     /// A snapshot of the counters, as a plain object.
-    pub fn stats(&self) -> Result<Object, JsValue> {
+    #[wasm_bindgen(js_name = getStats)]
+    pub fn get_stats(&self) -> Result<Object, JsValue> {
         self.player.stats_object()
+    }
+
+    /// The picture shown now as an image Blob at the stream's resolution
+    /// (`image/png` unless `mime` says otherwise; `quality` for lossy types).
+    pub fn snapshot(&self, mime: Option<String>, quality: Option<f64>) -> Promise {
+        let mime = mime.unwrap_or_else(|| "image/png".into());
+        if self.player.stats.borrow().painted == 0 {
+            return Promise::reject(&js_sys::Error::new("no picture yet").into());
+        }
+        self.player
+            .view
+            .snapshot(&mime, quality)
+            .unwrap_or_else(|e| Promise::reject(&e))
+    }
+
+    /// Starts again now: resubscribes and, if the relay has been silent (a
+    /// dead link the browser has not noticed), reopens the socket at once
+    /// instead of waiting for the next retry.
+    pub fn reconnect(&self) {
+        if let Some((conn, _)) = self.player.link.borrow().as_ref() {
+            conn.revive();
+        }
+        if self.player.in_document.get() {
+            self.player.restart();
+        }
     }
 }
 
 impl Player {
-    fn start(&self) {
-        let Some(camera) = self.host.get_attribute("camera").filter(|c| !c.is_empty()) else {
-            self.set_state(PlayerState::Offline("no camera attribute".into()));
-            return;
-        };
-        let relay = self
-            .host
-            .get_attribute("relay")
-            .or_else(|| web_sys::window().and_then(|w| w.location().origin().ok()));
-        let url = match relay.as_deref().map(websocket_url) {
-            Some(Ok(url)) => url,
-            Some(Err(e)) => return self.set_state(PlayerState::Offline(e)),
-            None => return self.set_state(PlayerState::Offline("no relay URL".into())),
-        };
+    /// (Re)starts from scratch: new counters, `connecting`, a new subscription.
+    fn restart(&self) {
+        self.unsubscribe();
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
             stats.started_at = now_ms();
         }
         self.set_state(PlayerState::Connecting);
+        self.follow_visibility();
+    }
+
+    /// Subscribed exactly while the element is in a document and can be seen.
+    fn follow_visibility(&self) {
+        let want = self.in_document.get() && self.visibility.visible();
+        let have = self.link.borrow().is_some();
+        if want && !have {
+            self.subscribe();
+        } else if !want && have {
+            self.unsubscribe();
+            if self.in_document.get() {
+                self.stats.borrow_mut().pauses += 1;
+            }
+        }
+    }
+
+    fn subscribe(&self) {
+        let Some(camera) = self.host.get_attribute("camera").filter(|c| !c.is_empty()) else {
+            return self.fail("config", "no camera attribute");
+        };
+        let relay = self
+            .host
+            .get_attribute("relay")
+            .filter(|r| !r.trim().is_empty())
+            .or_else(assets::default_relay);
+        let url = match relay.as_deref().map(websocket_url) {
+            Some(Ok(url)) => url,
+            Some(Err(e)) => return self.fail("config", &e),
+            None => return self.fail("config", "no relay URL"),
+        };
         let conn = connection::connection_for(&url);
         let me: Weak<dyn ChannelSink> = self.me.clone();
         let id = conn.attach(&camera, me);
+        // Back from a pause while the link is down: not live any more.
+        if !conn.is_up() && *self.state.borrow() == PlayerState::Live {
+            self.set_state(PlayerState::Reconnecting(None));
+        }
         *self.link.borrow_mut() = Some((conn, id));
     }
 
-    fn stop(&self) {
+    /// Stops receiving; the last picture stays on the canvas.
+    fn unsubscribe(&self) {
         if let Some((conn, id)) = self.link.borrow_mut().take() {
             conn.detach(id);
         }
         self.decoder.borrow_mut().take();
         self.config.borrow_mut().take();
+        self.stats.borrow_mut().meter.reset_waiting();
+    }
+
+    /// Goes offline for a reason the page must fix, and says so in an `error` event.
+    fn fail(&self, source: &str, message: &str) {
+        self.set_state(PlayerState::Offline(message.to_owned()));
+        self.fire_error(source, message);
     }
 
     /// A decoder configured for the current stream, replacing a broken one.
@@ -191,8 +244,8 @@ impl Player {
             .decoder
             .borrow()
             .as_ref()
-            .map(|d| (d.name(), d.is_broken()));
-        if let Some(("webcodecs", true)) = current {
+            .map(|d| (d.kind(), d.is_broken()));
+        if let Some((Kind::WebCodecs, true)) = current {
             // Broken before its first picture: in `auto`, that means this
             // browser's WebCodecs cannot play this stream; use Wasm from now on.
             if self.stats.borrow().painted == 0 {
@@ -202,13 +255,12 @@ impl Player {
         if current.is_none_or(|(_, broken)| broken) {
             let mut decoder = self.new_decoder()?;
             if let Err(e) = decoder.configure(&config) {
-                if matches!(decoder, Backend::WebCodecs(_)) {
+                if decoder.kind() == Kind::WebCodecs {
                     self.webcodecs_failed.set(true);
                 }
                 return Err(e);
             }
-            self.badge.set_text_content(Some(decoder.label()));
-            self.badge.set_hidden(false);
+            self.view.show_decoder(decoder.kind().label());
             *self.decoder.borrow_mut() = Some(decoder);
         } else if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
             if decoder.config() != Some(&config) {
@@ -245,7 +297,11 @@ impl Player {
                 .into(),
             );
             player.webcodecs_failed.set(true);
-            let on_webcodecs = matches!(*player.decoder.borrow(), Some(Backend::WebCodecs(_)));
+            let on_webcodecs = player
+                .decoder
+                .borrow()
+                .as_ref()
+                .is_some_and(|d| d.kind() == Kind::WebCodecs);
             if on_webcodecs {
                 player.decoder.borrow_mut().take();
                 if let Err(e) = player.ensure_decoder() {
@@ -256,7 +312,7 @@ impl Player {
     }
 
     /// A new decoder of the kind the `decoder` attribute and this browser allow.
-    fn new_decoder(&self) -> Result<Backend, JsValue> {
+    fn new_decoder(&self) -> Result<Box<dyn Decoder>, JsValue> {
         let preference = Preference::parse(self.host.get_attribute("decoder").as_deref());
         let webcodecs = match preference {
             Preference::WebCodecs => true,
@@ -267,23 +323,29 @@ impl Player {
         let on_error = move |message: String| {
             web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
             if let Some(player) = me.upgrade() {
-                let mut stats = player.stats.borrow_mut();
-                stats.decode_errors += 1;
-                stats.last_error = Some(message);
+                let repeated = {
+                    let mut stats = player.stats.borrow_mut();
+                    stats.decode_errors += 1;
+                    let repeated = stats.last_error.as_deref() == Some(message.as_str());
+                    stats.last_error = Some(message.clone());
+                    repeated
+                };
+                if !repeated {
+                    player.fire_error("decoder", &message);
+                }
             }
         };
         let me = self.me.clone();
         if webcodecs {
             let on_frame = move |frame: VideoFrame| match me.upgrade() {
                 Some(player) => {
-                    let painted = player.renderer.paint(frame);
-                    player.on_painted(painted, "canvas2d");
+                    let timestamp = Some(frame.timestamp() as i64);
+                    let painted = player.view.renderer.paint(frame);
+                    player.on_painted(painted, "canvas2d", timestamp);
                 }
                 None => frame.close(),
             };
-            Ok(Backend::WebCodecs(WebCodecsDecoder::new(
-                on_frame, on_error,
-            )?))
+            Ok(Box::new(WebCodecsDecoder::new(on_frame, on_error)?))
         } else {
             let gl = gl::shared();
             let format = if gl.is_some() {
@@ -294,59 +356,95 @@ impl Player {
             let on_frame = move |frame: WorkerFrame| {
                 if let Some(player) = me.upgrade() {
                     let (w, h) = (frame.width, frame.height);
+                    let renderer = &player.view.renderer;
                     let (painted, how) = match (&gl, frame.format) {
                         (Some(gl), PixelFormat::I420) => {
-                            (player.renderer.paint_i420(gl, w, h, &frame.pixels), "webgl")
+                            (renderer.paint_i420(gl, w, h, &frame.pixels), "webgl")
                         }
-                        _ => (player.renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
+                        _ => (renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
                     };
-                    player.on_painted(painted, how);
+                    player.on_painted(painted, how, Some(frame.timestamp_us));
                 }
             };
-            Ok(Backend::Wasm(WasmDecoder::new(format, on_frame, on_error)?))
+            Ok(Box::new(WasmDecoder::new(format, on_frame, on_error)?))
         }
     }
 
     /// Counts a painted picture (or reports a failed paint) and goes live.
-    fn on_painted(&self, painted: Result<(u32, u32), JsValue>, how: &'static str) {
-        match painted {
-            Ok((w, h)) => {
-                let first = {
-                    let mut stats = self.stats.borrow_mut();
-                    stats.renderer = Some(how);
-                    stats.painted += 1;
-                    (stats.width, stats.height) = (w, h);
-                    if stats.time_to_first_frame_ms.is_none() {
-                        stats.time_to_first_frame_ms = Some(now_ms() - stats.started_at);
-                    }
-                    stats.painted == 1
-                };
-                // A picture means live when waiting for one; not when the relay
-                // said the camera is gone (frames still in flight are painted,
-                // but the state waits for the camera to be back).
-                let waiting = matches!(
-                    *self.state.borrow(),
-                    PlayerState::Connecting | PlayerState::Reconnecting(None)
-                );
-                if first || waiting {
-                    self.set_state(PlayerState::Live);
-                }
+    fn on_painted(
+        &self,
+        painted: Result<(u32, u32), JsValue>,
+        how: &'static str,
+        timestamp_us: Option<i64>,
+    ) {
+        let (w, h) = match painted {
+            Ok(size) => size,
+            Err(e) => return web_sys::console::warn_2(&"Sightline: paint failed".into(), &e),
+        };
+        let first = {
+            let mut stats = self.stats.borrow_mut();
+            stats.renderer = Some(how);
+            stats.painted += 1;
+            (stats.width, stats.height) = (w, h);
+            if stats.time_to_first_frame_ms.is_none() {
+                stats.time_to_first_frame_ms = Some(now_ms() - stats.started_at);
             }
-            Err(e) => web_sys::console::warn_2(&"Sightline: paint failed".into(), &e),
+            stats
+                .meter
+                .painted(timestamp_us, now_ms(), js_sys::Date::now() * 1000.0);
+            stats.painted == 1
+        };
+        // A picture means live when waiting for one; not when the relay said
+        // the camera is gone (frames still in flight are painted, but the
+        // state waits for the camera to be back).
+        let waiting = matches!(
+            *self.state.borrow(),
+            PlayerState::Connecting | PlayerState::Reconnecting(None)
+        );
+        if first || waiting {
+            self.set_state(PlayerState::Live);
         }
+        self.update_stats_box(false);
+    }
+
+    /// Refreshes the stats box, at most once a second unless `now`.
+    fn update_stats_box(&self, now: bool) {
+        if !self.view.stats_shown() {
+            return;
+        }
+        let text = {
+            let mut stats = self.stats.borrow_mut();
+            let t = now_ms();
+            if !now && t - stats.shown_at < 1000.0 {
+                return;
+            }
+            stats.shown_at = t;
+            stats.meter.roll(t);
+            let f = stats.meter.figures();
+            let decoder = self
+                .decoder
+                .borrow()
+                .as_ref()
+                .map_or("—", |d| d.kind().label());
+            let ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0} ms"));
+            format!(
+                "{}×{}  {:.1} fps  {:.2} Mbit/s\nlatency {} (decode {})\n{decoder}",
+                stats.width,
+                stats.height,
+                f.fps,
+                f.bitrate_bps / 1e6,
+                ms(f.relay_to_paint_ms),
+                ms(f.arrival_to_paint_ms),
+            )
+        };
+        self.view.show_stats(&text);
     }
 
     fn set_state(&self, state: PlayerState) {
         if *self.state.borrow() == state {
             return;
         }
-        match state.overlay_text() {
-            Some(text) => {
-                self.overlay.set_text_content(Some(&text));
-                self.overlay.set_hidden(false);
-            }
-            None => self.overlay.set_hidden(true),
-        }
+        self.view.show_overlay(state.overlay_text().as_deref());
         let _ = self.host.set_attribute("state", state.name());
         let detail = Object::new();
         let _ = Reflect::set(&detail, &"state".into(), &state.name().into());
@@ -354,31 +452,46 @@ impl Player {
             let _ = Reflect::set(&detail, &"reason".into(), &reason.into());
         }
         *self.state.borrow_mut() = state;
+        self.dispatch("statechange", &detail, true);
+    }
+
+    /// An `error` event: `detail = {source, message}`; `source` is `relay`
+    /// (it refused the request), `decoder` or `config` (the element's attributes).
+    fn fire_error(&self, source: &str, message: &str) {
+        let detail = Object::new();
+        let _ = Reflect::set(&detail, &"source".into(), &source.into());
+        let _ = Reflect::set(&detail, &"message".into(), &message.into());
+        self.dispatch("error", &detail, false);
+    }
+
+    fn dispatch(&self, name: &str, detail: &Object, bubbles: bool) {
         let init = CustomEventInit::new();
-        init.set_detail(&detail);
-        init.set_bubbles(true);
-        init.set_composed(true);
-        if let Ok(event) = CustomEvent::new_with_event_init_dict("statechange", &init) {
+        init.set_detail(detail);
+        init.set_bubbles(bubbles);
+        init.set_composed(bubbles);
+        if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
             let _ = self.host.dispatch_event(&event);
         }
     }
 
     fn stats_object(&self) -> Result<Object, JsValue> {
         let s = self.stats.borrow();
+        let f = s.meter.figures();
         let o = Object::new();
         let set = |k: &str, v: JsValue| Reflect::set(&o, &k.into(), &v);
+        let opt = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from);
         set("framesReceived", s.received.into())?;
         set("framesPainted", s.painted.into())?;
         set("framesSkipped", s.skipped.into())?;
         set("decodeErrors", s.decode_errors.into())?;
         set("width", s.width.into())?;
         set("height", s.height.into())?;
-        set(
-            "timeToFirstFrameMs",
-            s.time_to_first_frame_ms
-                .map_or(JsValue::NULL, JsValue::from),
-        )?;
-        let decoder = self.decoder.borrow().as_ref().map(Backend::name);
+        set("timeToFirstFrameMs", opt(s.time_to_first_frame_ms))?;
+        set("fps", f.fps.into())?;
+        set("bitrateBps", f.bitrate_bps.into())?;
+        set("latencyMs", opt(f.relay_to_paint_ms))?;
+        set("decodeLatencyMs", opt(f.arrival_to_paint_ms))?;
+        let decoder = self.decoder.borrow().as_ref().map(|d| d.kind().name());
         set("decoder", decoder.map_or(JsValue::NULL, JsValue::from))?;
         let codec = self.config.borrow().as_ref().map(|c| c.codec.clone());
         set("codec", codec.map_or(JsValue::NULL, JsValue::from))?;
@@ -388,6 +501,8 @@ impl Player {
             "lastError",
             s.last_error.as_deref().map_or(JsValue::NULL, JsValue::from),
         )?;
+        set("receiving", self.link.borrow().is_some().into())?;
+        set("pauses", s.pauses.into())?;
         set("sockets", (connection::open_sockets() as u32).into())?;
         Ok(o)
     }
@@ -404,7 +519,16 @@ impl ChannelSink for Player {
     }
 
     fn on_frame(&self, header: &MediaHeader, payload: &Uint8Array) {
-        self.stats.borrow_mut().received += 1;
+        {
+            let mut stats = self.stats.borrow_mut();
+            stats.received += 1;
+            stats.meter.arrived(
+                header.timestamp_us,
+                payload.length() as usize,
+                header.received_us,
+                now_ms(),
+            );
+        }
         if let Err(e) = self.ensure_decoder() {
             web_sys::console::warn_2(&"Sightline: decoder unavailable".into(), &e);
             return;
@@ -428,13 +552,11 @@ impl ChannelSink for Player {
         self.set_state(PlayerState::from_camera(status, painting));
     }
 
+    fn on_refused(&self, message: &str) {
+        self.fire_error("relay", message);
+    }
+
     fn on_link_lost(&self) {
         self.set_state(PlayerState::Reconnecting(None));
     }
-}
-
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
 }

@@ -1,7 +1,7 @@
 //! The fallback decoder: OpenH264 compiled to Wasm, running in a Web Worker
 //! (`crates/decoder-worker`). The worker script and its Wasm are fetched when
-//! the first fallback decoder is made, so browsers that use WebCodecs never
-//! download them.
+//! the first fallback decoder is made (see `assets.rs` for how), so browsers
+//! that use WebCodecs never download them.
 //!
 //! Same live rule as the WebCodecs decoder (`live.rs`), with the access units
 //! sent to the worker and not yet decoded as its queue.
@@ -12,14 +12,13 @@ use std::rc::Rc;
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use sightline_wire::{FrameFlags, MediaHeader, StreamConfig};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
+use crate::assets;
+use crate::backend::{Decoder, Kind};
 use crate::decoder::Fed;
 use crate::live::{Admit, LiveGate};
-
-/// The worker's loader, at the site root like trunk's other outputs (trunk
-/// builds it from `www/index.html`), so pages at any path find it.
-pub const WORKER_URL: &str = "/sightline-decoder-worker_loader.js";
 
 /// How the worker hands pictures over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,37 +35,81 @@ pub struct WorkerFrame {
     pub width: u32,
     pub height: u32,
     pub pixels: ArrayBuffer,
+    /// The access unit's timestamp, as sent.
+    pub timestamp_us: i64,
 }
 
-/// Messages posted before the worker has loaded its Wasm would be lost: they
-/// wait here until it says `ready` (None from then on).
-type Pending = Rc<RefCell<Option<Vec<(JsValue, Option<ArrayBuffer>)>>>>;
+/// A message for the worker and the buffer it hands over.
+type Message = (JsValue, Option<ArrayBuffer>);
+type Handler = Closure<dyn FnMut(MessageEvent)>;
+
+/// The worker and what talks to it, shared with the task that starts it.
+struct Link {
+    /// None until the bootstrap (`assets::worker_bootstrap`) has resolved.
+    worker: RefCell<Option<Worker>>,
+    /// Messages posted before the worker has loaded its Wasm would be lost:
+    /// they wait here until it says `ready` (None from then on).
+    pending: RefCell<Option<Vec<Message>>>,
+    on_message: RefCell<Option<Handler>>,
+    /// Access units sent and not yet decoded.
+    in_flight: Cell<u32>,
+    /// The decoder was dropped: a worker that starts late must not.
+    closed: Cell<bool>,
+}
+
+impl Link {
+    fn send(&self, msg: JsValue, transfer: Option<ArrayBuffer>) -> Result<(), JsValue> {
+        if let Some(queue) = self.pending.borrow_mut().as_mut() {
+            queue.push((msg, transfer));
+            return Ok(());
+        }
+        match self.worker.borrow().as_ref() {
+            Some(worker) => post(worker, &msg, transfer.as_ref()),
+            None => Ok(()),
+        }
+    }
+
+    /// The worker said `ready`: deliver what waited.
+    fn ready(&self) {
+        let waiting = self.pending.borrow_mut().take().unwrap_or_default();
+        if let Some(worker) = self.worker.borrow().as_ref() {
+            for (msg, transfer) in waiting {
+                let _ = post(worker, &msg, transfer.as_ref());
+            }
+        }
+    }
+}
 
 pub struct WasmDecoder {
-    worker: Worker,
-    pending: Pending,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    in_flight: Rc<Cell<u32>>,
+    link: Rc<Link>,
     format: PixelFormat,
     config: Option<StreamConfig>,
     gate: LiveGate,
 }
 
 impl WasmDecoder {
-    /// Starts the worker. `on_frame` gets every picture, `on_error` every error.
+    /// Starts the worker (asynchronously: the first one on a page downloads
+    /// it). `on_frame` gets every picture, `on_error` every error.
     pub fn new(
         format: PixelFormat,
         mut on_frame: impl FnMut(WorkerFrame) + 'static,
-        mut on_error: impl FnMut(String) + 'static,
+        on_error: impl FnMut(String) + 'static,
     ) -> Result<WasmDecoder, JsValue> {
-        let worker = Worker::new(WORKER_URL)?;
-        let in_flight = Rc::new(Cell::new(0u32));
-        let pending: Pending = Rc::new(RefCell::new(Some(Vec::new())));
+        let on_error = Rc::new(RefCell::new(on_error));
+        let link = Rc::new(Link {
+            worker: RefCell::new(None),
+            pending: RefCell::new(Some(Vec::new())),
+            on_message: RefCell::new(None),
+            in_flight: Cell::new(0),
+            closed: Cell::new(false),
+        });
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let in_flight = in_flight.clone();
-            let pending = pending.clone();
-            let worker = worker.clone();
+            let link = Rc::downgrade(&link);
+            let on_error = on_error.clone();
             move |event: MessageEvent| {
+                let Some(link) = link.upgrade() else {
+                    return;
+                };
                 let msg = event.data();
                 let get = |k: &str| Reflect::get(&msg, &k.into()).unwrap_or(JsValue::UNDEFINED);
                 match get("type").as_string().as_deref() {
@@ -83,36 +126,68 @@ impl WasmDecoder {
                                 width,
                                 height,
                                 pixels,
+                                timestamp_us: get("timestamp").as_f64().unwrap_or(0.0) as i64,
                             });
                         }
                     }
-                    Some("decoded") => in_flight.set(in_flight.get().saturating_sub(1)),
-                    Some("ready") => {
-                        for (msg, transfer) in pending.borrow_mut().take().unwrap_or_default() {
-                            let _ = post(&worker, &msg, transfer.as_ref());
-                        }
-                    }
+                    Some("decoded") => link.in_flight.set(link.in_flight.get().saturating_sub(1)),
+                    Some("ready") => link.ready(),
                     Some("error") => {
-                        on_error(get("message").as_string().unwrap_or_default());
+                        (on_error.borrow_mut())(get("message").as_string().unwrap_or_default());
                     }
                     _ => {}
                 }
             }
         });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        *link.on_message.borrow_mut() = Some(on_message);
+        let starting = link.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let started = async {
+                let url = JsFuture::from(assets::worker_bootstrap()).await?;
+                let url = url.as_string().ok_or("no worker URL")?;
+                if starting.closed.get() {
+                    return Ok(());
+                }
+                let worker = Worker::new(&url)?;
+                if let Some(handler) = starting.on_message.borrow().as_ref() {
+                    worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+                }
+                *starting.worker.borrow_mut() = Some(worker);
+                Ok::<_, JsValue>(())
+            };
+            if let Err(e) = started.await {
+                let message = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .or_else(|| e.as_string())
+                    .unwrap_or_else(|| format!("{e:?}"));
+                (on_error.borrow_mut())(format!("cannot start the Wasm decoder: {message}"));
+            }
+        });
         Ok(WasmDecoder {
-            worker,
-            pending,
-            _on_message: on_message,
-            in_flight,
+            link,
             format,
             config: None,
             gate: LiveGate::default(),
         })
     }
 
+    pub fn queue_size(&self) -> u32 {
+        self.link.in_flight.get()
+    }
+
+    fn send(&self, msg: JsValue, transfer: Option<ArrayBuffer>) -> Result<(), JsValue> {
+        self.link.send(msg, transfer)
+    }
+}
+
+impl Decoder for WasmDecoder {
+    fn kind(&self) -> Kind {
+        Kind::Wasm
+    }
+
     /// (Re)configures for a stream; decoding resumes at its next keyframe.
-    pub fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
+    fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
         let msg = Object::new();
         Reflect::set(&msg, &"type".into(), &"configure".into())?;
         Reflect::set(
@@ -131,29 +206,25 @@ impl WasmDecoder {
         Ok(())
     }
 
-    pub fn config(&self) -> Option<&StreamConfig> {
+    fn config(&self) -> Option<&StreamConfig> {
         self.config.as_ref()
     }
 
     /// Never: OpenH264 recovers from a damaged access unit at the next keyframe,
     /// and a configuration it refuses stays refused until the stream's next
     /// `config` (a new worker would only refuse it again, after a download).
-    pub fn is_broken(&self) -> bool {
+    fn is_broken(&self) -> bool {
         false
     }
 
-    pub fn queue_size(&self) -> u32 {
-        self.in_flight.get()
-    }
-
     /// Sends one access unit to the worker (a copy of it, transferred).
-    pub fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
+    fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
         if self.config.is_none() {
             return Ok(Fed::Skipped);
         }
         let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
         let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
-        let queued = self.in_flight.get();
+        let queued = self.link.in_flight.get();
         if self
             .gate
             .admit(keyframe, discontinuity, queued, queued == 0)
@@ -175,20 +246,8 @@ impl WasmDecoder {
             &(header.timestamp_us as f64).into(),
         )?;
         self.send(msg.into(), Some(buffer))?;
-        self.in_flight.set(queued + 1);
+        self.link.in_flight.set(queued + 1);
         Ok(Fed::Decoding)
-    }
-}
-
-impl WasmDecoder {
-    fn send(&self, msg: JsValue, transfer: Option<ArrayBuffer>) -> Result<(), JsValue> {
-        match self.pending.borrow_mut().as_mut() {
-            Some(queue) => {
-                queue.push((msg, transfer));
-                Ok(())
-            }
-            None => post(&self.worker, &msg, transfer.as_ref()),
-        }
     }
 }
 
@@ -201,7 +260,10 @@ fn post(worker: &Worker, msg: &JsValue, transfer: Option<&ArrayBuffer>) -> Resul
 
 impl Drop for WasmDecoder {
     fn drop(&mut self) {
-        self.worker.set_onmessage(None);
-        self.worker.terminate();
+        self.link.closed.set(true);
+        if let Some(worker) = self.link.worker.borrow_mut().take() {
+            worker.set_onmessage(None);
+            worker.terminate();
+        }
     }
 }

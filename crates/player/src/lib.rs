@@ -1,22 +1,32 @@
 //! The Sightline player: Rust compiled to WebAssembly.
 //!
 //! - [`live`]: when a live player skips frames (pure, host-tested).
+//! - [`meter`]: fps, bitrate and latency over one-second windows (pure).
+//! - `assets` (wasm): where the player's files are (the relay that served
+//!   `cam-player.js`), the default relay, the fallback worker's bootstrap.
 //! - [`relay_url`]: the relay attribute → WebSocket URL (pure).
 //! - [`state`]: what the player shows: connecting, live, reconnecting, offline (pure).
 //! - `connection` (wasm): one WebSocket per relay per page, shared by every element.
+//! - `backend` (wasm): the `Decoder` trait both decoders implement, and the `decoder` attribute.
 //! - `decoder` (wasm): WebCodecs `VideoDecoder`.
 //! - `fallback` (wasm): OpenH264 in a Web Worker, for browsers without WebCodecs.
 //! - `render` (wasm): draws decoded frames on a `<canvas>`.
+//! - `view` (wasm): the element's shadow DOM: canvas, overlay, badge, stats box,
+//!   controls, snapshots.
+//! - `visibility` (wasm): whether an element can be seen (on screen, visible tab).
 //! - `gl` (wasm): the page's one WebGL context, YUV → RGB for the fallback's pictures.
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
-//!   class in `www/cam-player.js` hands its lifecycle to it.
+//!   class in `www/cam-player.js` loads this module and hands its lifecycle to it.
 
 pub mod live;
+pub mod meter;
 pub mod relay_url;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]
-mod backend;
+mod assets;
+#[cfg(target_arch = "wasm32")]
+pub mod backend;
 #[cfg(target_arch = "wasm32")]
 mod connection;
 #[cfg(target_arch = "wasm32")]
@@ -29,9 +39,21 @@ pub mod fallback;
 mod gl;
 #[cfg(target_arch = "wasm32")]
 pub mod render;
+#[cfg(target_arch = "wasm32")]
+mod view;
+#[cfg(target_arch = "wasm32")]
+mod visibility;
 
 #[cfg(target_arch = "wasm32")]
 pub use element::CamPlayerCore;
+
+/// The page's monotonic clock (`performance.now()`), in ms.
+#[cfg(target_arch = "wasm32")]
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

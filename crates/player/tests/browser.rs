@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use js_sys::Uint8Array;
 use sightline_h264::{nal, StreamParams};
+use sightline_player::backend::Decoder;
 use sightline_player::decoder::{Fed, WebCodecsDecoder};
 use sightline_player::render::CanvasRenderer;
 use sightline_wire::{FrameFlags, FrameKind, MediaHeader, StreamConfig};

@@ -1,0 +1,168 @@
+//! The player's live figures (pure, host-tested): frames painted per second,
+//! bitrate, and latency, measured over one-second windows.
+//!
+//! Latency pairs each painted picture with its access unit by timestamp:
+//! arrival at the player → painted (what the player adds), and the relay's
+//! receive time → painted (what the viewer sees behind the camera, meaningful
+//! when the two machines' clocks agree, as NTP keeps them).
+
+use std::collections::VecDeque;
+
+/// How long one measuring window lasts.
+pub const WINDOW_MS: f64 = 1000.0;
+/// Access units awaiting their picture, at most: a decoder that swallows
+/// frames (or a stream restart) must not grow this.
+const MAX_WAITING: usize = 128;
+
+/// Figures of the last complete window.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Figures {
+    pub fps: f64,
+    pub bitrate_bps: f64,
+    /// Mean arrival → painted over the window, ms.
+    pub arrival_to_paint_ms: Option<f64>,
+    /// Mean relay receive → painted over the window, ms (wall clocks).
+    pub relay_to_paint_ms: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Meter {
+    /// (timestamp µs, arrival ms on the page's clock, relay receive µs since the epoch).
+    waiting: VecDeque<(i64, f64, u64)>,
+    window_start: Option<f64>,
+    painted: u32,
+    bytes: u64,
+    arrival_sum: f64,
+    relay_sum: f64,
+    /// Pictures paired with their access unit, and those of them that had a relay time.
+    matched: u32,
+    relay_matched: u32,
+    last: Figures,
+}
+
+impl Meter {
+    /// An access unit arrived (`now_ms`: the page's monotonic clock).
+    pub fn arrived(&mut self, timestamp_us: i64, bytes: usize, relay_us: u64, now_ms: f64) {
+        self.roll(now_ms);
+        self.bytes += bytes as u64;
+        if self.waiting.len() == MAX_WAITING {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back((timestamp_us, now_ms, relay_us));
+    }
+
+    /// A picture was painted. `wall_us`: the wall clock, µs since the epoch.
+    pub fn painted(&mut self, timestamp_us: Option<i64>, now_ms: f64, wall_us: f64) {
+        self.roll(now_ms);
+        self.painted += 1;
+        let Some(ts) = timestamp_us else {
+            return;
+        };
+        // Pictures come out in presentation order, not always arrival order
+        // (B-frames): find this one, and forget access units older than it
+        // by arrival that produced no picture.
+        if let Some(at) = self.waiting.iter().position(|&(t, _, _)| t == ts) {
+            let (_, arrival, relay_us) = self.waiting[at];
+            self.waiting.remove(at);
+            self.arrival_sum += now_ms - arrival;
+            if relay_us > 0 {
+                self.relay_sum += (wall_us - relay_us as f64) / 1000.0;
+                self.relay_matched += 1;
+            }
+            self.matched += 1;
+        }
+    }
+
+    /// Forgets waiting access units (the decoder was replaced or paused).
+    pub fn reset_waiting(&mut self) {
+        self.waiting.clear();
+    }
+
+    /// The figures of the last complete window.
+    pub fn figures(&self) -> Figures {
+        self.last
+    }
+
+    /// Closes the window once it has lasted [`WINDOW_MS`].
+    pub fn roll(&mut self, now_ms: f64) {
+        let Some(start) = self.window_start else {
+            self.window_start = Some(now_ms);
+            return;
+        };
+        let elapsed = now_ms - start;
+        if elapsed < WINDOW_MS {
+            return;
+        }
+        let secs = elapsed / 1000.0;
+        let mean = |sum: f64, n: u32| (n > 0).then(|| sum / n as f64);
+        self.last = Figures {
+            fps: self.painted as f64 / secs,
+            bitrate_bps: self.bytes as f64 * 8.0 / secs,
+            arrival_to_paint_ms: mean(self.arrival_sum, self.matched),
+            relay_to_paint_ms: mean(self.relay_sum, self.relay_matched),
+        };
+        self.window_start = Some(now_ms);
+        self.painted = 0;
+        self.bytes = 0;
+        self.arrival_sum = 0.0;
+        self.relay_sum = 0.0;
+        self.matched = 0;
+        self.relay_matched = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steady_stream_reads_true() {
+        let mut m = Meter::default();
+        // 30 fps, 10 kB frames, each arriving 40 ms after the relay got it and
+        // painted 5 ms after arriving.
+        for n in 0..=60i64 {
+            let t = n as f64 * 1000.0 / 30.0;
+            let wall_us = 1.7e15 + t * 1000.0;
+            m.arrived(n * 33_333, 10_000, (wall_us - 40_000.0) as u64, t);
+            m.painted(Some(n * 33_333), t + 5.0, wall_us + 5_000.0);
+        }
+        let f = m.figures();
+        assert!((f.fps - 30.0).abs() < 1.5, "{f:?}");
+        assert!((f.bitrate_bps - 2_400_000.0).abs() < 120_000.0, "{f:?}");
+        assert!((f.arrival_to_paint_ms.unwrap() - 5.0).abs() < 1e-6, "{f:?}");
+        assert!((f.relay_to_paint_ms.unwrap() - 45.0).abs() < 1e-3, "{f:?}");
+    }
+
+    #[test]
+    fn pictures_out_of_arrival_order_still_match() {
+        let mut m = Meter::default();
+        m.arrived(0, 1, 0, 0.0);
+        m.arrived(2, 1, 0, 10.0);
+        m.arrived(1, 1, 0, 20.0);
+        m.painted(Some(0), 30.0, 0.0);
+        m.painted(Some(1), 40.0, 0.0);
+        m.painted(Some(2), 50.0, 0.0);
+        m.roll(1000.0);
+        // (30 - 0) + (40 - 20) + (50 - 10) = 90 over 3 pictures.
+        assert_eq!(m.figures().arrival_to_paint_ms, Some(30.0));
+        assert_eq!(m.figures().relay_to_paint_ms, None, "no relay time given");
+    }
+
+    #[test]
+    fn waiting_units_are_bounded() {
+        let mut m = Meter::default();
+        for n in 0..1000 {
+            m.arrived(n, 1, 0, 0.0);
+        }
+        assert_eq!(m.waiting.len(), MAX_WAITING);
+    }
+
+    #[test]
+    fn nothing_painted_reads_zero() {
+        let mut m = Meter::default();
+        m.roll(0.0);
+        m.roll(2000.0);
+        assert_eq!(m.figures().fps, 0.0);
+        assert_eq!(m.figures().arrival_to_paint_ms, None);
+    }
+}

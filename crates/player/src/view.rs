@@ -1,0 +1,220 @@
+//! What a `<cam-player>` shows, inside its shadow DOM: the canvas (via
+//! `render.rs`), the status overlay, the decoder badge, the stats box (the
+//! `stats` attribute), the control bar (the `controls` attribute: snapshot and
+//! full screen), and `snapshot()`.
+//!
+//! `fit`, `controls` and `stats` take effect through CSS on the host's
+//! attributes, so changing them costs no work in Rust.
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use web_sys::{HtmlAnchorElement, HtmlCanvasElement, HtmlElement, ShadowRootInit, ShadowRootMode};
+
+use crate::render::CanvasRenderer;
+
+const SHADOW_HTML: &str = r#"<style>
+:host { display: block; position: relative; background: #000; aspect-ratio: 16 / 9; overflow: hidden;
+  container-type: size; }
+canvas { display: block; width: 100%; height: 100%; object-fit: contain; }
+:host([fit=cover]) canvas { object-fit: cover; }
+.overlay { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+  padding: 1em; text-align: center; color: #eee; background: rgba(0, 0, 0, .55);
+  font: 500 clamp(11px, 4cqh, 18px) system-ui, sans-serif; }
+[hidden] { display: none !important; }
+.badge { position: absolute; right: .5em; bottom: .5em; padding: .1em .4em; border-radius: .3em;
+  color: #fff; background: rgba(0, 0, 0, .5); font: 11px ui-monospace, monospace; }
+.stats { display: none; position: absolute; left: .5em; top: .5em; padding: .2em .45em; border-radius: .3em;
+  color: #cfe; background: rgba(0, 0, 0, .6); font: 11px/1.35 ui-monospace, monospace; white-space: pre; }
+:host([stats]) .stats { display: block; }
+.controls { display: none; position: absolute; left: 0; right: 0; bottom: 0; gap: .4em; padding: .4em .5em;
+  justify-content: flex-end; background: linear-gradient(transparent, rgba(0, 0, 0, .6));
+  opacity: 0; transition: opacity .2s; }
+:host([controls]) .controls { display: flex; }
+:host([controls]) .badge { bottom: 2.6em; }
+:host(:hover) .controls, .controls:focus-within { opacity: 1; }
+@media (hover: none) { .controls { opacity: 1; } }
+button { font: 13px system-ui, sans-serif; color: #fff; background: rgba(255, 255, 255, .15);
+  border: 0; border-radius: .3em; padding: .3em .7em; cursor: pointer; }
+button:hover, button:focus-visible { background: rgba(255, 255, 255, .3); }
+</style>
+<canvas part="canvas"></canvas>
+<div class="overlay" part="overlay">Connecting…</div>
+<div class="stats" part="stats"></div>
+<div class="badge" part="badge" hidden></div>
+<div class="controls" part="controls">
+  <button class="snapshot" title="Save a snapshot (PNG)">Snapshot</button>
+  <button class="fullscreen" title="Full screen">Full screen</button>
+</div>"#;
+
+pub struct View {
+    host: HtmlElement,
+    pub renderer: CanvasRenderer,
+    canvas: HtmlCanvasElement,
+    overlay: HtmlElement,
+    badge: HtmlElement,
+    stats: HtmlElement,
+    _on_snapshot: Closure<dyn FnMut()>,
+    _on_fullscreen: Closure<dyn FnMut()>,
+}
+
+impl View {
+    /// Builds the shadow DOM of `host`.
+    pub fn new(host: HtmlElement) -> Result<View, JsValue> {
+        let shadow = match host.shadow_root() {
+            Some(shadow) => shadow,
+            None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+        };
+        shadow.set_inner_html(SHADOW_HTML);
+        let find = |selector: &str| -> Result<web_sys::Element, JsValue> {
+            shadow
+                .query_selector(selector)?
+                .ok_or_else(|| JsValue::from_str("shadow DOM incomplete"))
+        };
+        let canvas: HtmlCanvasElement = find("canvas")?.dyn_into()?;
+        let on_snapshot = Closure::<dyn FnMut()>::new({
+            let host = host.clone();
+            let canvas = canvas.clone();
+            move || {
+                let name = host
+                    .get_attribute("camera")
+                    .unwrap_or_else(|| "camera".into());
+                if let Err(e) = download_snapshot(&canvas, &name) {
+                    web_sys::console::warn_2(&"Sightline: snapshot failed".into(), &e);
+                }
+            }
+        });
+        let on_fullscreen = Closure::<dyn FnMut()>::new({
+            let host = host.clone();
+            move || toggle_fullscreen(&host)
+        });
+        let button: HtmlElement = find(".snapshot")?.dyn_into()?;
+        button.set_onclick(Some(on_snapshot.as_ref().unchecked_ref()));
+        let button: HtmlElement = find(".fullscreen")?.dyn_into()?;
+        button.set_onclick(Some(on_fullscreen.as_ref().unchecked_ref()));
+        Ok(View {
+            renderer: CanvasRenderer::new(canvas.clone())?,
+            canvas,
+            overlay: find(".overlay")?.dyn_into()?,
+            badge: find(".badge")?.dyn_into()?,
+            stats: find(".stats")?.dyn_into()?,
+            host,
+            _on_snapshot: on_snapshot,
+            _on_fullscreen: on_fullscreen,
+        })
+    }
+
+    /// The overlay's text; `None` hides it.
+    pub fn show_overlay(&self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.overlay.set_text_content(Some(text));
+                self.overlay.set_hidden(false);
+            }
+            None => self.overlay.set_hidden(true),
+        }
+    }
+
+    /// The decoder badge.
+    pub fn show_decoder(&self, label: &str) {
+        self.badge.set_text_content(Some(label));
+        self.badge.set_hidden(false);
+    }
+
+    /// Whether the page asked for the stats box (the `stats` attribute).
+    pub fn stats_shown(&self) -> bool {
+        self.host.has_attribute("stats")
+    }
+
+    pub fn show_stats(&self, text: &str) {
+        self.stats.set_text_content(Some(text));
+    }
+
+    /// The picture on the canvas now, as an image Blob at the stream's size.
+    /// The pixels are copied at once (a later frame does not change them);
+    /// encoding happens in the background.
+    pub fn snapshot(&self, mime: &str, quality: Option<f64>) -> Result<Promise, JsValue> {
+        snapshot(&self.canvas, mime, quality)
+    }
+}
+
+fn snapshot(
+    canvas: &HtmlCanvasElement,
+    mime: &str,
+    quality: Option<f64>,
+) -> Result<Promise, JsValue> {
+    if canvas.width() == 0 || canvas.height() == 0 {
+        return Err(js_sys::Error::new("no picture yet").into());
+    }
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let copy: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+    copy.set_width(canvas.width());
+    copy.set_height(canvas.height());
+    let ctx: web_sys::CanvasRenderingContext2d =
+        copy.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
+    ctx.draw_image_with_html_canvas_element(canvas, 0.0, 0.0)?;
+    let mime = mime.to_owned();
+    let quality = quality.map_or(JsValue::UNDEFINED, JsValue::from);
+    Ok(Promise::new(&mut |resolve, reject| {
+        let refuse = reject.clone();
+        let done = Closure::once_into_js(move |blob: JsValue| {
+            if blob.is_null() {
+                let _ = refuse.call1(
+                    &JsValue::NULL,
+                    &js_sys::Error::new("the browser could not encode the picture"),
+                );
+            } else {
+                let _ = resolve.call1(&JsValue::NULL, &blob);
+            }
+        });
+        if let Err(e) =
+            copy.to_blob_with_type_and_encoder_options(done.unchecked_ref(), &mime, &quality)
+        {
+            let _ = reject.call1(&JsValue::NULL, &e);
+        }
+    }))
+}
+
+/// The control bar's Snapshot button: saves a PNG named after the camera.
+fn download_snapshot(canvas: &HtmlCanvasElement, camera: &str) -> Result<(), JsValue> {
+    let promise = snapshot(canvas, "image/png", None)?;
+    let file = format!(
+        "{camera}-{}.png",
+        String::from(js_sys::Date::new_0().to_iso_string()).replace(':', "-")
+    );
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(blob) = wasm_bindgen_futures::JsFuture::from(promise).await else {
+            return;
+        };
+        let Ok(blob) = blob.dyn_into::<web_sys::Blob>() else {
+            return;
+        };
+        let saved = (|| -> Result<(), JsValue> {
+            let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+            let document = web_sys::window()
+                .and_then(|w| w.document())
+                .ok_or("no document")?;
+            let link: HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
+            link.set_href(&url);
+            link.set_download(&file);
+            link.click();
+            web_sys::Url::revoke_object_url(&url)
+        })();
+        if let Err(e) = saved {
+            web_sys::console::warn_2(&"Sightline: cannot save the snapshot".into(), &e);
+        }
+    });
+    Ok(())
+}
+
+fn toggle_fullscreen(host: &HtmlElement) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if document.fullscreen_element().is_some() {
+        document.exit_fullscreen();
+    } else if let Err(e) = host.request_fullscreen() {
+        web_sys::console::warn_2(&"Sightline: full screen refused".into(), &e);
+    }
+}

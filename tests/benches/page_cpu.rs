@@ -1,0 +1,140 @@
+//! Benchmark (not a test; `cargo xtask bench` runs it): the CPU a page with 16
+//! tiles of 720p30 costs in headless Chromium, per decoder.
+//!
+//! The relay replays one recorded 720p clip (`SIGHTLINE_BENCH_CLIP`, made by
+//! `cargo xtask bench` with ffmpeg) as 16 cameras, so the relay itself costs
+//! almost nothing; the app's grid shows all 16. Chromium's CPU is the time its
+//! whole process tree (browser, renderer, GPU and utility processes: every
+//! descendant of chromedriver) spent, read from /proc over three 10 s windows
+//! after the tiles are live. Printed as markdown rows for xtask's table, one
+//! line each starting with `ROW|`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+use sightline_e2e::{relay_config, Browser, ALL_LIVE};
+use sightline_relay::config::Source;
+use sightline_relay::demo::replay::ReplayOptions;
+use sightline_relay::Relay;
+
+const TILES: usize = 16;
+const WINDOWS: usize = 3;
+const WINDOW: Duration = Duration::from_secs(10);
+
+/// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU ticks (user + system) of `pid` and every descendant.
+fn tree_ticks(root: u32) -> anyhow::Result<u64> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Processes come and go: one that vanished is simply not counted.
+        if let Ok((ppid, ticks)) = stat(pid) {
+            parents.push((pid, ppid, ticks));
+        }
+    }
+    let mut tree = vec![root];
+    let mut total = 0;
+    let mut i = 0;
+    while i < tree.len() {
+        let pid = tree[i];
+        for &(child, ppid, ticks) in &parents {
+            if ppid == pid {
+                tree.push(child);
+                total += ticks;
+            }
+        }
+        i += 1;
+    }
+    Ok(total)
+}
+
+/// (parent pid, user + system ticks) from /proc/PID/stat.
+fn stat(pid: u32) -> anyhow::Result<(u32, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the rest follows its ')'.
+    let rest = text.rsplit_once(')').context("odd stat line")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state(3) ppid(4) … utime(14) stime(15), 1-based in proc(5).
+    let ppid = fields.get(1).context("no ppid")?.parse()?;
+    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
+    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
+    Ok((ppid, utime + stime))
+}
+
+/// Frames painted by all players so far.
+const PAINTED: &str = r#"
+arguments[0]([...document.querySelectorAll("cam-player")]
+  .reduce((n, p) => n + p.getStats().framesPainted, 0));
+"#;
+
+fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+async fn measure(clip: &Path, decoder: &str) -> anyhow::Result<String> {
+    let ids: Vec<String> = (1..=TILES).map(|i| format!("cam-{i}")).collect();
+    let source = Source::Replay(ReplayOptions {
+        path: clip.to_path_buf(),
+        fps: 30,
+    });
+    let relay = Relay::start(relay_config(
+        ids.iter().map(|id| (id.as_str(), source.clone())).collect(),
+    )?)
+    .await?;
+    let browser = Browser::launch(&[]).await?;
+    let result = async {
+        browser
+            .open(&format!("http://{}/?decoder={decoder}", relay.local_addr()))
+            .await?;
+        let all = browser.run(ALL_LIVE, vec![json!(60_000)]).await?;
+        let live = all
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|p| p["live"] == json!(true)).count());
+        anyhow::ensure!(live == TILES, "only {live} of {TILES} tiles went live: {all}");
+        let driver = browser.driver_pid().context("chromedriver has exited")?;
+        let (mut cpu, mut fps) = (Vec::new(), Vec::new());
+        for _ in 0..WINDOWS {
+            let (t0, c0) = (Instant::now(), tree_ticks(driver)?);
+            let p0 = browser.run(PAINTED, vec![]).await?.as_f64().unwrap_or(0.0);
+            tokio::time::sleep(WINDOW).await;
+            let p1 = browser.run(PAINTED, vec![]).await?.as_f64().unwrap_or(0.0);
+            let (secs, c1) = (t0.elapsed().as_secs_f64(), tree_ticks(driver)?);
+            cpu.push((c1 - c0) as f64 / TICKS_PER_SECOND / secs * 100.0);
+            fps.push((p1 - p0) / secs);
+        }
+        let (c, cmin, cmax) = median_min_max(cpu);
+        let (f, fmin, fmax) = median_min_max(fps);
+        Ok(format!(
+            "ROW| page CPU, {TILES} × 720p30 tiles (% of one core; 2 cores = 200 %) | {decoder} | {c:.0} % | {cmin:.0} | {cmax:.0} |\n\
+             ROW| frames painted per second, all {TILES} tiles (source: {}) | {decoder} | {f:.0} | {fmin:.0} | {fmax:.0} |",
+            TILES * 30
+        ))
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await?;
+    result
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let clip = std::env::var_os("SIGHTLINE_BENCH_CLIP")
+        .map(PathBuf::from)
+        .context("SIGHTLINE_BENCH_CLIP: a 720p H.264 clip (cargo xtask bench makes one)")?;
+    for decoder in ["webcodecs", "wasm"] {
+        let rows = measure(&clip, decoder).await?;
+        println!("{rows}");
+    }
+    Ok(())
+}

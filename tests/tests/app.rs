@@ -1,0 +1,576 @@
+//! The app and the element as their users meet them, in real headless Chromium
+//! against the real relay: the camera grid, the kiosk surviving a relay
+//! restart, `snapshot()`, the `error` event, a page of another origin
+//! embedding the player, and tiles that stop receiving while nobody sees them.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use sightline_e2e::{
+    eventually, http_get, metric, relay_config, sample, small_demo_cameras, start_relay, www_dir,
+    Browser, Site, ALL_LIVE, WAIT_LIVE,
+};
+use sightline_relay::config::Source;
+use sightline_relay::demo::DemoOptions;
+use sightline_relay::Relay;
+use tokio::sync::Mutex;
+
+/// One at a time: each runs encoders and a browser on a 2-core machine.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+async fn metrics(relay: &Relay) -> anyhow::Result<String> {
+    http_get(&format!("http://{}/metrics", relay.local_addr())).await
+}
+
+fn demo_sources(cameras: &[(String, DemoOptions)]) -> Vec<(&str, Source)> {
+    cameras
+        .iter()
+        .map(|(id, options)| (id.as_str(), Source::Demo(options.clone())))
+        .collect()
+}
+
+/// Checks the result of [`ALL_LIVE`]: every player live and painting, none in error.
+fn all_painting(all: &Value, expect: usize) -> anyhow::Result<&Vec<Value>> {
+    let players = all
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no players: {all}"))?;
+    anyhow::ensure!(
+        players.len() == expect,
+        "{} players, not {expect}",
+        players.len()
+    );
+    for p in players {
+        anyhow::ensure!(p["live"] == json!(true), "not live: {p}");
+        anyhow::ensure!(
+            p["paintedIn1s"].as_u64().unwrap_or(0) > 0,
+            "painted nothing in 1 s: {p}"
+        );
+        anyhow::ensure!(p["stats"]["decodeErrors"] == json!(0), "{p}");
+    }
+    Ok(players)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_cameras_in_a_grid_all_paint_over_one_socket() {
+    let _serial = SERIAL.lock().await;
+    let cameras = small_demo_cameras(16);
+    let relay = sightline_e2e::start_relay_with(demo_sources(&cameras))
+        .await
+        .expect("relay starts");
+    let browser = Browser::launch(&[]).await.expect("browser starts");
+    let result = async {
+        browser
+            .open(&format!("http://{}/", relay.local_addr()))
+            .await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        let players = all_painting(&all, 16)?;
+        let shown: BTreeSet<&str> = players
+            .iter()
+            .filter_map(|p| p["camera"].as_str())
+            .collect();
+        anyhow::ensure!(shown.len() == 16, "16 different cameras: {shown:?}");
+        for p in players {
+            anyhow::ensure!(
+                p["stats"]["sockets"] == json!(1),
+                "the page holds {} sockets",
+                p["stats"]["sockets"]
+            );
+        }
+        // The relay's side of the same fact.
+        let text = metrics(&relay).await?;
+        anyhow::ensure!(
+            sample(&text, "sightline_websocket_sessions") == Some(1.0),
+            "the relay counts {:?} sessions",
+            sample(&text, "sightline_websocket_sessions")
+        );
+        // The auto layout: 16 tiles in this window are 4 columns.
+        let cols = browser
+            .run(
+                r#"arguments[0](document.getElementById("grid").style.getPropertyValue("--cols"));"#,
+                vec![],
+            )
+            .await?;
+        anyhow::ensure!(cols == json!("4"), "columns: {cols}");
+        let shot = browser.client.screenshot().await?;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e/grid.png");
+        std::fs::create_dir_all(path.parent().expect("a parent"))?;
+        std::fs::write(&path, shot)?;
+        println!("screenshot: {}", path.display());
+
+        // A click on a tile focuses it: it alone is shown, with controls, and
+        // the others let go of their streams; Back returns to the grid.
+        browser
+            .client
+            .find(Locator::Css(r#"figure[data-camera="cam-6"] cam-player"#))
+            .await?
+            .click()
+            .await?;
+        let focused = browser.run(FOCUSED, vec![json!(10_000)]).await?;
+        println!("focused: {focused}");
+        anyhow::ensure!(focused["settled"] == json!(true), "{focused}");
+        anyhow::ensure!(focused["shown"] == json!(["cam-6"]), "{focused}");
+        anyhow::ensure!(focused["controls"] == json!(["cam-6"]), "{focused}");
+        anyhow::ensure!(
+            focused["search"] == json!("?camera=cam-6"),
+            "the address names the camera: {focused}"
+        );
+        browser.client.back().await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        all_painting(&all, 16)?;
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("the grid plays 16 cameras over one socket");
+}
+
+/// In the grid page, after a click on a tile: resolves once every hidden
+/// tile's player has stopped receiving, with what is shown. Args: ms.
+const FOCUSED: &str = r##"
+const [ms, done] = arguments;
+const t0 = performance.now();
+(function look() {
+  const tiles = [...document.querySelectorAll("#grid .tile")];
+  const shown = tiles.filter((t) => !t.hidden).map((t) => t.dataset.camera);
+  const controls = tiles.filter((t) => t.querySelector("cam-player").controls).map((t) => t.dataset.camera);
+  const receiving = tiles.filter((t) => t.querySelector("cam-player").getStats().receiving)
+    .map((t) => t.dataset.camera);
+  const settled = shown.length === 1 && receiving.length === 1 && receiving[0] === shown[0];
+  if (settled || performance.now() - t0 > ms) {
+    return done({ settled, shown, controls, receiving, search: location.search });
+  }
+  setTimeout(look, 50);
+})();
+"##;
+
+/// In the kiosk page: records each tile losing the relay, then resolves once
+/// every tile has gone `reconnecting`. Args: ms.
+const KIOSK_LOST: &str = r#"
+const [ms, done] = arguments;
+const players = [...document.querySelectorAll("cam-player")];
+window.sameDocument = 42;
+window.lost = players.map((p) => p.state === "reconnecting");
+players.forEach((p, i) => p.addEventListener("statechange", (e) => {
+  if (e.detail.state === "reconnecting") window.lost[i] = true;
+}));
+const check = () => window.lost.every(Boolean) && done({ lost: true });
+players.forEach((p) => p.addEventListener("statechange", check));
+check();
+setTimeout(() => done({ lost: false, states: players.map((p) => p.state) }), ms);
+"#;
+
+/// In the kiosk page: resolves with how long it took every tile to be live
+/// again (from the call), or with the states after `ms`. Args: ms.
+const KIOSK_BACK: &str = r#"
+const [ms, done] = arguments;
+const players = [...document.querySelectorAll("cam-player")];
+const t0 = performance.now();
+const back = players.map((p) => (p.state === "live" ? 0 : null));
+const check = () => back.every((t) => t !== null) &&
+  done({ back: true, ms: Math.max(...back), sameDocument: window.sameDocument });
+players.forEach((p, i) => p.addEventListener("statechange", (e) => {
+  if (e.detail.state === "live" && back[i] === null) { back[i] = performance.now() - t0; check(); }
+}));
+check();
+setTimeout(() => done({ back: false, states: players.map((p) => p.state), sameDocument: window.sameDocument }), ms);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_is_live_again_within_5_s_of_a_relay_restart_without_a_reload() {
+    let _serial = SERIAL.lock().await;
+    let cameras = small_demo_cameras(4);
+    let config = relay_config(demo_sources(&cameras)).expect("config");
+    let relay = Relay::start(config.clone()).await.expect("relay starts");
+    let addr = relay.local_addr();
+    let browser = Browser::launch(&[]).await.expect("browser starts");
+    let mut relay = Some(relay);
+    let result = async {
+        browser
+            .open(&format!(
+                "http://{addr}/kiosk?cams=cam-1,cam-2,cam-3,cam-4&layout=2x2"
+            ))
+            .await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        all_painting(&all, 4)?;
+        // The relay goes away under the page…
+        let lost = async { browser.run(KIOSK_LOST, vec![json!(15_000)]).await };
+        let stop = async {
+            if let Some(relay) = relay.take() {
+                relay.shutdown().await?;
+            }
+            anyhow::Ok(())
+        };
+        let (lost, stopped) = tokio::join!(lost, stop);
+        stopped?;
+        let lost = lost?;
+        anyhow::ensure!(lost["lost"] == json!(true), "tiles did not notice: {lost}");
+        // …and comes back on the same address.
+        let mut again = config.clone();
+        again.listen = addr;
+        relay = Some(Relay::start(again).await?);
+        let back = browser.run(KIOSK_BACK, vec![json!(15_000)]).await?;
+        println!("kiosk after the relay restart: {back}");
+        anyhow::ensure!(
+            back["back"] == json!(true),
+            "not every tile came back: {back}"
+        );
+        anyhow::ensure!(
+            back["sameDocument"] == json!(42),
+            "the page reloaded: {back}"
+        );
+        let ms = back["ms"].as_f64().unwrap_or(f64::MAX);
+        anyhow::ensure!(ms <= 5_000.0, "live again after {ms:.0} ms, not within 5 s");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    if let Some(relay) = relay {
+        relay.shutdown().await.expect("clean shutdown");
+    }
+    result.expect("the kiosk survives a relay restart");
+}
+
+/// In the page: a snapshot, and the canvas's pixels read in the same task (so
+/// the same picture), compared pixel by pixel. Args: none.
+const SNAPSHOT: &str = r#"
+const done = arguments[0];
+const el = document.querySelector("cam-player");
+const canvas = el.shadowRoot.querySelector("canvas");
+const promise = el.snapshot();
+const shown = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+promise.then(async (blob) => {
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+  const copy = document.createElement("canvas");
+  copy.width = bitmap.width;
+  copy.height = bitmap.height;
+  const ctx = copy.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  const got = ctx.getImageData(0, 0, copy.width, copy.height).data;
+  let differing = 0;
+  for (let i = 0; i < got.length; i++) if (got[i] !== shown[i]) differing++;
+  done({ type: blob.type, width: bitmap.width, height: bitmap.height, differing,
+         bytes: got.length, shownBytes: shown.length, stats: el.getStats() });
+}, (e) => done({ error: String(e) }));
+"#;
+
+/// In the page: a new element for a camera the relay does not have; resolves
+/// with its `error` event and state. Args: none.
+const UNKNOWN_CAMERA: &str = r#"
+const done = arguments[0];
+const el = document.createElement("cam-player");
+el.addEventListener("error", (e) => done({ detail: e.detail, state: el.state }));
+el.camera = "no-such-camera";
+document.querySelector("main").append(el);
+setTimeout(() => done({ timeout: true, state: el.state }), 10000);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_is_the_picture_at_the_streams_size_and_bad_cameras_are_errors() {
+    let _serial = SERIAL.lock().await;
+    let options = DemoOptions {
+        width: 640,
+        height: 360,
+        ..DemoOptions::default()
+    };
+    let relay = start_relay(vec![("demo", options)]).await.expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        browser
+            .open(&format!("http://{}/", relay.local_addr()))
+            .await?;
+        let live = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+            .await?;
+        anyhow::ensure!(live["live"] == json!(true), "{live}");
+        let shot = browser.run(SNAPSHOT, vec![]).await?;
+        anyhow::ensure!(shot["type"] == json!("image/png"), "{shot}");
+        anyhow::ensure!(
+            (shot["width"].as_u64(), shot["height"].as_u64()) == (Some(640), Some(360)),
+            "snapshot is {}x{}, the stream 640x360",
+            shot["width"],
+            shot["height"]
+        );
+        anyhow::ensure!(shot["bytes"] == shot["shownBytes"], "{shot}");
+        anyhow::ensure!(
+            shot["differing"] == json!(0),
+            "{} of {} bytes differ from the canvas",
+            shot["differing"],
+            shot["bytes"]
+        );
+
+        let refused = browser.run(UNKNOWN_CAMERA, vec![]).await?;
+        println!("unknown camera: {refused}");
+        anyhow::ensure!(refused["detail"]["source"] == json!("relay"), "{refused}");
+        anyhow::ensure!(
+            refused["detail"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no-such-camera")),
+            "{refused}"
+        );
+        anyhow::ensure!(refused["state"] == json!("offline"), "{refused}");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("snapshot and error event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_another_origin_embeds_the_player_with_one_script_tag() {
+    let _serial = SERIAL.lock().await;
+    let options = DemoOptions {
+        width: 640,
+        height: 360,
+        ..DemoOptions::default()
+    };
+    let relay = start_relay(vec![("demo", options)]).await.expect("relay");
+    let site = Site::serve(www_dir().expect("web app").join("examples"))
+        .await
+        .expect("the other site");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        let relay_url = format!("http://127.0.0.1:{}", relay.local_addr().port());
+        // `localhost` and `127.0.0.1` are different origins (both secure contexts).
+        let page = format!(
+            "http://localhost:{}/embed.html?relay={relay_url}",
+            site.addr.port()
+        );
+        for decoder in ["webcodecs", "wasm"] {
+            browser
+                .client
+                .goto(&format!("{page}&decoder={decoder}"))
+                .await?;
+            let origin = browser
+                .run("arguments[0](location.origin);", vec![])
+                .await?;
+            anyhow::ensure!(
+                origin.as_str() != Some(relay_url.as_str()),
+                "the page must be of another origin than the relay: {origin}"
+            );
+            let live = browser
+                .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+                .await?;
+            println!("embedded ({decoder}): {live}");
+            anyhow::ensure!(live["live"] == json!(true), "{decoder}: {live}");
+            anyhow::ensure!(live["stats"]["decoder"] == json!(decoder), "{live}");
+        }
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(site);
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("the embedded player plays");
+}
+
+/// In the page: scrolls the tile out of view (`away`) or back. Args: away.
+const SCROLL: &str = r#"
+const [away, done] = arguments;
+if (away && !document.getElementById("spacer")) {
+  const spacer = document.createElement("div");
+  spacer.id = "spacer";
+  spacer.style.height = "4000px";
+  document.body.append(spacer);
+}
+window.scrollTo(0, away ? document.body.scrollHeight : 0);
+done(true);
+"#;
+
+/// In the page: resolves once the player's `receiving` is `want` (and, when
+/// receiving, it has painted 5 new frames), with the tab's visibility. Args: want, ms.
+const RECEIVING: &str = r#"
+const [want, ms, done] = arguments;
+const el = document.querySelector("cam-player");
+const p0 = el.getStats().framesPainted;
+const t0 = performance.now();
+(function look() {
+  const s = el.getStats();
+  const settled = s.receiving === want && (!want || s.framesPainted >= p0 + 5);
+  if (settled || performance.now() - t0 > ms) return done({ settled, hidden: document.hidden, stats: s });
+  setTimeout(look, 50);
+})();
+"#;
+
+/// A relay with one small demo camera (`cam-1`) and a browser showing it live in the app.
+async fn one_camera_playing() -> anyhow::Result<(Relay, Browser)> {
+    let relay = sightline_e2e::start_relay_with(demo_sources(&small_demo_cameras(1))).await?;
+    let browser = Browser::launch(&[]).await?;
+    browser
+        .open(&format!("http://{}/", relay.local_addr()))
+        .await?;
+    let live = browser
+        .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+        .await?;
+    anyhow::ensure!(live["live"] == json!(true), "{live}");
+    Ok((relay, browser))
+}
+
+/// Waits until the relay has no viewer of `cam-1` left.
+async fn relay_lets_go(relay: &Relay) -> anyhow::Result<()> {
+    eventually(
+        Duration::from_secs(5),
+        "the relay drops the viewer",
+        || async {
+            let text = metrics(relay).await?;
+            Ok((metric(&text, "sightline_camera_viewers", "cam-1") == Some(0.0)).then_some(()))
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_scrolled_out_of_view_stops_receiving_and_resumes_when_back() {
+    let _serial = SERIAL.lock().await;
+    let (relay, browser) = one_camera_playing().await.expect("the camera plays");
+    let result = async {
+        let counter = |text: &str, name: &str| metric(text, name, "cam-1").unwrap_or(-1.0);
+
+        browser.run(SCROLL, vec![json!(true)]).await?;
+        let away = browser
+            .run(RECEIVING, vec![json!(false), json!(5_000)])
+            .await?;
+        anyhow::ensure!(away["settled"] == json!(true), "still receiving: {away}");
+        // The relay lets go of the viewer…
+        relay_lets_go(&relay).await?;
+        // …and over a window in which the camera keeps producing, sends it nothing.
+        let before = metrics(&relay).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let after = metrics(&relay).await?;
+        let produced = counter(&after, "sightline_camera_frames_total")
+            - counter(&before, "sightline_camera_frames_total");
+        let sent = counter(&after, "sightline_camera_frames_sent_total")
+            - counter(&before, "sightline_camera_frames_sent_total");
+        println!("out of view for 1.5 s: camera produced {produced} frames, relay sent {sent}");
+        anyhow::ensure!(
+            produced >= 10.0,
+            "the camera must keep producing: {produced}"
+        );
+        anyhow::ensure!(sent == 0.0, "{sent} frames sent to a tile nobody sees");
+
+        browser.run(SCROLL, vec![json!(false)]).await?;
+        let back = browser
+            .run(RECEIVING, vec![json!(true), json!(10_000)])
+            .await?;
+        anyhow::ensure!(back["settled"] == json!(true), "did not resume: {back}");
+        anyhow::ensure!(back["stats"]["pauses"] == json!(1), "{back}");
+        anyhow::ensure!(back["stats"]["decodeErrors"] == json!(0), "{back}");
+        let resumed = metrics(&relay).await?;
+        anyhow::ensure!(
+            counter(&resumed, "sightline_camera_frames_sent_total")
+                > counter(&after, "sightline_camera_frames_sent_total"),
+            "the relay sends again"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("an unseen tile costs nothing and comes back");
+}
+
+/// In the kiosk page: watches every tile's painted count on each animation
+/// frame until the watchdog has restarted a tile, then reports how long each
+/// tile had been without a new picture. Args: ms.
+const WATCHDOG: &str = r#"
+const [ms, done] = arguments;
+const players = [...document.querySelectorAll("cam-player")];
+const last = players.map(() => ({ painted: -1, at: performance.now() }));
+const t0 = performance.now();
+(function look() {
+  const now = performance.now();
+  const restarts = Number(document.documentElement.dataset.watchdogRestarts || 0);
+  if (restarts > 0 || now - t0 > ms) {
+    return done({ restarts, quietMs: Object.fromEntries(players.map((p, i) => [p.camera, now - last[i].at])) });
+  }
+  players.forEach((p, i) => {
+    const painted = p.getStats().framesPainted;
+    if (painted !== last[i].painted) last[i] = { painted, at: now };
+  });
+  requestAnimationFrame(look);
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_watchdog_restarts_a_tile_that_stopped_painting() {
+    let _serial = SERIAL.lock().await;
+    let mut cameras = small_demo_cameras(1);
+    let (_, healthy) = cameras[0].clone();
+    // Online, but no picture after 3 s: a hung camera the relay cannot tell.
+    let hung = DemoOptions {
+        fault: Some(sightline_relay::demo::Fault::StallAfter(45)),
+        ..healthy
+    };
+    cameras.push(("hung".into(), hung));
+    let relay = sightline_e2e::start_relay_with(demo_sources(&cameras))
+        .await
+        .expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        browser
+            .open(&format!(
+                "http://{}/kiosk?cams=cam-1,hung",
+                relay.local_addr()
+            ))
+            .await?;
+        let all = browser.run(ALL_LIVE, vec![json!(20_000)]).await?;
+        all_painting(&all, 2)?;
+        let seen = browser.run(WATCHDOG, vec![json!(30_000)]).await?;
+        println!("watchdog: {seen}");
+        anyhow::ensure!(seen["restarts"] == json!(1), "one tile restarted: {seen}");
+        let quiet = |camera: &str| seen["quietMs"][camera].as_f64().unwrap_or(f64::NAN);
+        // Never before 10 s without a picture; the watchdog looks once a
+        // second, so up to 11 s, plus timer slack on a loaded machine.
+        anyhow::ensure!(
+            (9_900.0..=13_000.0).contains(&quiet("hung")),
+            "the hung tile was restarted after {:.0} ms without a picture",
+            quiet("hung")
+        );
+        anyhow::ensure!(
+            quiet("cam-1") < 1_000.0,
+            "the healthy tile kept painting: {seen}"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("the watchdog heals a stuck tile");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_tab_stops_receiving_and_resumes_when_shown() {
+    let _serial = SERIAL.lock().await;
+    let (relay, browser) = one_camera_playing().await.expect("the camera plays");
+    let result = async {
+        browser.client.minimize_window().await?;
+        let hidden = browser
+            .run(RECEIVING, vec![json!(false), json!(5_000)])
+            .await?;
+        println!("minimized: {hidden}");
+        anyhow::ensure!(
+            hidden["hidden"] == json!(true),
+            "the tab is not hidden: {hidden}"
+        );
+        anyhow::ensure!(
+            hidden["settled"] == json!(true),
+            "still receiving: {hidden}"
+        );
+        relay_lets_go(&relay).await?;
+        browser.client.maximize_window().await?;
+        let shown = browser
+            .run(RECEIVING, vec![json!(true), json!(10_000)])
+            .await?;
+        println!("shown again: {shown}");
+        anyhow::ensure!(shown["hidden"] == json!(false), "{shown}");
+        anyhow::ensure!(shown["settled"] == json!(true), "did not resume: {shown}");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("a hidden tab costs nothing and comes back");
+}

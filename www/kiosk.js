@@ -1,0 +1,112 @@
+// Kiosk mode, for screens that run unattended for months:
+//   /kiosk?cams=a,b,c,d&layout=2x2&rotate=30&fit=cover&decoder=auto
+// - cams: camera ids (default: every camera the relay lists);
+// - layout: COLSxROWS (default: the smallest near-square grid that holds them);
+// - rotate: with more cameras than cells, show the next page every N seconds (default 30);
+// - fit: contain (default) or cover; decoder: as the element's attribute.
+// No chrome, no cursor, the screen kept awake (Screen Wake Lock). Each player
+// reconnects forever on its own; on top of that a watchdog restarts any tile
+// that painted nothing new for 10 s, so a stuck tile heals without a reload.
+
+const WATCHDOG_MS = 10_000;
+const wall = document.getElementById("wall");
+const message = document.getElementById("message");
+const query = new URLSearchParams(location.search);
+
+/** The camera ids: from `cams`, else from the relay (retried until it answers). */
+async function cameraIds() {
+  const listed = (query.get("cams") ?? "").split(",").map((c) => c.trim()).filter(Boolean);
+  if (listed.length) return listed;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      const response = await fetch("api/cameras");
+      if (response.ok) return (await response.json()).map((c) => c.id);
+    } catch {
+      // The relay is down; keep trying.
+    }
+    message.textContent = "Waiting for the relay…";
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+/** `layout=3x2` → {cols: 3, rows: 2}; otherwise the smallest grid for `n`. */
+function parseLayout(text, n) {
+  const m = /^(\d{1,2})x(\d{1,2})$/.exec(text ?? "");
+  if (m && +m[1] > 0 && +m[2] > 0) return { cols: +m[1], rows: +m[2] };
+  const cols = Math.ceil(Math.sqrt(Math.max(n, 1)));
+  return { cols, rows: Math.ceil(Math.max(n, 1) / cols) };
+}
+
+/** Keeps the screen awake; the lock is dropped whenever the tab is hidden. */
+async function keepAwake() {
+  if (!("wakeLock" in navigator)) {
+    console.info("Sightline kiosk: no Screen Wake Lock in this browser");
+    return;
+  }
+  const request = async () => {
+    if (document.visibilityState !== "visible") return;
+    try {
+      await navigator.wakeLock.request("screen");
+    } catch (e) {
+      console.warn("Sightline kiosk: wake lock refused", e);
+    }
+  };
+  document.addEventListener("visibilitychange", request);
+  await request();
+}
+
+const ids = await cameraIds();
+message.textContent = "";
+const { cols, rows } = parseLayout(query.get("layout"), ids.length);
+wall.style.setProperty("--cols", cols);
+wall.style.setProperty("--rows", rows);
+const players = ids.map((id) => {
+  const player = document.createElement("cam-player");
+  player.camera = id;
+  player.fit = query.get("fit") === "cover" ? "cover" : "contain";
+  if (query.get("decoder")) player.decoder = query.get("decoder");
+  return player;
+});
+wall.replaceChildren(...players);
+
+// Pages of `cols × rows` cameras; hidden players stop receiving by themselves.
+const perPage = cols * rows;
+const pages = Math.ceil(players.length / perPage);
+let page = 0;
+function showPage() {
+  players.forEach((p, i) => (p.hidden = Math.floor(i / perPage) !== page));
+}
+showPage();
+const rotate = Math.max(5, Number(query.get("rotate")) || 30);
+if (pages > 1) {
+  setInterval(() => {
+    page = (page + 1) % pages;
+    showPage();
+  }, rotate * 1000);
+}
+
+// The watchdog: a shown tile whose painted-frame count has not moved for
+// WATCHDOG_MS is restarted, unless the relay says its camera is offline (the
+// relay is already retrying that camera; restarting the tile would not help).
+const progress = new Map(players.map((p) => [p, { painted: -1, since: performance.now() }]));
+let restarts = 0;
+setInterval(() => {
+  const now = performance.now();
+  for (const player of players) {
+    const seen = progress.get(player);
+    const painted = player.getStats()?.framesPainted ?? 0;
+    if (player.hidden || painted !== seen.painted || player.state === "offline") {
+      progress.set(player, { painted, since: now });
+    } else if (now - seen.since >= WATCHDOG_MS) {
+      restarts += 1;
+      console.warn(`Sightline kiosk: ${player.camera} painted nothing for 10 s; restarting it`);
+      player.reconnect();
+      progress.set(player, { painted: -1, since: now });
+    }
+  }
+  document.documentElement.dataset.watchdogRestarts = restarts;
+}, 1000);
+
+keepAwake();
+document.documentElement.dataset.app = "ready";
+dispatchEvent(new Event("sightline:ready"));

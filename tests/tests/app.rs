@@ -574,3 +574,54 @@ async fn a_hidden_tab_stops_receiving_and_resumes_when_shown() {
     relay.shutdown().await.expect("clean shutdown");
     result.expect("a hidden tab costs nothing and comes back");
 }
+
+/// In the kiosk page: resolves once the page shows `camera` live and every
+/// other tile is hidden and not receiving. Args: camera, ms.
+const KIOSK_SHOWS: &str = r#"
+const [camera, ms, done] = arguments;
+const t0 = performance.now();
+(function look() {
+  const players = [...document.querySelectorAll("cam-player")];
+  const shown = players.filter((p) => !p.hidden).map((p) => p.camera);
+  const receiving = players.filter((p) => p.getStats().receiving).map((p) => p.camera);
+  const live = players.find((p) => p.camera === camera)?.state === "live";
+  const settled = shown.length === 1 && shown[0] === camera && live &&
+    receiving.length === 1 && receiving[0] === camera;
+  if (settled || performance.now() - t0 > ms) return done({ settled, shown, receiving, ms: performance.now() - t0 });
+  setTimeout(look, 50);
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_rotates_pages_of_cameras() {
+    let _serial = SERIAL.lock().await;
+    let cameras = small_demo_cameras(2);
+    let relay = sightline_e2e::start_relay_with(demo_sources(&cameras))
+        .await
+        .expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        // One cell, two cameras, a new page every 5 s.
+        browser
+            .open(&format!(
+                "http://{}/kiosk?cams=cam-1,cam-2&layout=1x1&rotate=5",
+                relay.local_addr()
+            ))
+            .await?;
+        for camera in ["cam-1", "cam-2", "cam-1"] {
+            let seen = browser
+                .run(KIOSK_SHOWS, vec![json!(camera), json!(10_000)])
+                .await?;
+            println!("kiosk page: {seen}");
+            anyhow::ensure!(
+                seen["settled"] == json!(true),
+                "{camera} not shown alone: {seen}"
+            );
+        }
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("the kiosk rotates");
+}

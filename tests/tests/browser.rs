@@ -277,6 +277,12 @@ async fn the_check_notices_a_corrupted_codec_config() {
         .await
         .expect_err("a corrupted codec configuration must fail the check");
     println!("corrupted config detected: {failure}");
+    // `auto` did not stop at WebCodecs refusing the configuration: it went on
+    // to the Wasm decoder (which cannot play a broken stream either).
+    assert!(
+        failure.contains(r#""decoder":"wasm""#),
+        "auto should have fallen back to the Wasm decoder: {failure}"
+    );
 }
 
 /// A second element on a camera the page already watches: it shares the socket

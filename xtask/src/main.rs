@@ -458,11 +458,11 @@ fn bench(root: &Path) -> anyhow::Result<()> {
             ));
         }
     }
-    say("page CPU with 16 tiles of 720p in headless Chromium (3 windows of 10 s per decoder)");
+    say("page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)");
     let out = cargo()
         .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
         .env("SIGHTLINE_WWW", root.join("target/www"))
-        .env("SIGHTLINE_BENCH_CLIP", streams.join("1280x720_high.h264"))
+        .env("SIGHTLINE_BENCH_DIR", &streams)
         .output()
         .context("running the page CPU benchmark")?;
     let stdout = String::from_utf8_lossy(&out.stdout);

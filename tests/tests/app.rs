@@ -256,6 +256,25 @@ promise.then(async (blob) => {
 }, (e) => done({ error: String(e) }));
 "#;
 
+/// In the page: turns the stats box on through the `stats` property, waits for
+/// it to show the stream's size at a frame rate above 0, then turns it off.
+/// Args: ms.
+const STATS_BOX: &str = r#"
+const [ms, done] = arguments;
+const el = document.querySelector("cam-player");
+const box = el.shadowRoot.querySelector(".stats");
+el.stats = true;
+const t0 = performance.now();
+(function look() {
+  const on = { attribute: el.hasAttribute("stats"), shown: getComputedStyle(box).display !== "none",
+               text: box.textContent };
+  const ready = on.shown && /640×360 +[0-9.]*[1-9][0-9.]* fps/.test(on.text);
+  if (!ready && performance.now() - t0 < ms) return setTimeout(look, 100);
+  el.stats = false;
+  done({ ready, on, offShown: getComputedStyle(box).display !== "none", offAttribute: el.hasAttribute("stats") });
+})();
+"#;
+
 /// In the page: a new element for a camera the relay does not have; resolves
 /// with its `error` event and state. Args: none.
 const UNKNOWN_CAMERA: &str = r#"
@@ -299,6 +318,28 @@ async fn snapshot_is_the_picture_at_the_streams_size_and_bad_cameras_are_errors(
             "{} of {} bytes differ from the canvas",
             shot["differing"],
             shot["bytes"]
+        );
+
+        let stats = browser.run(STATS_BOX, vec![json!(5_000)]).await?;
+        println!("stats box: {stats}");
+        anyhow::ensure!(stats["ready"] == json!(true), "{stats}");
+        // Live figures, not the fast-start burst: about the source's 30 fps.
+        let fps: f64 = stats["on"]["text"]
+            .as_str()
+            .and_then(|t| t.split("  ").nth(1))
+            .and_then(|f| f.trim_end_matches(" fps").parse().ok())
+            .unwrap_or(f64::NAN);
+        anyhow::ensure!((15.0..=45.0).contains(&fps), "{fps} fps: {stats}");
+        anyhow::ensure!(stats["on"]["attribute"] == json!(true), "{stats}");
+        anyhow::ensure!(
+            stats["on"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("WebCodecs") && t.contains("latency")),
+            "{stats}"
+        );
+        anyhow::ensure!(
+            stats["offShown"] == json!(false) && stats["offAttribute"] == json!(false),
+            "{stats}"
         );
 
         let refused = browser.run(UNKNOWN_CAMERA, vec![]).await?;

@@ -60,6 +60,8 @@ struct Player {
     link: RefCell<Option<(Rc<Connection>, u32)>>,
     /// Between `connected` and `disconnected`.
     in_document: Cell<bool>,
+    /// The `stats` attribute is set: keep the stats box up to date.
+    stats_shown: Cell<bool>,
     state: RefCell<PlayerState>,
     stats: RefCell<Stats>,
     me: Weak<Player>,
@@ -95,6 +97,7 @@ impl CamPlayerCore {
                 config: RefCell::new(None),
                 link: RefCell::new(None),
                 in_document: Cell::new(false),
+                stats_shown: Cell::new(false),
                 state: RefCell::new(PlayerState::Connecting),
                 stats: RefCell::new(Stats::default()),
                 me: me.clone(),
@@ -178,6 +181,7 @@ impl Player {
             stats.started_at = now_ms();
         }
         self.set_state(PlayerState::Connecting);
+        self.update_stats_box(true);
         self.follow_visibility();
     }
 
@@ -226,7 +230,7 @@ impl Player {
         }
         self.decoder.borrow_mut().take();
         self.config.borrow_mut().take();
-        self.stats.borrow_mut().meter.reset_waiting();
+        self.stats.borrow_mut().meter.restart();
     }
 
     /// Goes offline for a reason the page must fix, and says so in an `error` event.
@@ -409,7 +413,10 @@ impl Player {
 
     /// Refreshes the stats box, at most once a second unless `now`.
     fn update_stats_box(&self, now: bool) {
-        if !self.view.stats_shown() {
+        if now {
+            self.stats_shown.set(self.host.has_attribute("stats"));
+        }
+        if !self.stats_shown.get() {
             return;
         }
         let text = {

@@ -1,5 +1,8 @@
 //! The player's live figures (pure, host-tested): frames painted per second,
-//! bitrate, and latency, measured over one-second windows.
+//! bitrate, and latency, measured over one-second windows. The window in which
+//! playback (re)starts is not reported: it holds the fast-start burst (the
+//! relay's cached GOP, decoded faster than real time, received by the relay up
+//! to seconds before), which says nothing of live playback.
 //!
 //! Latency pairs each painted picture with its access unit by timestamp:
 //! arrival at the player → painted (what the player adds), and the relay's
@@ -25,7 +28,7 @@ pub struct Figures {
     pub relay_to_paint_ms: Option<f64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Meter {
     /// (timestamp µs, arrival ms on the page's clock, relay receive µs since the epoch).
     waiting: VecDeque<(i64, f64, u64)>,
@@ -37,7 +40,26 @@ pub struct Meter {
     /// Pictures paired with their access unit, and those of them that had a relay time.
     matched: u32,
     relay_matched: u32,
+    /// The current window is the one playback started in: do not report it.
+    first_window: bool,
     last: Figures,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter {
+            waiting: VecDeque::new(),
+            window_start: None,
+            painted: 0,
+            bytes: 0,
+            arrival_sum: 0.0,
+            relay_sum: 0.0,
+            matched: 0,
+            relay_matched: 0,
+            first_window: true,
+            last: Figures::default(),
+        }
+    }
 }
 
 impl Meter {
@@ -73,9 +95,10 @@ impl Meter {
         }
     }
 
-    /// Forgets waiting access units (the decoder was replaced or paused).
-    pub fn reset_waiting(&mut self) {
-        self.waiting.clear();
+    /// Playback stopped (paused, or the decoder was replaced): start over; the
+    /// next window, with its fast-start burst, is not reported either.
+    pub fn restart(&mut self) {
+        *self = Meter::default();
     }
 
     /// The figures of the last complete window.
@@ -95,12 +118,14 @@ impl Meter {
         }
         let secs = elapsed / 1000.0;
         let mean = |sum: f64, n: u32| (n > 0).then(|| sum / n as f64);
-        self.last = Figures {
-            fps: self.painted as f64 / secs,
-            bitrate_bps: self.bytes as f64 * 8.0 / secs,
-            arrival_to_paint_ms: mean(self.arrival_sum, self.matched),
-            relay_to_paint_ms: mean(self.relay_sum, self.relay_matched),
-        };
+        if !std::mem::take(&mut self.first_window) {
+            self.last = Figures {
+                fps: self.painted as f64 / secs,
+                bitrate_bps: self.bytes as f64 * 8.0 / secs,
+                arrival_to_paint_ms: mean(self.arrival_sum, self.matched),
+                relay_to_paint_ms: mean(self.relay_sum, self.relay_matched),
+            };
+        }
         self.window_start = Some(now_ms);
         self.painted = 0;
         self.bytes = 0;
@@ -133,9 +158,38 @@ mod tests {
         assert!((f.relay_to_paint_ms.unwrap() - 45.0).abs() < 1e-3, "{f:?}");
     }
 
+    /// A meter whose first window (the one it would not report) is over at 0 ms.
+    fn warmed_up() -> Meter {
+        let mut m = Meter::default();
+        m.roll(-1000.0);
+        m.roll(0.0);
+        m
+    }
+
+    #[test]
+    fn the_window_playback_starts_in_is_not_reported() {
+        let mut m = Meter::default();
+        // A fast-start burst: 60 frames at once, received by the relay 2 s ago.
+        for n in 0..60 {
+            m.arrived(n, 10_000, 1, 0.0);
+            m.painted(Some(n), 5.0, 2_000_000.0);
+        }
+        m.roll(1000.0);
+        assert_eq!(m.figures(), Figures::default(), "nothing reported yet");
+        m.arrived(60, 10_000, 1_999_000, 1010.0);
+        m.painted(Some(60), 1015.0, 2_000_000.0);
+        m.roll(2000.0);
+        assert_eq!(m.figures().fps, 1.0);
+        // Paused and resumed: the burst after the resume is not reported either.
+        m.restart();
+        m.arrived(0, 1, 1, 3000.0);
+        m.roll(4000.0);
+        assert_eq!(m.figures(), Figures::default());
+    }
+
     #[test]
     fn pictures_out_of_arrival_order_still_match() {
-        let mut m = Meter::default();
+        let mut m = warmed_up();
         m.arrived(0, 1, 0, 0.0);
         m.arrived(2, 1, 0, 10.0);
         m.arrived(1, 1, 0, 20.0);
@@ -159,8 +213,7 @@ mod tests {
 
     #[test]
     fn nothing_painted_reads_zero() {
-        let mut m = Meter::default();
-        m.roll(0.0);
+        let mut m = warmed_up();
         m.roll(2000.0);
         assert_eq!(m.figures().fps, 0.0);
         assert_eq!(m.figures().arrival_to_paint_ms, None);

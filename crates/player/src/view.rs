@@ -47,7 +47,6 @@ button:hover, button:focus-visible { background: rgba(255, 255, 255, .3); }
 </div>"#;
 
 pub struct View {
-    host: HtmlElement,
     pub renderer: CanvasRenderer,
     canvas: HtmlCanvasElement,
     overlay: HtmlElement,
@@ -97,7 +96,6 @@ impl View {
             overlay: find(".overlay")?.dyn_into()?,
             badge: find(".badge")?.dyn_into()?,
             stats: find(".stats")?.dyn_into()?,
-            host,
             _on_snapshot: on_snapshot,
             _on_fullscreen: on_fullscreen,
         })
@@ -118,11 +116,6 @@ impl View {
     pub fn show_decoder(&self, label: &str) {
         self.badge.set_text_content(Some(label));
         self.badge.set_hidden(false);
-    }
-
-    /// Whether the page asked for the stats box (the `stats` attribute).
-    pub fn stats_shown(&self) -> bool {
-        self.host.has_attribute("stats")
     }
 
     pub fn show_stats(&self, text: &str) {

@@ -12,6 +12,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = RelayConfig::from_cli(Cli::parse())?;
+    // Every viewer is a socket: a default soft limit of 1024 open files would
+    // cap a relay at about a thousand viewers. Raise it to the hard limit.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!("open-file limit: {limit}"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     if config.www.is_none() {
         tracing::warn!("no --www given: the web player is not served (run `cargo xtask run`)");
     }

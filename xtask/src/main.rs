@@ -5,9 +5,10 @@
 //! - `cargo xtask test` — installs what is missing, then fmt, clippy (host and
 //!   wasm32), the web app build, every host test (the browser end-to-end suite
 //!   included) and the player's tests inside headless Chromium.
-//! - `cargo xtask bench` — benchmarks (decoders, the page's CPU with 16 tiles,
-//!   download sizes), printed as a markdown table and written to
-//!   target/bench/results.md (not part of `test`: figures are not pass/fail).
+//! - `cargo xtask bench [PART…]` — benchmarks (decoders, the page's CPU with 16
+//!   tiles, download sizes, the relay's fan-out against a floor: `fanout.rs`),
+//!   printed as markdown tables and written to target/bench/results.md (not
+//!   part of `test`: figures are not pass/fail).
 //! - `cargo xtask setup` — only the installing; `cargo xtask web` — only the build.
 //!
 //! Every tool comes from a registry this project may use (rustup, crates.io, npm,
@@ -19,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context as _};
+
+mod fanout;
 
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_VERSION: &str = "132";
@@ -63,7 +66,7 @@ fn main() -> anyhow::Result<()> {
         Some("setup") => setup(&root, true),
         Some("bench") => {
             setup(&root, true)?;
-            bench(&root)
+            bench(&root, &args[1..])
         }
         Some("web") => {
             setup(&root, false)?;
@@ -71,10 +74,11 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [relay args…] | test | setup | web>\n\
+                "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks (decoders and the 16-tile page in headless Chromium, download sizes); not part of test\
+                 \n  bench  benchmarks [decoders|page|sizes|fanout …]: decoders and the 16-tile page in headless Chromium,\
+                 \n         download sizes, relay fan-out against the floor; not part of test\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -388,7 +392,17 @@ const BENCH_STREAMS: &[(&str, &str, &str, &str)] = &[
     ("1920x1080_high", "1920x1080", "high", "4M"),
 ];
 
-fn bench(root: &Path) -> anyhow::Result<()> {
+/// The benchmark's parts; `cargo xtask bench PART…` runs only those.
+const BENCH_PARTS: &[&str] = &["decoders", "page", "sizes", "fanout"];
+
+fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
+    if let Some(unknown) = parts.iter().find(|p| !BENCH_PARTS.contains(&p.as_str())) {
+        bail!(
+            "no benchmark part {unknown:?}; the parts: {}",
+            BENCH_PARTS.join(", ")
+        );
+    }
+    let want = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
     if output(Command::new("ffmpeg").arg("-version")).is_none() {
         apt_install(&["ffmpeg"])?;
     }
@@ -414,97 +428,108 @@ fn bench(root: &Path) -> anyhow::Result<()> {
     build_web(root)?;
     let mut table =
         String::from("| what | decoder | median | min | max |\n| --- | --- | --- | --- | --- |\n");
-    say("decoders in headless Chromium (5 runs each)");
-    // A separate target dir: the extra cfg would otherwise rebuild the test tree.
-    let out = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "test",
-            "--release",
-            "-p",
-            "sightline-player",
-            "--target",
-            WASM_TARGET,
-        ])
-        .args(["--test", "decode_bench", "--", "--nocapture"])
-        .env("PATH", tool_path(root)?)
-        .env(
-            "RUSTFLAGS",
-            "--cfg=web_sys_unstable_apis --cfg=sightline_bench",
-        )
-        .env("CARGO_TARGET_DIR", root.join("target/bench-build"))
-        .env("SIGHTLINE_BENCH_DIR", &streams)
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-            "wasm-bindgen-test-runner",
-        )
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
-        .output()
-        .context("running the decoder benchmark")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        bail!("the decoder benchmark failed");
+    if want("decoders") {
+        say("decoders in headless Chromium (5 runs each)");
+        // A separate target dir: the extra cfg would otherwise rebuild the test tree.
+        let out = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "sightline-player",
+                "--target",
+                WASM_TARGET,
+            ])
+            .args(["--test", "decode_bench", "--", "--nocapture"])
+            .env("PATH", tool_path(root)?)
+            .env(
+                "RUSTFLAGS",
+                "--cfg=web_sys_unstable_apis --cfg=sightline_bench",
+            )
+            .env("CARGO_TARGET_DIR", root.join("target/bench-build"))
+            .env("SIGHTLINE_BENCH_DIR", &streams)
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
+            .output()
+            .context("running the decoder benchmark")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+            bail!("the decoder benchmark failed");
+        }
+        for line in stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("BENCH|"))
+        {
+            let f: Vec<&str> = line.split('|').collect();
+            if let [stream, decoder, median, min, max] = f[..] {
+                table.push_str(&format!(
+                    "| decode {} | {decoder} | {median} fps | {min} | {max} |\n",
+                    stream.replace('_', " ")
+                ));
+            }
+        }
     }
-    for line in stdout
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("BENCH|"))
-    {
-        let f: Vec<&str> = line.split('|').collect();
-        if let [stream, decoder, median, min, max] = f[..] {
+    if want("page") {
+        say("page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)");
+        let out = cargo()
+            .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
+            .env("SIGHTLINE_WWW", root.join("target/www"))
+            .env("SIGHTLINE_BENCH_DIR", &streams)
+            .output()
+            .context("running the page CPU benchmark")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+            bail!("the page CPU benchmark failed");
+        }
+        for row in stdout.lines().filter_map(|l| l.trim().strip_prefix("ROW|")) {
+            table.push_str(&format!("|{row}\n"));
+        }
+    }
+    if want("sizes") {
+        say("download sizes (gzip -9)");
+        let www = root.join("target/www");
+        for (what, files) in [
+            (
+                "core player (always downloaded)",
+                &[
+                    "sightline-player_bg.wasm",
+                    "sightline-player.js",
+                    "cam-player.js",
+                ][..],
+            ),
+            (
+                "fallback decoder (only without WebCodecs)",
+                &[
+                    "sightline-decoder-worker_bg.wasm",
+                    "sightline-decoder-worker.js",
+                ][..],
+            ),
+        ] {
+            let mut total = 0usize;
+            for file in files {
+                let gzip = Command::new("gzip")
+                    .arg("-9c")
+                    .arg(www.join(file))
+                    .output()
+                    .with_context(|| format!("gzip {file}"))?;
+                total += gzip.stdout.len();
+            }
             table.push_str(&format!(
-                "| decode {} | {decoder} | {median} fps | {min} | {max} |\n",
-                stream.replace('_', " ")
+                "| download: {what} | — | {:.1} KB gzip | | |\n",
+                total as f64 / 1024.0
             ));
         }
     }
-    say("page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)");
-    let out = cargo()
-        .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
-        .env("SIGHTLINE_WWW", root.join("target/www"))
-        .env("SIGHTLINE_BENCH_DIR", &streams)
-        .output()
-        .context("running the page CPU benchmark")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        bail!("the page CPU benchmark failed");
-    }
-    for row in stdout.lines().filter_map(|l| l.trim().strip_prefix("ROW|")) {
-        table.push_str(&format!("|{row}\n"));
-    }
-    say("download sizes (gzip -9)");
-    let www = root.join("target/www");
-    for (what, files) in [
-        (
-            "core player (always downloaded)",
-            &[
-                "sightline-player_bg.wasm",
-                "sightline-player.js",
-                "cam-player.js",
-            ][..],
-        ),
-        (
-            "fallback decoder (only without WebCodecs)",
-            &[
-                "sightline-decoder-worker_bg.wasm",
-                "sightline-decoder-worker.js",
-            ][..],
-        ),
-    ] {
-        let mut total = 0usize;
-        for file in files {
-            let gzip = Command::new("gzip")
-                .arg("-9c")
-                .arg(www.join(file))
-                .output()
-                .with_context(|| format!("gzip {file}"))?;
-            total += gzip.stdout.len();
-        }
-        table.push_str(&format!(
-            "| download: {what} | — | {:.1} KB gzip | | |\n",
-            total as f64 / 1024.0
-        ));
+    if want("fanout") {
+        say("relay fan-out against the floor (1 to 1000 viewers, 3 runs each)");
+        table.push('\n');
+        table.push_str(&fanout::table(root, &fanout::clip(&streams))?);
     }
     std::fs::write(dir.join("results.md"), &table)?;
     println!("{table}");

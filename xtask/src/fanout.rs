@@ -1,0 +1,214 @@
+//! `cargo xtask bench`, relay fan-out: one 1080p30 camera (a clip the relay
+//! replays) to N WebSocket viewers, and the floor (`sightline-floor`: the same
+//! frames to N plain TCP sockets) in the same run, both loaded by
+//! `sightline-load` in a process of its own. For each N and server, 3 runs; each
+//! run measures the server's CPU (from /proc, over the load's 10 s window after
+//! a 5 s warm-up), its resident memory at the end, and what the viewers saw.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use crate::{cargo, run, say};
+
+const VIEWERS: &[usize] = &[1, 10, 100, 500, 1000];
+const RUNS: usize = 3;
+const WARMUP_S: f64 = 5.0;
+const WINDOW_S: f64 = 10.0;
+/// Clock ticks per second of /proc's CPU times (USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// One run against one server.
+struct Run {
+    cpu_percent: f64,
+    rss_mb: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    missed: f64,
+    connected: u64,
+    mbps_per_viewer: f64,
+}
+
+/// A server process, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The markdown table of the fan-out benchmark.
+pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
+    say("building the relay and the load tools (release)");
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "sightline-relay",
+        "-p",
+        "sightline-bench",
+    ]))?;
+    let bin = root.join("target/release");
+    let config = root.join("target/bench/fanout.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[camera]]\nid = \"clip\"\nfile = {:?}\nfps = 30\n",
+            clip.display().to_string()
+        ),
+    )?;
+    let mut out = String::from(
+        "| viewers | relay CPU % | floor CPU % | relay / floor | relay RSS MB | relay latency p50 / p99 ms | floor latency p50 / p99 ms | frames missed, relay / floor | Mbit/s per viewer |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for &n in VIEWERS {
+        let (mut relay, mut floor) = (Vec::new(), Vec::new());
+        for i in 0..RUNS {
+            say(&format!("fan-out: {n} viewers, run {} of {RUNS}", i + 1));
+            relay.push(measure_relay(&bin, &config, n)?);
+            floor.push(measure_floor(&bin, clip, n)?);
+        }
+        for (name, runs) in [("relay", &relay), ("floor", &floor)] {
+            if let Some(r) = runs.iter().find(|r| r.connected < n as u64) {
+                bail!("{name}: only {} of {n} viewers connected", r.connected);
+            }
+        }
+        let med = |runs: &[Run], f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        let spread = |runs: &[Run], f: fn(&Run) -> f64| {
+            let v: Vec<f64> = runs.iter().map(f).collect();
+            let (lo, hi) = (
+                v.iter().copied().fold(f64::MAX, f64::min),
+                v.iter().copied().fold(f64::MIN, f64::max),
+            );
+            format!("{:.1} ({lo:.1}–{hi:.1})", median(v))
+        };
+        let (rc, fc) = (
+            med(&relay, |r| r.cpu_percent),
+            med(&floor, |r| r.cpu_percent),
+        );
+        out.push_str(&format!(
+            "| {n} | {} | {} | {:.2} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} |\n",
+            spread(&relay, |r| r.cpu_percent),
+            spread(&floor, |r| r.cpu_percent),
+            rc / fc.max(0.01),
+            med(&relay, |r| r.rss_mb),
+            med(&relay, |r| r.p50_ms),
+            med(&relay, |r| r.p99_ms),
+            med(&floor, |r| r.p50_ms),
+            med(&floor, |r| r.p99_ms),
+            med(&relay, |r| r.missed),
+            med(&floor, |r| r.missed),
+            med(&relay, |r| r.mbps_per_viewer),
+        ));
+    }
+    Ok(out)
+}
+
+fn measure_relay(bin: &Path, config: &Path, viewers: usize) -> anyhow::Result<Run> {
+    let mut relay = Command::new(bin.join("sightline-relay"));
+    relay
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn");
+    let (server, addr) = start(relay, "Sightline is live: open http://")?;
+    let addr = addr.trim_end_matches('/');
+    load(&server, &format!("ws://{addr}/ws"), bin, viewers)
+}
+
+fn measure_floor(bin: &Path, clip: &Path, viewers: usize) -> anyhow::Result<Run> {
+    let mut floor = Command::new(bin.join("sightline-floor"));
+    floor.arg("--clip").arg(clip);
+    let (server, addr) = start(floor, "LISTENING ")?;
+    load(&server, &format!("tcp://{addr}"), bin, viewers)
+}
+
+/// Starts a server and returns it with what follows `marker` in its output.
+fn start(mut cmd: Command, marker: &str) -> anyhow::Result<(Server, String)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let server = Server(child);
+    for line in BufReader::new(stdout).lines() {
+        if let Some(rest) = line?.strip_prefix(marker) {
+            return Ok((server, rest.trim().to_owned()));
+        }
+    }
+    bail!("{cmd:?} exited before it was ready")
+}
+
+/// Runs the load against `url` and measures `server` meanwhile.
+fn load(server: &Server, url: &str, bin: &Path, viewers: usize) -> anyhow::Result<Run> {
+    let pid = server.0.id();
+    let load = Command::new(bin.join("sightline-load"))
+        .args(["--url", url, "--viewers", &viewers.to_string()])
+        .args(["--warmup", &WARMUP_S.to_string()])
+        .args(["--seconds", &WINDOW_S.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting sightline-load")?;
+    // The load counts from WARMUP_S after its start for WINDOW_S: sample the
+    // server's CPU over the same span.
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(WARMUP_S));
+    let (t0, c0) = (Instant::now(), cpu_ticks(pid)?);
+    std::thread::sleep(
+        (started + Duration::from_secs_f64(WARMUP_S + WINDOW_S))
+            .saturating_duration_since(Instant::now()),
+    );
+    let (secs, c1) = (t0.elapsed().as_secs_f64(), cpu_ticks(pid)?);
+    let rss_mb = rss_kb(pid)? as f64 / 1024.0;
+    let out = load.wait_with_output()?;
+    anyhow::ensure!(out.status.success(), "sightline-load failed");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "sightline-load said {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
+    let get = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
+    Ok(Run {
+        cpu_percent: (c1 - c0) as f64 / TICKS_PER_SECOND / secs * 100.0,
+        rss_mb,
+        p50_ms: get("p50_us") / 1000.0,
+        p99_ms: get("p99_us") / 1000.0,
+        missed: get("missed"),
+        connected: report["connected"].as_u64().unwrap_or(0),
+        mbps_per_viewer: get("bytes") * 8.0 / 1e6 / WINDOW_S / viewers as f64,
+    })
+}
+
+/// User + system CPU ticks of a process (fields 14 and 15 of /proc/PID/stat).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = stat.rsplit_once(')').context("odd stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Ok(f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?)
+}
+
+fn rss_kb(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Where the clip for the fan-out lives.
+pub fn clip(streams: &Path) -> PathBuf {
+    streams.join("1920x1080_high.h264")
+}

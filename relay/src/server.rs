@@ -151,6 +151,9 @@ async fn websocket(
     State(state): State<AppState>,
 ) -> Response {
     upgrade
+        .read_buffer_size(ws::READ_BUFFER)
+        .max_message_size(ws::MAX_MESSAGE)
+        .max_frame_size(ws::MAX_MESSAGE)
         .on_upgrade(move |socket| ws::run(socket, state.hub, peer, state.shutdown))
         .into_response()
 }

@@ -31,6 +31,14 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(20);
 /// A viewer whose socket accepts nothing for this long is gone; close it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// What a viewer sends is small JSON. The WebSocket library zero-fills its read
+/// buffer before every read attempt, and the session polls for input each time
+/// it sends a frame: the default 128 KiB made that zeroing half of the relay's
+/// CPU at 1000 viewers (perf), so the buffer is small.
+pub const READ_BUFFER: usize = 4 * 1024;
+/// The largest message a viewer may send (the default, 64 MB, would let one
+/// peer make the relay buffer that much).
+pub const MAX_MESSAGE: usize = 64 * 1024;
 
 type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, BroadcastStreamRecvError>> + Send>>;
 type Sink = SplitSink<WebSocket, Message>;

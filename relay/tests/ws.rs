@@ -279,3 +279,38 @@ async fn an_idle_socket_is_pinged_so_proxies_keep_it() {
     println!("ping after {:?}", started.elapsed());
     relay.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn an_oversized_message_ends_only_that_socket() {
+    let relay = relay().await;
+    let mut flooder = connect(&relay).await;
+    let mut other = connect(&relay).await;
+    hello(&mut flooder).await;
+    hello(&mut other).await;
+    // Far more than any control message (the relay takes 64 KiB at most).
+    let huge = format!(
+        "{{\"type\":\"subscribe\",\"id\":1,\"camera\":\"{}\"}}",
+        "x".repeat(1 << 20)
+    );
+    let _ = flooder.send(Message::text(huge)).await;
+    // The relay drops that socket instead of buffering the megabyte…
+    let ended = tokio::time::timeout(STEP, async {
+        loop {
+            match flooder.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the relay kept a socket that sent 1 MiB");
+    // …and serves everyone else as before.
+    subscribe(&mut other, 2, "demo").await;
+    loop {
+        if let Message::Binary(data) = next(&mut other).await {
+            assert!(MediaHeader::parse(&data).is_ok());
+            break;
+        }
+    }
+    relay.shutdown().await.expect("clean shutdown");
+}

@@ -392,6 +392,17 @@ const BENCH_STREAMS: &[(&str, &str, &str, &str)] = &[
     ("1920x1080_high", "1920x1080", "high", "4M"),
 ];
 
+/// Runs a benchmark and returns what it printed; on failure, shows all it said.
+fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        bail!("{what} failed");
+    }
+    Ok(stdout)
+}
+
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
 const BENCH_PARTS: &[&str] = &["decoders", "page", "sizes", "fanout"];
 
@@ -431,36 +442,32 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
     if want("decoders") {
         say("decoders in headless Chromium (5 runs each)");
         // A separate target dir: the extra cfg would otherwise rebuild the test tree.
-        let out = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "sightline-player",
-                "--target",
-                WASM_TARGET,
-            ])
-            .args(["--test", "decode_bench", "--", "--nocapture"])
-            .env("PATH", tool_path(root)?)
-            .env(
-                "RUSTFLAGS",
-                "--cfg=web_sys_unstable_apis --cfg=sightline_bench",
-            )
-            .env("CARGO_TARGET_DIR", root.join("target/bench-build"))
-            .env("SIGHTLINE_BENCH_DIR", &streams)
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                "wasm-bindgen-test-runner",
-            )
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
-            .output()
-            .context("running the decoder benchmark")?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-            bail!("the decoder benchmark failed");
-        }
+        let stdout = bench_output(
+            cargo()
+                .args([
+                    "test",
+                    "--release",
+                    "-p",
+                    "sightline-player",
+                    "--target",
+                    WASM_TARGET,
+                ])
+                .args(["--test", "decode_bench", "--", "--nocapture"])
+                .env("PATH", tool_path(root)?)
+                .env(
+                    "RUSTFLAGS",
+                    "--cfg=web_sys_unstable_apis --cfg=sightline_bench",
+                )
+                .env("CARGO_TARGET_DIR", root.join("target/bench-build"))
+                .env("SIGHTLINE_BENCH_DIR", &streams)
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    "wasm-bindgen-test-runner",
+                )
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "600"),
+            "the decoder benchmark",
+        )?;
         for line in stdout
             .lines()
             .filter_map(|l| l.trim().strip_prefix("BENCH|"))
@@ -476,17 +483,13 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
     }
     if want("page") {
         say("page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)");
-        let out = cargo()
-            .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
-            .env("SIGHTLINE_WWW", root.join("target/www"))
-            .env("SIGHTLINE_BENCH_DIR", &streams)
-            .output()
-            .context("running the page CPU benchmark")?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-            bail!("the page CPU benchmark failed");
-        }
+        let stdout = bench_output(
+            cargo()
+                .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
+                .env("SIGHTLINE_WWW", root.join("target/www"))
+                .env("SIGHTLINE_BENCH_DIR", &streams),
+            "the page CPU benchmark",
+        )?;
         for row in stdout.lines().filter_map(|l| l.trim().strip_prefix("ROW|")) {
             table.push_str(&format!("|{row}\n"));
         }

@@ -380,7 +380,16 @@ async fn a_page_of_another_origin_embeds_the_player_with_one_script_tag() {
             "http://localhost:{}/embed.html?relay={relay_url}",
             site.addr.port()
         );
-        for decoder in ["webcodecs", "wasm"] {
+        // A file on disk (origin `null`) works too, as README says.
+        let file = format!(
+            "file://{}/embed.html?relay={relay_url}",
+            www_dir()?.join("examples").display()
+        );
+        for (page, decoder) in [
+            (page.as_str(), "webcodecs"),
+            (page.as_str(), "wasm"),
+            (file.as_str(), "webcodecs"),
+        ] {
             browser
                 .client
                 .goto(&format!("{page}&decoder={decoder}"))
@@ -395,7 +404,7 @@ async fn a_page_of_another_origin_embeds_the_player_with_one_script_tag() {
             let live = browser
                 .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
                 .await?;
-            println!("embedded ({decoder}): {live}");
+            println!("embedded in {page} ({decoder}): {live}");
             anyhow::ensure!(live["live"] == json!(true), "{decoder}: {live}");
             anyhow::ensure!(live["stats"]["decoder"] == json!(decoder), "{live}");
         }

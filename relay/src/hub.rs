@@ -165,22 +165,8 @@ impl Feed {
             return false;
         };
         self.stats.frame(au.payload.len());
-        let header = MediaHeader {
-            kind: FrameKind::Video,
-            channel: self.channel,
-            flags: if au.keyframe {
-                FrameFlags::KEYFRAME
-            } else {
-                FrameFlags::default()
-            },
-            timestamp_us: au.timestamp_us,
-            received_us: now_us(),
-        };
-        let mut data = BytesMut::with_capacity(HEADER_LEN + au.payload.len());
-        data.put_slice(&header.to_bytes());
-        data.put_slice(&au.payload);
         let frame = Frame {
-            data: data.freeze(),
+            data: video_frame(self.channel, au.keyframe, au.timestamp_us, &au.payload),
             keyframe: au.keyframe,
             params,
         };
@@ -304,6 +290,26 @@ impl Hub {
     pub fn sessions(&self) -> usize {
         self.sessions.load(Ordering::Relaxed)
     }
+}
+
+/// One access unit as the complete binary WebSocket message viewers get:
+/// the media header, stamped with the relay's receive time now, then the payload.
+pub fn video_frame(channel: u16, keyframe: bool, timestamp_us: i64, payload: &[u8]) -> Bytes {
+    let header = MediaHeader {
+        kind: FrameKind::Video,
+        channel,
+        flags: if keyframe {
+            FrameFlags::KEYFRAME
+        } else {
+            FrameFlags::default()
+        },
+        timestamp_us,
+        received_us: now_us(),
+    };
+    let mut data = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    data.put_slice(&header.to_bytes());
+    data.put_slice(payload);
+    data.freeze()
 }
 
 /// Wall clock in microseconds since the Unix epoch.

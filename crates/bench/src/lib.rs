@@ -12,20 +12,16 @@
 //! bookkeeping ([`Tally`]) and the clock.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use sightline_h264::nal::{self, types};
 use sightline_relay::demo::replay::access_units;
-use sightline_wire::{FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
+use sightline_relay::hub::video_frame;
+use sightline_wire::{FrameFlags, MediaHeader};
 
-/// Wall clock in microseconds since the Unix epoch (the relay stamps frames with the same).
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
+/// The relay's clock, which stamps the frames' receive time.
+pub use sightline_relay::hub::now_us;
 
 /// One access unit of a clip as the relay sends it, minus the header: the
 /// length-prefixed NAL units without parameter sets.
@@ -60,23 +56,10 @@ pub fn clip_frames(path: &Path) -> anyhow::Result<Vec<ClipFrame>> {
     Ok(frames)
 }
 
-/// A complete binary frame, header first, stamped now: what the relay's hub builds.
+/// A complete binary frame, header first, stamped now: built by the relay's
+/// own code, so the floor sends exactly what the relay does.
 pub fn stamp(frame: &ClipFrame, timestamp_us: i64) -> Bytes {
-    let header = MediaHeader {
-        kind: FrameKind::Video,
-        channel: 0,
-        flags: if frame.keyframe {
-            FrameFlags::KEYFRAME
-        } else {
-            FrameFlags::default()
-        },
-        timestamp_us,
-        received_us: now_us(),
-    };
-    let mut data = BytesMut::with_capacity(HEADER_LEN + frame.payload.len());
-    data.put_slice(&header.to_bytes());
-    data.put_slice(&frame.payload);
-    data.freeze()
+    video_frame(0, frame.keyframe, timestamp_us, &frame.payload)
 }
 
 /// What one viewer saw during the measuring window.
@@ -150,6 +133,7 @@ pub fn raise_file_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_wire::FrameKind;
 
     fn header(ts: i64, flags: FrameFlags) -> MediaHeader {
         MediaHeader {

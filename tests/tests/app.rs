@@ -9,8 +9,8 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::{json, Value};
 use sightline_e2e::{
-    eventually, http_get, metric, relay_config, sample, small_demo_cameras, start_relay, www_dir,
-    Browser, Site, ALL_LIVE, WAIT_LIVE,
+    eventually, http_get, metric, relay_config, sample, small_demo_cameras, www_dir, Browser, Site,
+    ALL_LIVE, WAIT_LIVE,
 };
 use sightline_relay::config::Source;
 use sightline_relay::demo::DemoOptions;
@@ -29,6 +29,22 @@ fn demo_sources(cameras: &[(String, DemoOptions)]) -> Vec<(&str, Source)> {
         .iter()
         .map(|(id, options)| (id.as_str(), Source::Demo(options.clone())))
         .collect()
+}
+
+/// Starts a relay with `cameras` and a browser, runs `test` with them, then
+/// closes both, whatever the outcome.
+async fn with_app(
+    cameras: Vec<(&str, Source)>,
+    test: impl AsyncFnOnce(&Relay, &Browser) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let relay = sightline_e2e::start_relay_with(cameras).await?;
+    let browser = Browser::launch(&[]).await?;
+    let result = test(&relay, &browser).await;
+    let _ = browser.close().await;
+    let shutdown = relay.shutdown().await;
+    // The test's own failure first; a relay that did not shut down cleanly fails too.
+    result?;
+    shutdown.map_err(|e| e.context("the relay did not shut down cleanly"))
 }
 
 /// Checks the result of [`ALL_LIVE`]: every player live and painting, none in error.
@@ -56,11 +72,7 @@ fn all_painting(all: &Value, expect: usize) -> anyhow::Result<&Vec<Value>> {
 async fn sixteen_cameras_in_a_grid_all_paint_over_one_socket() {
     let _serial = SERIAL.lock().await;
     let cameras = small_demo_cameras(16);
-    let relay = sightline_e2e::start_relay_with(demo_sources(&cameras))
-        .await
-        .expect("relay starts");
-    let browser = Browser::launch(&[]).await.expect("browser starts");
-    let result = async {
+    with_app(demo_sources(&cameras), async |relay, browser| {
         browser
             .open(&format!("http://{}/", relay.local_addr()))
             .await?;
@@ -79,7 +91,7 @@ async fn sixteen_cameras_in_a_grid_all_paint_over_one_socket() {
             );
         }
         // The relay's side of the same fact.
-        let text = metrics(&relay).await?;
+        let text = metrics(relay).await?;
         anyhow::ensure!(
             sample(&text, "sightline_websocket_sessions") == Some(1.0),
             "the relay counts {:?} sessions",
@@ -120,11 +132,9 @@ async fn sixteen_cameras_in_a_grid_all_paint_over_one_socket() {
         let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
         all_painting(&all, 16)?;
         Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("the grid plays 16 cameras over one socket");
+    })
+    .await
+    .expect("the grid plays 16 cameras over one socket");
 }
 
 /// In the grid page, after a click on a tile: resolves once every hidden
@@ -294,70 +304,69 @@ async fn snapshot_is_the_picture_at_the_streams_size_and_bad_cameras_are_errors(
         height: 360,
         ..DemoOptions::default()
     };
-    let relay = start_relay(vec![("demo", options)]).await.expect("relay");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
-        browser
-            .open(&format!("http://{}/", relay.local_addr()))
-            .await?;
-        let live = browser
-            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
-            .await?;
-        anyhow::ensure!(live["live"] == json!(true), "{live}");
-        let shot = browser.run(SNAPSHOT, vec![]).await?;
-        anyhow::ensure!(shot["type"] == json!("image/png"), "{shot}");
-        anyhow::ensure!(
-            (shot["width"].as_u64(), shot["height"].as_u64()) == (Some(640), Some(360)),
-            "snapshot is {}x{}, the stream 640x360",
-            shot["width"],
-            shot["height"]
-        );
-        anyhow::ensure!(shot["bytes"] == shot["shownBytes"], "{shot}");
-        anyhow::ensure!(
-            shot["differing"] == json!(0),
-            "{} of {} bytes differ from the canvas",
-            shot["differing"],
-            shot["bytes"]
-        );
+    with_app(
+        vec![("demo", Source::Demo(options))],
+        async |relay, browser| {
+            browser
+                .open(&format!("http://{}/", relay.local_addr()))
+                .await?;
+            let live = browser
+                .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+                .await?;
+            anyhow::ensure!(live["live"] == json!(true), "{live}");
+            let shot = browser.run(SNAPSHOT, vec![]).await?;
+            anyhow::ensure!(shot["type"] == json!("image/png"), "{shot}");
+            anyhow::ensure!(
+                (shot["width"].as_u64(), shot["height"].as_u64()) == (Some(640), Some(360)),
+                "snapshot is {}x{}, the stream 640x360",
+                shot["width"],
+                shot["height"]
+            );
+            anyhow::ensure!(shot["bytes"] == shot["shownBytes"], "{shot}");
+            anyhow::ensure!(
+                shot["differing"] == json!(0),
+                "{} of {} bytes differ from the canvas",
+                shot["differing"],
+                shot["bytes"]
+            );
 
-        let stats = browser.run(STATS_BOX, vec![json!(5_000)]).await?;
-        println!("stats box: {stats}");
-        anyhow::ensure!(stats["ready"] == json!(true), "{stats}");
-        // Live figures, not the fast-start burst: about the source's 30 fps.
-        let fps: f64 = stats["on"]["text"]
-            .as_str()
-            .and_then(|t| t.split("  ").nth(1))
-            .and_then(|f| f.trim_end_matches(" fps").parse().ok())
-            .unwrap_or(f64::NAN);
-        anyhow::ensure!((15.0..=45.0).contains(&fps), "{fps} fps: {stats}");
-        anyhow::ensure!(stats["on"]["attribute"] == json!(true), "{stats}");
-        anyhow::ensure!(
-            stats["on"]["text"]
+            let stats = browser.run(STATS_BOX, vec![json!(5_000)]).await?;
+            println!("stats box: {stats}");
+            anyhow::ensure!(stats["ready"] == json!(true), "{stats}");
+            // Live figures, not the fast-start burst: about the source's 30 fps.
+            let fps: f64 = stats["on"]["text"]
                 .as_str()
-                .is_some_and(|t| t.contains("WebCodecs") && t.contains("latency")),
-            "{stats}"
-        );
-        anyhow::ensure!(
-            stats["offShown"] == json!(false) && stats["offAttribute"] == json!(false),
-            "{stats}"
-        );
+                .and_then(|t| t.split("  ").nth(1))
+                .and_then(|f| f.trim_end_matches(" fps").parse().ok())
+                .unwrap_or(f64::NAN);
+            anyhow::ensure!((15.0..=45.0).contains(&fps), "{fps} fps: {stats}");
+            anyhow::ensure!(stats["on"]["attribute"] == json!(true), "{stats}");
+            anyhow::ensure!(
+                stats["on"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("WebCodecs") && t.contains("latency")),
+                "{stats}"
+            );
+            anyhow::ensure!(
+                stats["offShown"] == json!(false) && stats["offAttribute"] == json!(false),
+                "{stats}"
+            );
 
-        let refused = browser.run(UNKNOWN_CAMERA, vec![]).await?;
-        println!("unknown camera: {refused}");
-        anyhow::ensure!(refused["detail"]["source"] == json!("relay"), "{refused}");
-        anyhow::ensure!(
-            refused["detail"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("no-such-camera")),
-            "{refused}"
-        );
-        anyhow::ensure!(refused["state"] == json!("offline"), "{refused}");
-        Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("snapshot and error event");
+            let refused = browser.run(UNKNOWN_CAMERA, vec![]).await?;
+            println!("unknown camera: {refused}");
+            anyhow::ensure!(refused["detail"]["source"] == json!("relay"), "{refused}");
+            anyhow::ensure!(
+                refused["detail"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("no-such-camera")),
+                "{refused}"
+            );
+            anyhow::ensure!(refused["state"] == json!("offline"), "{refused}");
+            Ok(())
+        },
+    )
+    .await
+    .expect("snapshot and error event");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,53 +377,49 @@ async fn a_page_of_another_origin_embeds_the_player_with_one_script_tag() {
         height: 360,
         ..DemoOptions::default()
     };
-    let relay = start_relay(vec![("demo", options)]).await.expect("relay");
-    let site = Site::serve(www_dir().expect("web app").join("examples"))
-        .await
-        .expect("the other site");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
-        let relay_url = format!("http://127.0.0.1:{}", relay.local_addr().port());
-        // `localhost` and `127.0.0.1` are different origins (both secure contexts).
-        let page = format!(
-            "http://localhost:{}/embed.html?relay={relay_url}",
-            site.addr.port()
-        );
-        // A file on disk (origin `null`) works too, as README says.
-        let file = format!(
-            "file://{}/embed.html?relay={relay_url}",
-            www_dir()?.join("examples").display()
-        );
-        for (page, decoder) in [
-            (page.as_str(), "webcodecs"),
-            (page.as_str(), "wasm"),
-            (file.as_str(), "webcodecs"),
-        ] {
-            browser
-                .client
-                .goto(&format!("{page}&decoder={decoder}"))
-                .await?;
-            let origin = browser
-                .run("arguments[0](location.origin);", vec![])
-                .await?;
-            anyhow::ensure!(
-                origin.as_str() != Some(relay_url.as_str()),
-                "the page must be of another origin than the relay: {origin}"
+    with_app(
+        vec![("demo", Source::Demo(options))],
+        async |relay, browser| {
+            let site = Site::serve(www_dir()?.join("examples")).await?;
+            let relay_url = format!("http://127.0.0.1:{}", relay.local_addr().port());
+            // `localhost` and `127.0.0.1` are different origins (both secure contexts).
+            let page = format!(
+                "http://localhost:{}/embed.html?relay={relay_url}",
+                site.addr.port()
             );
-            let live = browser
-                .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
-                .await?;
-            println!("embedded in {page} ({decoder}): {live}");
-            anyhow::ensure!(live["live"] == json!(true), "{decoder}: {live}");
-            anyhow::ensure!(live["stats"]["decoder"] == json!(decoder), "{live}");
-        }
-        Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    drop(site);
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("the embedded player plays");
+            // A file on disk (origin `null`) works too, as README says.
+            let file = format!(
+                "file://{}/embed.html?relay={relay_url}",
+                www_dir()?.join("examples").display()
+            );
+            for (page, decoder) in [
+                (page.as_str(), "webcodecs"),
+                (page.as_str(), "wasm"),
+                (file.as_str(), "webcodecs"),
+            ] {
+                browser
+                    .client
+                    .goto(&format!("{page}&decoder={decoder}"))
+                    .await?;
+                let origin = browser
+                    .run("arguments[0](location.origin);", vec![])
+                    .await?;
+                anyhow::ensure!(
+                    origin.as_str() != Some(relay_url.as_str()),
+                    "the page must be of another origin than the relay: {origin}"
+                );
+                let live = browser
+                    .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+                    .await?;
+                println!("embedded in {page} ({decoder}): {live}");
+                anyhow::ensure!(live["live"] == json!(true), "{decoder}: {live}");
+                anyhow::ensure!(live["stats"]["decoder"] == json!(decoder), "{live}");
+            }
+            Ok(())
+        },
+    )
+    .await
+    .expect("the embedded player plays");
 }
 
 /// In the page: scrolls the tile out of view (`away`) or back. Args: away.
@@ -445,10 +450,8 @@ const t0 = performance.now();
 })();
 "#;
 
-/// A relay with one small demo camera (`cam-1`) and a browser showing it live in the app.
-async fn one_camera_playing() -> anyhow::Result<(Relay, Browser)> {
-    let relay = sightline_e2e::start_relay_with(demo_sources(&small_demo_cameras(1))).await?;
-    let browser = Browser::launch(&[]).await?;
+/// Opens the app with the relay's one camera and waits until it plays.
+async fn one_camera_playing(relay: &Relay, browser: &Browser) -> anyhow::Result<()> {
     browser
         .open(&format!("http://{}/", relay.local_addr()))
         .await?;
@@ -456,7 +459,7 @@ async fn one_camera_playing() -> anyhow::Result<(Relay, Browser)> {
         .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
         .await?;
     anyhow::ensure!(live["live"] == json!(true), "{live}");
-    Ok((relay, browser))
+    Ok(())
 }
 
 /// Waits until the relay has no viewer of `cam-1` left.
@@ -475,51 +478,52 @@ async fn relay_lets_go(relay: &Relay) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tile_scrolled_out_of_view_stops_receiving_and_resumes_when_back() {
     let _serial = SERIAL.lock().await;
-    let (relay, browser) = one_camera_playing().await.expect("the camera plays");
-    let result = async {
-        let counter = |text: &str, name: &str| metric(text, name, "cam-1").unwrap_or(-1.0);
+    with_app(
+        demo_sources(&small_demo_cameras(1)),
+        async |relay, browser| {
+            one_camera_playing(relay, browser).await?;
+            let counter = |text: &str, name: &str| metric(text, name, "cam-1").unwrap_or(-1.0);
 
-        browser.run(SCROLL, vec![json!(true)]).await?;
-        let away = browser
-            .run(RECEIVING, vec![json!(false), json!(5_000)])
-            .await?;
-        anyhow::ensure!(away["settled"] == json!(true), "still receiving: {away}");
-        // The relay lets go of the viewer…
-        relay_lets_go(&relay).await?;
-        // …and over a window in which the camera keeps producing, sends it nothing.
-        let before = metrics(&relay).await?;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let after = metrics(&relay).await?;
-        let produced = counter(&after, "sightline_camera_frames_total")
-            - counter(&before, "sightline_camera_frames_total");
-        let sent = counter(&after, "sightline_camera_frames_sent_total")
-            - counter(&before, "sightline_camera_frames_sent_total");
-        println!("out of view for 1.5 s: camera produced {produced} frames, relay sent {sent}");
-        anyhow::ensure!(
-            produced >= 10.0,
-            "the camera must keep producing: {produced}"
-        );
-        anyhow::ensure!(sent == 0.0, "{sent} frames sent to a tile nobody sees");
+            browser.run(SCROLL, vec![json!(true)]).await?;
+            let away = browser
+                .run(RECEIVING, vec![json!(false), json!(5_000)])
+                .await?;
+            anyhow::ensure!(away["settled"] == json!(true), "still receiving: {away}");
+            // The relay lets go of the viewer…
+            relay_lets_go(relay).await?;
+            // …and over a window in which the camera keeps producing, sends it nothing.
+            let before = metrics(relay).await?;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let after = metrics(relay).await?;
+            let produced = counter(&after, "sightline_camera_frames_total")
+                - counter(&before, "sightline_camera_frames_total");
+            let sent = counter(&after, "sightline_camera_frames_sent_total")
+                - counter(&before, "sightline_camera_frames_sent_total");
+            println!("out of view for 1.5 s: camera produced {produced} frames, relay sent {sent}");
+            anyhow::ensure!(
+                produced >= 10.0,
+                "the camera must keep producing: {produced}"
+            );
+            anyhow::ensure!(sent == 0.0, "{sent} frames sent to a tile nobody sees");
 
-        browser.run(SCROLL, vec![json!(false)]).await?;
-        let back = browser
-            .run(RECEIVING, vec![json!(true), json!(10_000)])
-            .await?;
-        anyhow::ensure!(back["settled"] == json!(true), "did not resume: {back}");
-        anyhow::ensure!(back["stats"]["pauses"] == json!(1), "{back}");
-        anyhow::ensure!(back["stats"]["decodeErrors"] == json!(0), "{back}");
-        let resumed = metrics(&relay).await?;
-        anyhow::ensure!(
-            counter(&resumed, "sightline_camera_frames_sent_total")
-                > counter(&after, "sightline_camera_frames_sent_total"),
-            "the relay sends again"
-        );
-        Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("an unseen tile costs nothing and comes back");
+            browser.run(SCROLL, vec![json!(false)]).await?;
+            let back = browser
+                .run(RECEIVING, vec![json!(true), json!(10_000)])
+                .await?;
+            anyhow::ensure!(back["settled"] == json!(true), "did not resume: {back}");
+            anyhow::ensure!(back["stats"]["pauses"] == json!(1), "{back}");
+            anyhow::ensure!(back["stats"]["decodeErrors"] == json!(0), "{back}");
+            let resumed = metrics(relay).await?;
+            anyhow::ensure!(
+                counter(&resumed, "sightline_camera_frames_sent_total")
+                    > counter(&after, "sightline_camera_frames_sent_total"),
+                "the relay sends again"
+            );
+            Ok(())
+        },
+    )
+    .await
+    .expect("an unseen tile costs nothing and comes back");
 }
 
 /// In the kiosk page: watches every tile's painted count on each animation
@@ -555,11 +559,7 @@ async fn the_kiosk_watchdog_restarts_a_tile_that_stopped_painting() {
         ..healthy
     };
     cameras.push(("hung".into(), hung));
-    let relay = sightline_e2e::start_relay_with(demo_sources(&cameras))
-        .await
-        .expect("relay");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
+    with_app(demo_sources(&cameras), async |relay, browser| {
         browser
             .open(&format!(
                 "http://{}/kiosk?cams=cam-1,hung",
@@ -584,45 +584,44 @@ async fn the_kiosk_watchdog_restarts_a_tile_that_stopped_painting() {
             "the healthy tile kept painting: {seen}"
         );
         Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("the watchdog heals a stuck tile");
+    })
+    .await
+    .expect("the watchdog heals a stuck tile");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hidden_tab_stops_receiving_and_resumes_when_shown() {
     let _serial = SERIAL.lock().await;
-    let (relay, browser) = one_camera_playing().await.expect("the camera plays");
-    let result = async {
-        browser.client.minimize_window().await?;
-        let hidden = browser
-            .run(RECEIVING, vec![json!(false), json!(5_000)])
-            .await?;
-        println!("minimized: {hidden}");
-        anyhow::ensure!(
-            hidden["hidden"] == json!(true),
-            "the tab is not hidden: {hidden}"
-        );
-        anyhow::ensure!(
-            hidden["settled"] == json!(true),
-            "still receiving: {hidden}"
-        );
-        relay_lets_go(&relay).await?;
-        browser.client.maximize_window().await?;
-        let shown = browser
-            .run(RECEIVING, vec![json!(true), json!(10_000)])
-            .await?;
-        println!("shown again: {shown}");
-        anyhow::ensure!(shown["hidden"] == json!(false), "{shown}");
-        anyhow::ensure!(shown["settled"] == json!(true), "did not resume: {shown}");
-        Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("a hidden tab costs nothing and comes back");
+    with_app(
+        demo_sources(&small_demo_cameras(1)),
+        async |relay, browser| {
+            one_camera_playing(relay, browser).await?;
+            browser.client.minimize_window().await?;
+            let hidden = browser
+                .run(RECEIVING, vec![json!(false), json!(5_000)])
+                .await?;
+            println!("minimized: {hidden}");
+            anyhow::ensure!(
+                hidden["hidden"] == json!(true),
+                "the tab is not hidden: {hidden}"
+            );
+            anyhow::ensure!(
+                hidden["settled"] == json!(true),
+                "still receiving: {hidden}"
+            );
+            relay_lets_go(relay).await?;
+            browser.client.maximize_window().await?;
+            let shown = browser
+                .run(RECEIVING, vec![json!(true), json!(10_000)])
+                .await?;
+            println!("shown again: {shown}");
+            anyhow::ensure!(shown["hidden"] == json!(false), "{shown}");
+            anyhow::ensure!(shown["settled"] == json!(true), "did not resume: {shown}");
+            Ok(())
+        },
+    )
+    .await
+    .expect("a hidden tab costs nothing and comes back");
 }
 
 /// In the kiosk page: resolves once the page shows `camera` live and every
@@ -646,11 +645,7 @@ const t0 = performance.now();
 async fn the_kiosk_rotates_pages_of_cameras() {
     let _serial = SERIAL.lock().await;
     let cameras = small_demo_cameras(2);
-    let relay = sightline_e2e::start_relay_with(demo_sources(&cameras))
-        .await
-        .expect("relay");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
+    with_app(demo_sources(&cameras), async |relay, browser| {
         // One cell, two cameras, a new page every 5 s.
         browser
             .open(&format!(
@@ -669,9 +664,7 @@ async fn the_kiosk_rotates_pages_of_cameras() {
             );
         }
         Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("the kiosk rotates");
+    })
+    .await
+    .expect("the kiosk rotates");
 }

@@ -6,6 +6,8 @@
 // `?decoder=wasm|webcodecs` forces a decoder on every tile; `?stats` shows the
 // stats boxes (also the Stats box in the header, remembered per browser).
 
+import { listCameras } from "./cameras.js";
+
 const grid = document.getElementById("grid");
 const summary = document.getElementById("summary");
 const back = document.getElementById("back");
@@ -98,21 +100,7 @@ addEventListener("keydown", (e) => {
 addEventListener("popstate", () => focus(new URLSearchParams(location.search).get("camera"), false));
 addEventListener("resize", layout);
 
-/** The camera list; retried with backoff while the relay cannot be reached. */
-async function cameras() {
-  for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
-    try {
-      const response = await fetch("api/cameras");
-      if (response.ok) return await response.json();
-      summary.textContent = `The relay answered ${response.status}; retrying…`;
-    } catch {
-      summary.textContent = "Cannot reach the relay; retrying…";
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-}
-
-const list = await cameras();
+const list = await listCameras((why) => (summary.textContent = why));
 grid.replaceChildren(...list.map(tile));
 if (!list.length) summary.textContent = "The relay has no cameras: see README, Configuration.";
 else updateSummary();

@@ -8,6 +8,8 @@
 // reconnects forever on its own; on top of that a watchdog restarts any tile
 // that painted nothing new for 10 s, so a stuck tile heals without a reload.
 
+import { listCameras } from "./cameras.js";
+
 const WATCHDOG_MS = 10_000;
 const wall = document.getElementById("wall");
 const message = document.getElementById("message");
@@ -17,16 +19,8 @@ const query = new URLSearchParams(location.search);
 async function cameraIds() {
   const listed = (query.get("cams") ?? "").split(",").map((c) => c.trim()).filter(Boolean);
   if (listed.length) return listed;
-  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
-    try {
-      const response = await fetch("api/cameras");
-      if (response.ok) return (await response.json()).map((c) => c.id);
-    } catch {
-      // The relay is down; keep trying.
-    }
-    message.textContent = "Waiting for the relay…";
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
+  const cameras = await listCameras((why) => (message.textContent = `Waiting for the relay: ${why}`));
+  return cameras.map((c) => c.id);
 }
 
 /** `layout=3x2` → {cols: 3, rows: 2}; otherwise the smallest grid for `n`. */

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,7 +23,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::{RelayConfig, Source};
 use crate::demo::DemoCamera;
 use crate::hub::Hub;
-use crate::{metrics, rtsp, ws};
+use crate::{metrics, rtsp, socket, ws};
 
 #[derive(Clone)]
 struct AppState {
@@ -146,16 +146,24 @@ fn router(state: AppState, www: Option<PathBuf>) -> Router {
 }
 
 async fn websocket(
-    upgrade: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
+    mut request: Request,
 ) -> Response {
-    upgrade
-        .read_buffer_size(ws::READ_BUFFER)
-        .max_message_size(ws::MAX_MESSAGE)
-        .max_frame_size(ws::MAX_MESSAGE)
-        .on_upgrade(move |socket| ws::run(socket, state.hub, peer, state.shutdown))
-        .into_response()
+    let (response, pending) = match socket::accept(&mut request) {
+        Ok(accepted) => accepted,
+        Err(refusal) => {
+            tracing::info!(%peer, "refused a WebSocket upgrade: {}", refusal.status());
+            return refusal;
+        }
+    };
+    tokio::spawn(async move {
+        match pending.open().await {
+            Ok(socket) => ws::run(socket, state.hub, peer, state.shutdown).await,
+            Err(e) => tracing::info!(%peer, "WebSocket upgrade failed: {e}"),
+        }
+    });
+    response
 }
 
 async fn cameras(State(state): State<AppState>) -> Json<Vec<sightline_wire::CameraInfo>> {

@@ -11,10 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
-use futures_util::stream::{self, SplitSink, Stream, StreamExt};
-use futures_util::SinkExt;
+use futures_util::stream::{self, Stream, StreamExt};
 use sightline_wire::{
     ClientMessage, ErrorCode, FrameFlags, MediaHeader, ServerMessage, PROTOCOL_VERSION,
 };
@@ -24,6 +22,7 @@ use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::StreamMap;
 
 use crate::hub::{Feed, Frame, Hub, Params};
+use crate::socket::{Message, ReadError, Socket};
 
 /// How long a new socket may take to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,31 +30,35 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(20);
 /// A viewer whose socket accepts nothing for this long is gone; close it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// What a viewer sends is small JSON. The WebSocket library zero-fills its read
-/// buffer before every read attempt, and the session polls for input each time
-/// it sends a frame: the default 128 KiB made that zeroing half of the relay's
-/// CPU at 1000 viewers (perf), so the buffer is small.
-pub const READ_BUFFER: usize = 4 * 1024;
-/// The largest message a viewer may send (the default, 64 MB, would let one
-/// peer make the relay buffer that much).
-pub const MAX_MESSAGE: usize = 64 * 1024;
+/// How long a session's last words (a close frame) may take to go out.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, BroadcastStreamRecvError>> + Send>>;
-type Sink = SplitSink<WebSocket, Message>;
 
 /// Why a session ended, for the log.
 #[derive(Debug, thiserror::Error)]
 enum End {
     #[error("viewer closed the socket")]
     Closed,
-    #[error("socket error: {0}")]
-    Socket(#[from] axum::Error),
+    #[error("bad input from the viewer: {0}")]
+    Read(#[from] ReadError),
+    #[error("cannot write to the viewer: {0}")]
+    Write(#[from] std::io::Error),
     #[error("viewer accepted nothing for {0:?}")]
     Stalled(Duration),
     #[error("{0}")]
     Refused(String),
     #[error("relay shutting down")]
     Shutdown,
+}
+
+/// What a session writes to its socket.
+enum Out {
+    Text(String),
+    Binary(Bytes),
+    Ping,
+    /// Only what the protocol owes the viewer (a pong).
+    Replies,
 }
 
 /// This viewer's state for one subscribed camera.
@@ -68,23 +71,17 @@ struct Viewer {
 }
 
 /// Runs one session to its end.
-pub async fn run(
-    socket: WebSocket,
-    hub: Arc<Hub>,
-    peer: SocketAddr,
-    shutdown: watch::Receiver<bool>,
-) {
+pub async fn run(socket: Socket, hub: Arc<Hub>, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
     let _open = hub.session_opened();
-    let (sink, stream) = socket.split();
     let mut session = Session {
         hub,
-        sink,
+        socket,
         viewers: HashMap::new(),
         frames: StreamMap::new(),
         statuses: StreamMap::new(),
         dropped: 0,
     };
-    let end = session.serve(stream, shutdown).await;
+    let end = session.serve(shutdown).await;
     let dropped = session.dropped;
     match &end {
         End::Closed | End::Shutdown => tracing::debug!(%peer, dropped, "session ended: {end}"),
@@ -95,20 +92,19 @@ pub async fn run(
         End::Refused(_) => Some("protocol error"),
         _ => None,
     };
-    if let Some(reason) = reason {
-        let _ = session
-            .sink
-            .send(Message::Close(Some(CloseFrame {
-                code: 1001,
-                reason: Utf8Bytes::from_static(reason),
-            })))
-            .await;
-    }
+    let bye = async {
+        match reason {
+            Some(reason) => session.socket.close(1001, reason).await,
+            // Answers the viewer's own close, if that is how it ended.
+            None => session.socket.write_replies().await,
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, bye).await;
 }
 
 struct Session {
     hub: Arc<Hub>,
-    sink: Sink,
+    socket: Socket,
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
     statuses: StreamMap<u16, WatchStream<sightline_wire::CameraState>>,
@@ -117,23 +113,23 @@ struct Session {
 }
 
 impl Session {
-    async fn serve(
-        &mut self,
-        mut stream: futures_util::stream::SplitStream<WebSocket>,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> End {
-        match tokio::time::timeout(HELLO_TIMEOUT, self.handshake(&mut stream)).await {
+    async fn serve(&mut self, mut shutdown: watch::Receiver<bool>) -> End {
+        match tokio::time::timeout(HELLO_TIMEOUT, self.handshake()).await {
             Ok(Ok(())) => {}
             Ok(Err(end)) => return end,
             Err(_) => return End::Refused(format!("no hello within {HELLO_TIMEOUT:?}")),
         }
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.reset();
+        // Made once: a new `changed()` on every turn of the loop (every frame)
+        // would register and unregister a waiter each time.
+        let shutdown = shutdown.changed();
+        tokio::pin!(shutdown);
         loop {
             let step = tokio::select! {
-                msg = stream.next() => match msg {
+                msg = self.socket.recv() => match msg {
                     None => Err(End::Closed),
-                    Some(Err(e)) => Err(End::Socket(e)),
+                    Some(Err(e)) => Err(End::Read(e)),
                     Some(Ok(msg)) => self.on_message(msg).await,
                 },
                 Some((channel, item)) = self.frames.next(), if !self.frames.is_empty() => {
@@ -148,8 +144,8 @@ impl Session {
                         None => Ok(()),
                     }
                 }
-                _ = ping.tick() => self.send(Message::Ping(Bytes::new())).await,
-                _ = shutdown.changed() => Err(End::Shutdown),
+                _ = ping.tick() => self.send(Out::Ping).await,
+                _ = &mut shutdown => Err(End::Shutdown),
             };
             if let Err(end) = step {
                 return end;
@@ -158,14 +154,11 @@ impl Session {
     }
 
     /// Waits for `hello`, checks the version, answers `welcome`.
-    async fn handshake(
-        &mut self,
-        stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    ) -> Result<(), End> {
+    async fn handshake(&mut self) -> Result<(), End> {
         loop {
-            let text = match stream.next().await {
+            let text = match self.socket.recv().await {
                 None => return Err(End::Closed),
-                Some(Err(e)) => return Err(End::Socket(e)),
+                Some(Err(e)) => return Err(End::Read(e)),
                 Some(Ok(Message::Text(text))) => text,
                 Some(Ok(Message::Close(_))) => return Err(End::Closed),
                 Some(Ok(_)) => continue,
@@ -213,7 +206,8 @@ impl Session {
                     )
                     .await
             }
-            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Ping(_) => return self.send(Out::Replies).await,
+            Message::Pong(_) | Message::Frame(_) => return Ok(()),
         };
         let request = match ClientMessage::parse(&text) {
             Ok(request) => request,
@@ -352,7 +346,7 @@ impl Session {
             self.send_json(&ServerMessage::Config { channel, config })
                 .await?;
         }
-        self.send(Message::Binary(data)).await
+        self.send(Out::Binary(data)).await
     }
 
     async fn send_error(
@@ -370,11 +364,20 @@ impl Session {
     }
 
     async fn send_json(&mut self, msg: &ServerMessage) -> Result<(), End> {
-        self.send(Message::Text(msg.to_json().into())).await
+        self.send(Out::Text(msg.to_json())).await
     }
 
-    async fn send(&mut self, msg: Message) -> Result<(), End> {
-        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(msg)).await {
+    async fn send(&mut self, out: Out) -> Result<(), End> {
+        let socket = &mut self.socket;
+        let write = async move {
+            match out {
+                Out::Text(text) => socket.send_text(text).await,
+                Out::Binary(data) => socket.send_binary(data).await,
+                Out::Ping => socket.ping().await,
+                Out::Replies => socket.write_replies().await,
+            }
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, write).await {
             Ok(result) => Ok(result?),
             Err(_) => Err(End::Stalled(SEND_TIMEOUT)),
         }

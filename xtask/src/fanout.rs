@@ -3,7 +3,12 @@
 //! frames to N plain TCP sockets) in the same run, both loaded by
 //! `sightline-load` in a process of its own. For each N and server, 3 runs; each
 //! run measures the server's CPU (from /proc, over the load's 10 s window after
-//! a 5 s warm-up), its resident memory at the end, and what the viewers saw.
+//! a 5 s warm-up), its resident memory at the end, and what the viewers saw,
+//! and the load client's own CPU: it shares the 2 cores with the server, so its
+//! share bounds what the latency figures can show.
+//!
+//! `SIGHTLINE_FANOUT_VIEWERS=1000` (comma-separated) runs only those N, for
+//! checking one change quickly; the default is the whole table.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,6 +35,7 @@ struct Run {
     missed: f64,
     connected: u64,
     mbps_per_viewer: f64,
+    load_cpu_percent: f64,
 }
 
 /// A server process, killed when dropped.
@@ -63,10 +69,18 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
         ),
     )?;
     let mut out = String::from(
-        "| viewers | relay CPU % | floor CPU % | relay / floor | relay RSS MB | relay latency p50 / p99 ms | floor latency p50 / p99 ms | frames missed, relay / floor | Mbit/s per viewer |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| viewers | relay CPU % | floor CPU % | relay / floor | relay RSS MB | relay latency p50 / p99 ms | floor latency p50 / p99 ms | frames missed, relay / floor | Mbit/s per viewer | load client CPU %, relay / floor runs |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
-    for &n in VIEWERS {
+    let viewers: Vec<usize> = match std::env::var("SIGHTLINE_FANOUT_VIEWERS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()
+            .context("SIGHTLINE_FANOUT_VIEWERS: a comma-separated list of viewer counts")?,
+        Err(_) => VIEWERS.to_vec(),
+    };
+    for &n in &viewers {
         let (mut relay, mut floor) = (Vec::new(), Vec::new());
         for i in 0..RUNS {
             say(&format!("fan-out: {n} viewers, run {} of {RUNS}", i + 1));
@@ -92,7 +106,7 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
             med(&floor, |r| r.cpu_percent),
         );
         out.push_str(&format!(
-            "| {n} | {} | {} | {:.2} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} |\n",
+            "| {n} | {} | {} | {:.2} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} | {:.0} / {:.0} |\n",
             spread(&relay, |r| r.cpu_percent),
             spread(&floor, |r| r.cpu_percent),
             rc / fc.max(0.01),
@@ -104,6 +118,8 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
             med(&relay, |r| r.missed),
             med(&floor, |r| r.missed),
             med(&relay, |r| r.mbps_per_viewer),
+            med(&relay, |r| r.load_cpu_percent),
+            med(&floor, |r| r.load_cpu_percent),
         ));
     }
     Ok(out)
@@ -159,12 +175,16 @@ fn load(server: &Server, url: &str, bin: &Path, viewers: usize) -> anyhow::Resul
     // server's CPU over the same span.
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(WARMUP_S));
-    let (t0, c0) = (Instant::now(), cpu_ticks(pid)?);
+    let (t0, c0, l0) = (Instant::now(), cpu_ticks(pid)?, cpu_ticks(load.id())?);
     std::thread::sleep(
         (started + Duration::from_secs_f64(WARMUP_S + WINDOW_S))
             .saturating_duration_since(Instant::now()),
     );
-    let (secs, c1) = (t0.elapsed().as_secs_f64(), cpu_ticks(pid)?);
+    let (secs, c1, l1) = (
+        t0.elapsed().as_secs_f64(),
+        cpu_ticks(pid)?,
+        cpu_ticks(load.id())?,
+    );
     let rss_mb = rss_kb(pid)? as f64 / 1024.0;
     let out = load.wait_with_output()?;
     anyhow::ensure!(out.status.success(), "sightline-load failed");
@@ -183,6 +203,7 @@ fn load(server: &Server, url: &str, bin: &Path, viewers: usize) -> anyhow::Resul
         missed: get("missed"),
         connected: report["connected"].as_u64().unwrap_or(0),
         mbps_per_viewer: get("bytes") * 8.0 / 1e6 / WINDOW_S / viewers as f64,
+        load_cpu_percent: (l1 - l0) as f64 / TICKS_PER_SECOND / secs * 100.0,
     })
 }
 

@@ -498,6 +498,9 @@ impl Player {
         set("bitrateBps", f.bitrate_bps.into())?;
         set("latencyMs", opt(f.relay_to_paint_ms))?;
         set("decodeLatencyMs", opt(f.arrival_to_paint_ms))?;
+        let percentiles = s.meter.arrival_to_paint_percentiles();
+        set("decodeLatencyP50Ms", opt(percentiles.map(|p| p.0)))?;
+        set("decodeLatencyP99Ms", opt(percentiles.map(|p| p.1)))?;
         let decoder = self.decoder.borrow().as_ref().map(|d| d.kind().name());
         set("decoder", decoder.map_or(JsValue::NULL, JsValue::from))?;
         let codec = self.config.borrow().as_ref().map(|c| c.codec.clone());

@@ -7,7 +7,9 @@
 //! Latency pairs each painted picture with its access unit by timestamp:
 //! arrival at the player → painted (what the player adds), and the relay's
 //! receive time → painted (what the viewer sees behind the camera, meaningful
-//! when the two machines' clocks agree, as NTP keeps them).
+//! when the two machines' clocks agree, as NTP keeps them). Arrival → painted
+//! is also kept per picture for the last [`RECENT`] pictures, for its
+//! percentiles: a mean hides the stalls a viewer notices.
 
 use std::collections::VecDeque;
 
@@ -16,6 +18,8 @@ pub const WINDOW_MS: f64 = 1000.0;
 /// Access units awaiting their picture, at most: a decoder that swallows
 /// frames (or a stream restart) must not grow this.
 const MAX_WAITING: usize = 128;
+/// Pictures whose arrival → painted times give the percentiles (10 s at 30 fps).
+pub const RECENT: usize = 300;
 
 /// Figures of the last complete window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -43,6 +47,8 @@ pub struct Meter {
     /// The current window is the one playback started in: do not report it.
     first_window: bool,
     last: Figures,
+    /// Arrival → painted, ms, of the last [`RECENT`] pictures after the first window.
+    recent: VecDeque<f64>,
 }
 
 impl Default for Meter {
@@ -58,6 +64,7 @@ impl Default for Meter {
             relay_matched: 0,
             first_window: true,
             last: Figures::default(),
+            recent: VecDeque::new(),
         }
     }
 }
@@ -87,6 +94,12 @@ impl Meter {
             let (_, arrival, relay_us) = self.waiting[at];
             self.waiting.remove(at);
             self.arrival_sum += now_ms - arrival;
+            if !self.first_window {
+                if self.recent.len() == RECENT {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(now_ms - arrival);
+            }
             if relay_us > 0 {
                 self.relay_sum += (wall_us - relay_us as f64) / 1000.0;
                 self.relay_matched += 1;
@@ -104,6 +117,15 @@ impl Meter {
     /// The figures of the last complete window.
     pub fn figures(&self) -> Figures {
         self.last
+    }
+
+    /// Arrival → painted over the last [`RECENT`] pictures: (median, 99th
+    /// percentile) in ms, by the nearest-rank method; `None` before any.
+    pub fn arrival_to_paint_percentiles(&self) -> Option<(f64, f64)> {
+        let mut v: Vec<f64> = self.recent.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        (!v.is_empty()).then(|| (rank(0.50), rank(0.99)))
     }
 
     /// Closes the window once it has lasted [`WINDOW_MS`].
@@ -185,6 +207,37 @@ mod tests {
         m.arrived(0, 1, 1, 3000.0);
         m.roll(4000.0);
         assert_eq!(m.figures(), Figures::default());
+    }
+
+    #[test]
+    fn percentiles_cover_the_recent_pictures_after_the_first_window() {
+        let mut m = Meter::default();
+        // The fast-start burst (first window) is slow and must not count.
+        m.arrived(-1, 1, 0, 0.0);
+        m.painted(Some(-1), 500.0, 0.0);
+        assert_eq!(m.arrival_to_paint_percentiles(), None);
+        m.roll(1000.0);
+        // 100 pictures: 98 take 2 ms, one 40 ms, one 90 ms.
+        for n in 0..100i64 {
+            let t = 1000.0 + n as f64 * 33.0;
+            let took = match n {
+                10 => 40.0,
+                70 => 90.0,
+                _ => 2.0,
+            };
+            m.arrived(n, 1, 0, t);
+            m.painted(Some(n), t + took, 0.0);
+        }
+        assert_eq!(m.arrival_to_paint_percentiles(), Some((2.0, 40.0)));
+        // Only the last RECENT pictures count: the slow ones age out.
+        for n in 100..100 + RECENT as i64 {
+            let t = 5000.0 + n as f64 * 33.0;
+            m.arrived(n, 1, 0, t);
+            m.painted(Some(n), t + 3.0, 0.0);
+        }
+        assert_eq!(m.arrival_to_paint_percentiles(), Some((3.0, 3.0)));
+        m.restart();
+        assert_eq!(m.arrival_to_paint_percentiles(), None);
     }
 
     #[test]

@@ -153,8 +153,8 @@ async fn websocket(
     let (response, pending) = match socket::accept(&mut request) {
         Ok(accepted) => accepted,
         Err(refusal) => {
-            tracing::info!(%peer, "refused a WebSocket upgrade: {}", refusal.status());
-            return refusal;
+            tracing::info!(%peer, "refused a WebSocket upgrade: {}", refusal.why);
+            return refusal.into_response();
         }
     };
     tokio::spawn(async move {

@@ -50,20 +50,32 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// this is reached only if something is badly wrong; the socket then fails.
 const MAX_REPLIES: usize = 16 * 1024;
 
-/// Answers a WebSocket upgrade request (RFC 6455 §4.2): the `101` response to
-/// return, and the connection to come once it is sent. A request that is not a
-/// valid upgrade gets a `400` (or `426` for another protocol version) saying why.
-pub fn accept(request: &mut Request<Body>) -> Result<(Response, Pending), Response> {
-    let refuse = |status: StatusCode, why: &str| {
-        let mut response = (status, format!("{why}\n")).into_response();
-        if status == StatusCode::UPGRADE_REQUIRED {
+/// Why an upgrade request was refused; answered as its status and reason.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub why: &'static str,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, format!("{}\n", self.why)).into_response();
+        if self.status == StatusCode::UPGRADE_REQUIRED {
             response.headers_mut().insert(
                 header::SEC_WEBSOCKET_VERSION,
                 HeaderValue::from_static("13"),
             );
         }
         response
-    };
+    }
+}
+
+/// Answers a WebSocket upgrade request (RFC 6455 §4.2): the `101` response to
+/// return, and the connection to come once it is sent. A request that is not a
+/// valid upgrade is refused with a `400` (or `426` for another protocol
+/// version) saying why.
+pub fn accept(request: &mut Request<Body>) -> Result<(Response, Pending), Refusal> {
+    let refuse = |status: StatusCode, why: &'static str| Refusal { status, why };
     let headers = request.headers();
     if request.method() != Method::GET {
         return Err(refuse(
@@ -467,7 +479,7 @@ mod tests {
                             });
                             response
                         }
-                        Err(refusal) => refusal,
+                        Err(refusal) => refusal.into_response(),
                     }
                 }
             }),

@@ -9,6 +9,9 @@ Mounts, each a fresh live pipeline per client:
   /noise   high-bitrate picture (videotestsrc snow) for backpressure tests.
   /switch  changes resolution every --switch-seconds (640x360 ⇄ 480x272):
            new SPS/PPS mid-stream, sent in-band with each IDR.
+  /clip    (with --clip FILE.mp4) that recorded H.264, played in real time and
+           not re-encoded: many cameras for the ingest benchmark cost the server
+           only demuxing and packetising.
 
 Prints "READY <port>" on stdout once it listens (--port 0 picks a free port),
 then serves until killed.
@@ -74,6 +77,7 @@ def main():
     p.add_argument("--kbps", type=int, default=1000)
     p.add_argument("--noise-kbps", type=int, default=12000)
     p.add_argument("--switch-seconds", type=int, default=3)
+    p.add_argument("--clip", help="an MP4 of H.264 to serve at /clip")
     p.add_argument("--user", help="require this user (digest authentication)")
     p.add_argument("--password", default="")
     args = p.parse_args()
@@ -118,6 +122,16 @@ def main():
     )
     switch.connect("media-configure", lambda _f, media: toggle_size(media, args))
     factories.append(("/switch", switch))
+
+    if args.clip:
+        clip = GstRtspServer.RTSPMediaFactory()
+        # gst-launch syntax: a double-quoted string.
+        location = '"' + args.clip.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        clip.set_launch(
+            f"( filesrc location={location} ! qtdemux ! h264parse "
+            f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
+        factories.append(("/clip", clip))
 
     for path, f in factories:
         f.set_shared(False)

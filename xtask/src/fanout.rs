@@ -10,21 +10,19 @@
 //! `SIGHTLINE_FANOUT_VIEWERS=1000` (comma-separated) runs only those N, for
 //! checking one change quickly; the default is the whole table.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::{cargo, run, say};
+use crate::procs::{cpu_ticks, median, rss_kb, start, Server, TICKS_PER_SECOND};
+use crate::say;
 
 const VIEWERS: &[usize] = &[1, 10, 100, 500, 1000];
 const RUNS: usize = 3;
 const WARMUP_S: f64 = 5.0;
 const WINDOW_S: f64 = 10.0;
-/// Clock ticks per second of /proc's CPU times (USER_HZ).
-const TICKS_PER_SECOND: f64 = 100.0;
 
 /// One run against one server.
 struct Run {
@@ -38,27 +36,8 @@ struct Run {
     load_cpu_percent: f64,
 }
 
-/// A server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The markdown table of the fan-out benchmark.
 pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
-    say("building the relay and the load tools (release)");
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "sightline-relay",
-        "-p",
-        "sightline-bench",
-    ]))?;
     let bin = root.join("target/release");
     let config = root.join("target/bench/fanout.toml");
     std::fs::write(
@@ -144,23 +123,6 @@ fn measure_floor(bin: &Path, clip: &Path, viewers: usize) -> anyhow::Result<Run>
     load(&server, &format!("tcp://{addr}"), bin, viewers)
 }
 
-/// Starts a server and returns it with what follows `marker` in its output.
-fn start(mut cmd: Command, marker: &str) -> anyhow::Result<(Server, String)> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {cmd:?}"))?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let server = Server(child);
-    for line in BufReader::new(stdout).lines() {
-        if let Some(rest) = line?.strip_prefix(marker) {
-            return Ok((server, rest.trim().to_owned()));
-        }
-    }
-    bail!("{cmd:?} exited before it was ready")
-}
-
 /// Runs the load against `url` and measures `server` meanwhile.
 fn load(server: &Server, url: &str, bin: &Path, viewers: usize) -> anyhow::Result<Run> {
     let pid = server.0.id();
@@ -205,28 +167,6 @@ fn load(server: &Server, url: &str, bin: &Path, viewers: usize) -> anyhow::Resul
         mbps_per_viewer: get("bytes") * 8.0 / 1e6 / WINDOW_S / viewers as f64,
         load_cpu_percent: (l1 - l0) as f64 / TICKS_PER_SECOND / secs * 100.0,
     })
-}
-
-/// User + system CPU ticks of a process (fields 14 and 15 of /proc/PID/stat).
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat.rsplit_once(')').context("odd stat")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Ok(f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?)
-}
-
-fn rss_kb(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Where the clip for the fan-out lives.

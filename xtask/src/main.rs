@@ -22,6 +22,8 @@ use std::process::Command;
 use anyhow::{bail, Context as _};
 
 mod fanout;
+mod ingest;
+mod procs;
 
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_VERSION: &str = "132";
@@ -47,7 +49,7 @@ const GST_PACKAGES: &[&str] = &[
 const GST_PROBE: &str = "import gi; gi.require_version('Gst', '1.0'); \
 gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; \
 Gst.init(None); import sys; \
-sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'h264parse', 'videotestsrc')) else 1)";
+sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'h264parse', 'videotestsrc', 'qtdemux')) else 1)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -77,8 +79,8 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks [decoders|page|sizes|fanout …]: decoders and the 16-tile page in headless Chromium,\
-                 \n         download sizes, relay fan-out against the floor; not part of test\
+                 \n  bench  benchmarks [decoders|page|sizes|fanout|ingest …]: decoders and the 16-tile page in headless Chromium,\
+                 \n         download sizes, relay fan-out against the floor, RTSP ingest; not part of test\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -404,7 +406,7 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 }
 
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
-const BENCH_PARTS: &[&str] = &["decoders", "page", "sizes", "fanout"];
+const BENCH_PARTS: &[&str] = &["decoders", "page", "sizes", "fanout", "ingest"];
 
 fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
     if let Some(unknown) = parts.iter().find(|p| !BENCH_PARTS.contains(&p.as_str())) {
@@ -529,10 +531,27 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             ));
         }
     }
+    if want("fanout") || want("ingest") {
+        say("building the relay and the load tools (release)");
+        run(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "sightline-relay",
+            "-p",
+            "sightline-bench",
+        ]))?;
+    }
     if want("fanout") {
         say("relay fan-out against the floor (1 to 1000 viewers, 3 runs each)");
         table.push('\n');
         table.push_str(&fanout::table(root, &fanout::clip(&streams))?);
+    }
+    if want("ingest") {
+        say("relay ingest from GStreamer's RTSP server (1, 10, 50 cameras, 3 runs each)");
+        let clip = ingest::clip(&streams)?;
+        table.push('\n');
+        table.push_str(&ingest::table(root, &clip)?);
     }
     std::fs::write(dir.join("results.md"), &table)?;
     println!("{table}");

@@ -79,8 +79,8 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks [decoders|page|sizes|fanout|ingest …]: decoders and the 16-tile page in headless Chromium,\
-                 \n         download sizes, relay fan-out against the floor, RTSP ingest; not part of test\
+                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest …]: decoders, one player\
+                 \n         and the 16-tile page in headless Chromium, download sizes, relay fan-out against the floor, RTSP ingest; not part of test\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -406,7 +406,7 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 }
 
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
-const BENCH_PARTS: &[&str] = &["decoders", "page", "sizes", "fanout", "ingest"];
+const BENCH_PARTS: &[&str] = &["decoders", "player", "page", "sizes", "fanout", "ingest"];
 
 fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
     if let Some(unknown) = parts.iter().find(|p| !BENCH_PARTS.contains(&p.as_str())) {
@@ -483,14 +483,28 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    if want("page") {
-        say("page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)");
+    for (part, bench, what) in [
+        (
+            "player",
+            "player_latency",
+            "time to first frame and player latency in headless Chromium (5 runs each)",
+        ),
+        (
+            "page",
+            "page_cpu",
+            "page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)",
+        ),
+    ] {
+        if !want(part) {
+            continue;
+        }
+        say(what);
         let stdout = bench_output(
             cargo()
-                .args(["bench", "-p", "sightline-e2e", "--bench", "page_cpu"])
+                .args(["bench", "-p", "sightline-e2e", "--bench", bench])
                 .env("SIGHTLINE_WWW", root.join("target/www"))
                 .env("SIGHTLINE_BENCH_DIR", &streams),
-            "the page CPU benchmark",
+            what,
         )?;
         for row in stdout.lines().filter_map(|l| l.trim().strip_prefix("ROW|")) {
             table.push_str(&format!("|{row}\n"));

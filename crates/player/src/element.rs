@@ -32,6 +32,9 @@ struct Stats {
     received: u32,
     painted: u32,
     skipped: u32,
+    /// Wasm pictures decoded but replaced by a newer one before the screen's
+    /// next refresh (painting is slower than the stream on this device).
+    superseded: u32,
     decode_errors: u32,
     width: u32,
     height: u32,
@@ -64,6 +67,8 @@ struct Player {
     stats_shown: Cell<bool>,
     state: RefCell<PlayerState>,
     stats: RefCell<Stats>,
+    /// The Wasm decoder's newest picture, painted at the next animation frame.
+    next_picture: RefCell<Option<WorkerFrame>>,
     me: Weak<Player>,
 }
 
@@ -100,6 +105,7 @@ impl CamPlayerCore {
                 stats_shown: Cell::new(false),
                 state: RefCell::new(PlayerState::Connecting),
                 stats: RefCell::new(Stats::default()),
+                next_picture: RefCell::new(None),
                 me: me.clone(),
             }
         });
@@ -175,6 +181,7 @@ impl Player {
     /// (Re)starts from scratch: new counters, `connecting`, a new subscription.
     fn restart(&self) {
         self.unsubscribe();
+        self.next_picture.borrow_mut().take();
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
@@ -359,18 +366,45 @@ impl Player {
             };
             let on_frame = move |frame: WorkerFrame| {
                 if let Some(player) = me.upgrade() {
-                    let (w, h) = (frame.width, frame.height);
-                    let renderer = &player.view.renderer;
-                    let (painted, how) = match (&gl, frame.format) {
-                        (Some(gl), PixelFormat::I420) => {
-                            (renderer.paint_i420(gl, w, h, &frame.pixels), "webgl")
-                        }
-                        _ => (renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
-                    };
-                    player.on_painted(painted, how, Some(frame.timestamp_us));
+                    player.paint_at_next_refresh(frame, gl.clone());
                 }
             };
             Ok(Box::new(WasmDecoder::new(format, on_frame, on_error)?))
+        }
+    }
+
+    /// Keeps the Wasm decoder's newest picture and paints it at the screen's
+    /// next refresh. Painting a picture from the worker (a texture upload, or
+    /// `putImageData` without WebGL) can take longer than a frame interval on a
+    /// slow device: painting each one as it arrived let the pictures queue up
+    /// behind each other, seconds deep. Now a picture that a newer one replaces
+    /// before the refresh is dropped, and the latency stays one paint deep.
+    /// (WebCodecs pictures are painted as they come: `drawImage` of a
+    /// `VideoFrame` is cheap, and waiting for the refresh would add latency.)
+    fn paint_at_next_refresh(&self, frame: WorkerFrame, gl: Option<Rc<gl::YuvGl>>) {
+        let replaced = self.next_picture.borrow_mut().replace(frame).is_some();
+        if replaced {
+            self.stats.borrow_mut().superseded += 1;
+            return; // a paint is already scheduled
+        }
+        let me = self.me.clone();
+        let paint = Closure::once_into_js(move || {
+            let Some(player) = me.upgrade() else { return };
+            let Some(frame) = player.next_picture.borrow_mut().take() else {
+                return;
+            };
+            let (w, h) = (frame.width, frame.height);
+            let renderer = &player.view.renderer;
+            let (painted, how) = match (&gl, frame.format) {
+                (Some(gl), PixelFormat::I420) => {
+                    (renderer.paint_i420(gl, w, h, &frame.pixels), "webgl")
+                }
+                _ => (renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
+            };
+            player.on_painted(painted, how, Some(frame.timestamp_us));
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window.request_animation_frame(paint.unchecked_ref());
         }
     }
 
@@ -490,6 +524,7 @@ impl Player {
         set("framesReceived", s.received.into())?;
         set("framesPainted", s.painted.into())?;
         set("framesSkipped", s.skipped.into())?;
+        set("framesSuperseded", s.superseded.into())?;
         set("decodeErrors", s.decode_errors.into())?;
         set("width", s.width.into())?;
         set("height", s.height.into())?;

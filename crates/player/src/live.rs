@@ -6,7 +6,11 @@
 //! Fast start is the exception: the relay sends the GOP since the last keyframe
 //! in one burst, and every frame of it is needed to reach the present, so after
 //! a keyframe the (much larger) catch-up limit applies until the decoder has
-//! drained its queue.
+//! drained its queue, or until the next keyframe: the burst holds one GOP, so a
+//! second keyframe is live video, and a decoder that has not drained by then is
+//! slower than the stream (a big picture on a slow device) and gets the normal
+//! limit. Without that second condition such a decoder stayed in catch-up and
+//! ran up to 150 frames (5 s) behind.
 
 /// Frames waiting in a decoder beyond which the player skips to the next
 /// keyframe (half a second at 30 fps: network jitter alone never gets there).
@@ -29,6 +33,9 @@ pub enum Admit {
 pub struct LiveGate {
     need_keyframe: bool,
     catching_up: bool,
+    /// Waiting for a keyframe because the decoder fell behind (not because of a
+    /// restart): the keyframe that ends the wait is live, not a burst.
+    behind: bool,
 }
 
 impl Default for LiveGate {
@@ -36,6 +43,7 @@ impl Default for LiveGate {
         LiveGate {
             need_keyframe: true,
             catching_up: true,
+            behind: false,
         }
     }
 }
@@ -44,6 +52,7 @@ impl LiveGate {
     /// A new stream configuration: start again at its next keyframe.
     pub fn restart(&mut self) {
         self.need_keyframe = true;
+        self.behind = false;
     }
 
     /// Decides for one access unit. `queued`: frames inside the decoder;
@@ -59,7 +68,7 @@ impl LiveGate {
         if discontinuity && !keyframe {
             self.need_keyframe = true;
         }
-        if drained {
+        if drained || (keyframe && !self.need_keyframe) {
             self.catching_up = false;
         }
         let limit = if self.catching_up {
@@ -68,6 +77,7 @@ impl LiveGate {
             MAX_QUEUE
         };
         if !keyframe && queued > limit {
+            self.behind |= !self.need_keyframe;
             self.need_keyframe = true;
         }
         if self.need_keyframe && !keyframe {
@@ -75,7 +85,7 @@ impl LiveGate {
         }
         let restart = std::mem::take(&mut self.need_keyframe);
         if restart {
-            self.catching_up = true;
+            self.catching_up = !std::mem::take(&mut self.behind);
         }
         Admit::Decode { restart }
     }
@@ -135,6 +145,42 @@ mod tests {
         assert_eq!(
             gate.admit(KEY, false, 0, false),
             Admit::Decode { restart: true }
+        );
+    }
+
+    #[test]
+    fn a_decoder_slower_than_the_stream_leaves_catch_up_at_the_next_keyframe() {
+        let mut gate = LiveGate::default();
+        gate.admit(KEY, false, 0, false);
+        // The burst and the live frames after it pile up: never drained.
+        for queued in 1..60 {
+            assert_eq!(
+                gate.admit(DELTA, false, queued, false),
+                Admit::Decode { restart: false }
+            );
+        }
+        // The next GOP's keyframe is live: from here the normal limit holds.
+        assert_eq!(
+            gate.admit(KEY, false, 60, false),
+            Admit::Decode { restart: false }
+        );
+        assert_eq!(gate.admit(DELTA, false, 61, false), Admit::Skip);
+        // Resuming after falling behind is live too: no catch-up allowance.
+        assert_eq!(
+            gate.admit(KEY, false, 5, false),
+            Admit::Decode { restart: true }
+        );
+        assert_eq!(
+            gate.admit(DELTA, false, MAX_QUEUE, false),
+            Admit::Decode { restart: false }
+        );
+        assert_eq!(gate.admit(DELTA, false, MAX_QUEUE + 1, false), Admit::Skip);
+        // A restart (new stream parameters) may burst again.
+        gate.restart();
+        gate.admit(KEY, false, 0, false);
+        assert_eq!(
+            gate.admit(DELTA, false, MAX_QUEUE + 1, false),
+            Admit::Decode { restart: false }
         );
     }
 

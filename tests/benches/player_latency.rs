@@ -1,0 +1,131 @@
+//! Benchmark (not a test; `cargo xtask bench` runs it): what a viewer of one
+//! camera gets in headless Chromium, per decoder (WebCodecs, OpenH264-Wasm) and
+//! size (720p30, 1080p30 High, about 2 and 4 Mbit/s):
+//!
+//! - time to first frame: the element's start (socket opened, subscribed) →
+//!   first picture painted, as `getStats().timeToFirstFrameMs` reports it. Each
+//!   run is a fresh browser, so the Wasm decoder's download is included.
+//! - player latency: access unit arrived at the page → its picture painted,
+//!   p50 and p99 over the last 300 pictures (`decodeLatencyP50Ms`/`P99Ms`),
+//!   read after 11 s of playback (the first second, with the fast-start
+//!   burst, is not counted by the player).
+//!
+//! The relay replays a recorded clip (from `SIGHTLINE_BENCH_DIR`, made by
+//! `cargo xtask bench` with ffmpeg) as the one camera. 5 runs each; printed as
+//! markdown rows for xtask's table, one line each starting with `ROW|`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::json;
+use sightline_e2e::{relay_config, Browser, ALL_LIVE};
+use sightline_relay::config::Source;
+use sightline_relay::demo::replay::ReplayOptions;
+use sightline_relay::Relay;
+
+const RUNS: usize = 5;
+/// Playback before the latency percentiles are read: the player's 300-picture
+/// record (10 s at 30 fps) plus the second it leaves out.
+const PLAYBACK: Duration = Duration::from_secs(11);
+
+fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// One run: (time to first frame, latency p50, latency p99, fps), all ms but fps.
+async fn run_once(relay: &Relay, decoder: &str) -> anyhow::Result<[f64; 4]> {
+    let browser = Browser::launch(&[]).await?;
+    let result = async {
+        browser
+            .open(&format!("http://{}/?decoder={decoder}", relay.local_addr()))
+            .await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        let tile = all.get(0).context("no tile")?;
+        anyhow::ensure!(
+            tile["live"] == json!(true),
+            "the tile did not go live: {all}"
+        );
+        let first = tile["stats"]["timeToFirstFrameMs"]
+            .as_f64()
+            .context("no time to first frame")?;
+        tokio::time::sleep(PLAYBACK).await;
+        let stats = browser
+            .run(
+                r#"arguments[0](document.querySelector("cam-player").getStats());"#,
+                vec![],
+            )
+            .await?;
+        anyhow::ensure!(
+            stats["decoder"] == json!(decoder),
+            "asked for {decoder}, played with {}",
+            stats["decoder"]
+        );
+        let get = |k: &str| {
+            stats[k]
+                .as_f64()
+                .with_context(|| format!("no {k}: {stats}"))
+        };
+        Ok([
+            first,
+            get("decodeLatencyP50Ms")?,
+            get("decodeLatencyP99Ms")?,
+            get("fps")?,
+        ])
+    }
+    .await;
+    let _ = browser.close().await;
+    result
+}
+
+async fn measure(clip: &Path, size: &str, decoder: &str) -> anyhow::Result<String> {
+    let source = Source::Replay(ReplayOptions {
+        path: clip.to_path_buf(),
+        fps: 30,
+    });
+    let relay = Relay::start(relay_config(vec![("cam", source)])?).await?;
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        match run_once(&relay, decoder).await {
+            Ok(run) => runs.push(run),
+            Err(e) => {
+                relay.shutdown().await?;
+                return Err(e.context(format!("{size} with {decoder}")));
+            }
+        }
+    }
+    relay.shutdown().await?;
+    let column = |i: usize| median_min_max(runs.iter().map(|r| r[i]).collect::<Vec<f64>>());
+    let row = |what: &str, unit: &str, (m, lo, hi): (f64, f64, f64)| {
+        format!("ROW| {what}, {size} | {decoder} | {m:.1}{unit} | {lo:.1} | {hi:.1} |")
+    };
+    Ok([
+        row(
+            "time to first frame (element start → first paint)",
+            " ms",
+            column(0),
+        ),
+        row("player latency p50 (arrival → painted)", " ms", column(1)),
+        row("player latency p99 (arrival → painted)", " ms", column(2)),
+        row("frames painted per second (source 30)", "", column(3)),
+    ]
+    .join("\n"))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let dir = std::env::var_os("SIGHTLINE_BENCH_DIR")
+        .map(PathBuf::from)
+        .context("SIGHTLINE_BENCH_DIR: the benchmark clips (cargo xtask bench makes them)")?;
+    for (clip, size) in [
+        ("1280x720_high.h264", "720p30"),
+        ("1920x1080_high.h264", "1080p30"),
+    ] {
+        for decoder in ["webcodecs", "wasm"] {
+            let rows = measure(&dir.join(clip), size, decoder).await?;
+            println!("{rows}");
+        }
+    }
+    Ok(())
+}

@@ -40,7 +40,7 @@ type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, BroadcastStreamRecvEr
 enum End {
     #[error("viewer closed the socket")]
     Closed,
-    #[error("bad input from the viewer: {0}")]
+    #[error("reading from the viewer: {0}")]
     Read(#[from] ReadError),
     #[error("cannot write to the viewer: {0}")]
     Write(#[from] std::io::Error),

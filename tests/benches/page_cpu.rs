@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::json;
-use sightline_e2e::{relay_config, Browser, ALL_LIVE};
+use sightline_e2e::{median_min_max, relay_config, Browser, ALL_LIVE};
 use sightline_relay::config::Source;
 use sightline_relay::demo::replay::ReplayOptions;
 use sightline_relay::Relay;
@@ -78,11 +78,6 @@ const PAINTED: &str = r#"
 arguments[0]([...document.querySelectorAll("cam-player")]
   .reduce((n, p) => n + p.getStats().framesPainted, 0));
 "#;
-
-fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
-}
 
 async fn measure(clip: &Path, size: &str, decoder: &str) -> anyhow::Result<String> {
     let ids: Vec<String> = (1..=TILES).map(|i| format!("cam-{i}")).collect();

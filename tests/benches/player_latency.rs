@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::json;
-use sightline_e2e::{relay_config, Browser, ALL_LIVE};
+use sightline_e2e::{median_min_max, relay_config, Browser, ALL_LIVE};
 use sightline_relay::config::Source;
 use sightline_relay::demo::replay::ReplayOptions;
 use sightline_relay::Relay;
@@ -28,11 +28,6 @@ const RUNS: usize = 5;
 /// Playback before the latency percentiles are read: the player's 300-picture
 /// record (10 s at 30 fps) plus the second it leaves out.
 const PLAYBACK: Duration = Duration::from_secs(11);
-
-fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
-}
 
 /// One run: (time to first frame, latency p50, latency p99, fps), all ms but fps.
 async fn run_once(relay: &Relay, decoder: &str) -> anyhow::Result<[f64; 4]> {

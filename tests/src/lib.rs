@@ -334,6 +334,12 @@ pub async fn http_get(url: &str) -> anyhow::Result<String> {
 }
 
 /// The value of one sample in Prometheus text, e.g. `metric(&text, "sightline_camera_frames_total", "cam")`.
+/// (median, min, max) of a benchmark's runs; `v` must not be empty.
+pub fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
 pub fn metric(text: &str, name: &str, camera: &str) -> Option<f64> {
     sample(text, &format!("{name}{{camera=\"{camera}\"}}"))
 }

@@ -9,6 +9,10 @@ Mounts, each a fresh live pipeline per client:
   /noise   high-bitrate picture (videotestsrc snow) for backpressure tests.
   /switch  changes resolution every --switch-seconds (640x360 ⇄ 480x272):
            new SPS/PPS mid-stream, sent in-band with each IDR.
+  /flip    a plain picture that turns white and black in turn every
+           --flip-ms; as each new colour leaves the source (a frame "captured"),
+           prints "FLIP <unix time ms> <white|black>" on stdout: the latency
+           benchmark's clock for camera → picture on screen.
   /clip    (with --clip FILE.mp4) that recorded H.264, played in real time and
            not re-encoded: many cameras for the ingest benchmark cost the server
            only demuxing and packetising.
@@ -26,6 +30,7 @@ GStreamer 1.22 pitfalls handled here (found by probing):
 import argparse
 import signal
 import sys
+import time
 
 import gi
 
@@ -68,6 +73,31 @@ def toggle_size(media, args):
     GLib.timeout_add_seconds(args.switch_seconds, flip)
 
 
+def flip_colours(media, args):
+    """Every --flip-ms, turn a /flip picture white or black, and say when the
+    first frame of the new colour leaves the source."""
+    src = media.get_element().get_by_name("src")
+    state = {"white": False, "pending": None}
+
+    def flip():
+        if media.get_status() == GstRtspServer.RTSPMediaStatus.UNPREPARED:
+            return False  # the client left; stop the timer
+        state["white"] = not state["white"]
+        src.set_property("pattern", 3 if state["white"] else 2)  # white, black
+        state["pending"] = "white" if state["white"] else "black"
+        return True
+
+    def on_buffer(_pad, _info):
+        colour = state["pending"]
+        if colour is not None:
+            state["pending"] = None
+            print(f"FLIP {time.time() * 1000:.1f} {colour}", flush=True)
+        return Gst.PadProbeReturn.OK
+
+    src.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+    GLib.timeout_add(args.flip_ms, flip)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=0)
@@ -77,6 +107,7 @@ def main():
     p.add_argument("--kbps", type=int, default=1000)
     p.add_argument("--noise-kbps", type=int, default=12000)
     p.add_argument("--switch-seconds", type=int, default=3)
+    p.add_argument("--flip-ms", type=int, default=1500)
     p.add_argument("--clip", help="an MP4 of H.264 to serve at /clip")
     p.add_argument("--user", help="require this user (digest authentication)")
     p.add_argument("--password", default="")
@@ -122,6 +153,18 @@ def main():
     )
     switch.connect("media-configure", lambda _f, media: toggle_size(media, args))
     factories.append(("/switch", switch))
+
+    flip = GstRtspServer.RTSPMediaFactory()
+    flip.set_launch(
+        f"( videotestsrc name=src is-live=true pattern=black "
+        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
+        f"! x264enc tune=zerolatency speed-preset=superfast bitrate={args.kbps} "
+        f"key-int-max={args.fps * 2} "
+        f"! video/x-h264,profile=high "
+        f"! rtph264pay name=pay0 pt=96 config-interval=0 )"
+    )
+    flip.connect("media-configure", lambda _f, media: flip_colours(media, args))
+    factories.append(("/flip", flip))
 
     if args.clip:
         clip = GstRtspServer.RTSPMediaFactory()

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::json;
+use sightline_e2e::procs::{tree_ticks, TICKS_PER_SECOND};
 use sightline_e2e::{median_min_max, relay_config, Browser, ALL_LIVE};
 use sightline_relay::config::Source;
 use sightline_relay::demo::replay::ReplayOptions;
@@ -24,54 +25,6 @@ use sightline_relay::Relay;
 const TILES: usize = 16;
 const WINDOWS: usize = 3;
 const WINDOW: Duration = Duration::from_secs(10);
-
-/// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
-const TICKS_PER_SECOND: f64 = 100.0;
-
-/// CPU ticks (user + system) of `pid` and every descendant.
-fn tree_ticks(root: u32) -> anyhow::Result<u64> {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Some(pid) = entry?
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // Processes come and go: one that vanished is simply not counted.
-        if let Ok((ppid, ticks)) = stat(pid) {
-            parents.push((pid, ppid, ticks));
-        }
-    }
-    let mut tree = vec![root];
-    let mut total = 0;
-    let mut i = 0;
-    while i < tree.len() {
-        let pid = tree[i];
-        for &(child, ppid, ticks) in &parents {
-            if ppid == pid {
-                tree.push(child);
-                total += ticks;
-            }
-        }
-        i += 1;
-    }
-    Ok(total)
-}
-
-/// (parent pid, user + system ticks) from /proc/PID/stat.
-fn stat(pid: u32) -> anyhow::Result<(u32, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) may hold spaces; the rest follows its ')'.
-    let rest = text.rsplit_once(')').context("odd stat line")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')': state(3) ppid(4) … utime(14) stime(15), 1-based in proc(5).
-    let ppid = fields.get(1).context("no ppid")?.parse()?;
-    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
-    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok((ppid, utime + stime))
-}
 
 /// Frames painted by all players so far.
 const PAINTED: &str = r#"
@@ -102,11 +55,11 @@ async fn measure(clip: &Path, size: &str, decoder: &str) -> anyhow::Result<Strin
         let driver = browser.driver_pid().context("chromedriver has exited")?;
         let (mut cpu, mut fps) = (Vec::new(), Vec::new());
         for _ in 0..WINDOWS {
-            let (t0, c0) = (Instant::now(), tree_ticks(driver)?);
+            let (t0, c0) = (Instant::now(), tree_ticks(driver, false)?);
             let p0 = browser.run(PAINTED, vec![]).await?.as_f64().unwrap_or(0.0);
             tokio::time::sleep(WINDOW).await;
             let p1 = browser.run(PAINTED, vec![]).await?.as_f64().unwrap_or(0.0);
-            let (secs, c1) = (t0.elapsed().as_secs_f64(), tree_ticks(driver)?);
+            let (secs, c1) = (t0.elapsed().as_secs_f64(), tree_ticks(driver, false)?);
             cpu.push((c1 - c0) as f64 / TICKS_PER_SECOND / secs * 100.0);
             fps.push((p1 - p0) / secs);
         }

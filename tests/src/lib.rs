@@ -20,6 +20,9 @@ use sightline_relay::{Relay, RelayConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod flip;
+pub mod procs;
+
 /// The built web app.
 pub fn www_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::var_os("SIGHTLINE_WWW")
@@ -256,24 +259,36 @@ setTimeout(() => done(false), ms);
 "#;
 
 /// GStreamer's RTSP server (`tests/rtsp_server.py`, Debian packages) on loopback:
-/// mounts `/baseline-tcp`, `/baseline-udp`, `/high-tcp`, `/high-udp`, `/noise`.
-/// Killed when dropped.
+/// mounts `/baseline-tcp`, `/baseline-udp`, `/high-tcp`, `/high-udp`, `/noise`,
+/// `/switch`, `/flip` and, with `--clip`, `/clip`. Killed when dropped.
 pub struct RtspServer {
     child: Child,
     pub port: u16,
+    /// What the server printed after "READY" (the `/flip` mount's FLIP lines).
+    said: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
+
+/// How many lines of the server's output `RtspServer` keeps.
+const KEEP_LINES: usize = 10_000;
 
 impl RtspServer {
     /// Starts the server on `port` (0: a free one); with `auth`, it requires that
     /// user and password (digest).
     pub async fn start(port: u16, auth: Option<(&str, &str)>) -> anyhow::Result<RtspServer> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/rtsp_server.py");
-        let mut cmd = Command::new("/usr/bin/python3");
-        cmd.arg(script).arg("--port").arg(port.to_string());
+        let port = port.to_string();
+        let mut args = vec!["--port", port.as_str()];
         if let Some((user, password)) = auth {
-            cmd.args(["--user", user, "--password", password]);
+            args.extend(["--user", user, "--password", password]);
         }
-        let mut child = cmd
+        RtspServer::start_with(&args).await
+    }
+
+    /// Starts the server with these command-line arguments (see its `--help`).
+    pub async fn start_with(args: &[&str]) -> anyhow::Result<RtspServer> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/rtsp_server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -291,7 +306,23 @@ impl RtspServer {
         })
         .await
         .context("the RTSP server did not start within 30 s")??;
-        Ok(RtspServer { child, port })
+        // Keep reading, so the server never writes into a closed pipe.
+        let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = said.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut said = keep.lock().unwrap_or_else(|e| e.into_inner());
+                if said.len() < KEEP_LINES {
+                    said.push(line);
+                }
+            }
+        });
+        Ok(RtspServer { child, port, said })
+    }
+
+    /// The lines the server printed since it was ready.
+    pub fn said(&self) -> Vec<String> {
+        self.said.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The URL of one mount.
@@ -333,13 +364,13 @@ pub async fn http_get(url: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// The value of one sample in Prometheus text, e.g. `metric(&text, "sightline_camera_frames_total", "cam")`.
 /// (median, min, max) of a benchmark's runs; `v` must not be empty.
 pub fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
+/// The value of one sample in Prometheus text, e.g. `metric(&text, "sightline_camera_frames_total", "cam")`.
 pub fn metric(text: &str, name: &str, camera: &str) -> Option<f64> {
     sample(text, &format!("{name}{{camera=\"{camera}\"}}"))
 }

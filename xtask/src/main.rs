@@ -6,7 +6,8 @@
 //!   wasm32), the web app build, every host test (the browser end-to-end suite
 //!   included) and the player's tests inside headless Chromium.
 //! - `cargo xtask bench [PART…]` — benchmarks (decoders, the page's CPU with 16
-//!   tiles, download sizes, the relay's fan-out against a floor: `fanout.rs`),
+//!   tiles, download sizes, the relay's fan-out against a floor: `fanout.rs`,
+//!   RTSP ingest: `ingest.rs`, side by side with the npm peer rtsp-relay),
 //!   printed as markdown tables and written to target/bench/results.md (not
 //!   part of `test`: figures are not pass/fail).
 //! - `cargo xtask setup` — only the installing; `cargo xtask web` — only the build.
@@ -79,8 +80,9 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest …]: decoders, one player\
-                 \n         and the 16-tile page in headless Chromium, download sizes, relay fan-out against the floor, RTSP ingest; not part of test\
+                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest|peer …]: decoders, one player\
+                 \n         and the 16-tile page in headless Chromium, download sizes, relay fan-out against the floor, RTSP ingest,\
+                 \n         side by side with rtsp-relay (npm); not part of test\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -406,7 +408,54 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 }
 
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
-const BENCH_PARTS: &[&str] = &["decoders", "player", "page", "sizes", "fanout", "ingest"];
+const BENCH_PARTS: &[&str] = &[
+    "decoders", "player", "page", "sizes", "fanout", "ingest", "peer",
+];
+
+/// The peer of `bench peer`, from npm: rtsp-relay as its README sets it up
+/// (with express), and JSMpeg (its page would load JSMpeg from a CDN).
+const PEER_PACKAGES: &[&str] = &[
+    "rtsp-relay@1.9.0",
+    "express@4.21.2",
+    "@cycjimmy/jsmpeg-player@6.1.2",
+];
+
+/// Installs the peer into target/bench/peer/node_modules unless it is there.
+/// `--ignore-scripts`: ffmpeg-static's install script downloads an ffmpeg
+/// build from GitHub; the benchmark points it at Debian's ffmpeg instead
+/// (FFMPEG_BIN), which the bench installs.
+fn peer_modules(root: &Path) -> anyhow::Result<PathBuf> {
+    let dir = root.join("target/bench/peer");
+    let marker = dir.join("node_modules/rtsp-relay/package.json");
+    let have = std::fs::read_to_string(&marker).unwrap_or_default();
+    let complete = ["express", "@cycjimmy/jsmpeg-player"].iter().all(|m| {
+        dir.join("node_modules")
+            .join(m)
+            .join("package.json")
+            .is_file()
+    });
+    if have.contains("\"version\": \"1.9.0\"") && complete {
+        say("rtsp-relay 1.9.0 (the peer): present");
+    } else {
+        if output(Command::new("npm").arg("--version")).is_none() {
+            apt_install(&["nodejs", "npm"])?;
+        }
+        say("rtsp-relay 1.9.0, express and JSMpeg (the peer): missing — installing from npm into target/bench/peer");
+        std::fs::create_dir_all(&dir)?;
+        run(Command::new("npm")
+            .args(["install", "--prefix"])
+            .arg(&dir)
+            .args([
+                "--no-save",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
+            .args(PEER_PACKAGES))?;
+    }
+    Ok(dir.join("node_modules"))
+}
 
 fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
     if let Some(unknown) = parts.iter().find(|p| !BENCH_PARTS.contains(&p.as_str())) {
@@ -494,14 +543,23 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             "page_cpu",
             "page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)",
         ),
+        (
+            "peer",
+            "peer",
+            "side by side with rtsp-relay on one RTSP camera (CPU, time to first frame, latency)",
+        ),
     ] {
         if !want(part) {
             continue;
         }
+        let mut cmd = cargo();
+        if part == "peer" {
+            cmd.env("SIGHTLINE_PEER_MODULES", peer_modules(root)?);
+            ingest::clip(&streams)?;
+        }
         say(what);
         let stdout = bench_output(
-            cargo()
-                .args(["bench", "-p", "sightline-e2e", "--bench", bench])
+            cmd.args(["bench", "-p", "sightline-e2e", "--bench", bench])
                 .env("SIGHTLINE_WWW", root.join("target/www"))
                 .env("SIGHTLINE_BENCH_DIR", &streams),
             what,

@@ -3,7 +3,8 @@
 // "All cameras" returns to the grid. Tiles that cannot be seen (the others
 // while one is focused, or scrolled away) stop receiving video by themselves.
 //
-// `?decoder=wasm|webcodecs` forces a decoder on every tile; `?stats` shows the
+// `?decoder=wasm|webcodecs` forces a decoder on every tile, `?renderer=webgl|canvas2d`
+// how the Wasm decoder's pictures are painted; `?stats` shows the
 // stats boxes (also the Stats box in the header, remembered per browser).
 
 import { listCameras } from "./cameras.js";
@@ -14,6 +15,7 @@ const back = document.getElementById("back");
 const showStats = document.getElementById("show-stats");
 const query = new URLSearchParams(location.search);
 const decoder = query.get("decoder");
+const renderer = query.get("renderer");
 
 showStats.checked = query.has("stats") || localStorage.getItem("sightline.stats") === "1";
 showStats.addEventListener("change", () => {
@@ -34,6 +36,7 @@ function tile(camera) {
   player.camera = camera.id;
   player.stats = showStats.checked;
   if (decoder) player.decoder = decoder;
+  if (renderer) player.renderer = renderer;
   const caption = document.createElement("figcaption");
   caption.textContent = camera.name;
   figure.append(player, caption);

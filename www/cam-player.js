@@ -16,7 +16,7 @@ const ready = init({ module_or_path: new URL("sightline-player_bg.wasm", base) }
 );
 
 /** Attributes mirrored as string properties, and as boolean ones. */
-const STRINGS = ["camera", "relay", "decoder", "fit"];
+const STRINGS = ["camera", "relay", "decoder", "renderer", "fit"];
 const FLAGS = ["controls", "stats"];
 
 export class CamPlayer extends HTMLElement {

@@ -3,7 +3,7 @@
 // - cams: camera ids (default: every camera the relay lists);
 // - layout: COLSxROWS (default: the smallest near-square grid that holds them);
 // - rotate: with more cameras than cells, show the next page every N seconds (default 30);
-// - fit: contain (default) or cover; decoder: as the element's attribute.
+// - fit: contain (default) or cover; decoder, renderer: as the element's attributes.
 // No chrome, no cursor, the screen kept awake (Screen Wake Lock). Each player
 // reconnects forever on its own; on top of that a watchdog restarts any tile
 // that painted nothing new for 10 s, so a stuck tile heals without a reload.
@@ -59,6 +59,7 @@ const players = ids.map((id) => {
   player.camera = id;
   player.fit = query.get("fit") === "cover" ? "cover" : "contain";
   if (query.get("decoder")) player.decoder = query.get("decoder");
+  if (query.get("renderer")) player.renderer = query.get("renderer");
   return player;
 });
 wall.replaceChildren(...players);

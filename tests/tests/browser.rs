@@ -84,15 +84,17 @@ async fn check_demo_plays(
     decoder: Option<&str>,
     expect: &str,
 ) -> Result<Report, String> {
-    check_demo_plays_at(fault, decoder, expect, (1280, 720)).await
+    check_demo_plays_at(fault, decoder, expect, (1280, 720), None).await
 }
 
-/// [`check_demo_plays`] with the demo camera at `size`.
+/// [`check_demo_plays`] with the demo camera at `size`, and the page's
+/// `?renderer=` (None: auto).
 async fn check_demo_plays_at(
     fault: Option<Fault>,
     decoder: Option<&str>,
     expect: &str,
     (width, height): (usize, usize),
+    renderer: Option<&str>,
 ) -> Result<Report, String> {
     let options = DemoOptions {
         fault,
@@ -104,10 +106,13 @@ async fn check_demo_plays_at(
         .await
         .map_err(|e| e.to_string())?;
     let browser = Browser::launch(&[]).await.map_err(|e| e.to_string())?;
-    let url = match decoder {
-        Some(d) => format!("http://{}/?decoder={d}", relay.local_addr()),
-        None => format!("http://{}/", relay.local_addr()),
-    };
+    let mut url = format!("http://{}/?", relay.local_addr());
+    if let Some(d) = decoder {
+        url.push_str(&format!("decoder={d}&"));
+    }
+    if let Some(r) = renderer {
+        url.push_str(&format!("renderer={r}&"));
+    }
     let result = async {
         browser.open(&url).await.map_err(|e| e.to_string())?;
         let live = browser
@@ -141,12 +146,14 @@ async fn check_demo_plays_at(
                 stats["decoder"]
             ));
         }
-        // WebCodecs frames are drawn with Canvas 2D; the fallback's I420 goes
-        // through the page's WebGL renderer (BT.709 in the shader).
-        let renderer = if expect == "wasm" {
-            "webgl"
-        } else {
-            "canvas2d"
+        // WebCodecs frames are drawn with Canvas 2D. The fallback's I420 goes
+        // through the page's WebGL renderer (BT.709 in the shader) where WebGL
+        // runs on a GPU or the page asks for WebGL; otherwise the worker
+        // converts to RGBA for Canvas 2D (BT.709 in Rust). The test browser
+        // runs with --disable-gpu: its WebGL is always software (SwiftShader).
+        let renderer = match (expect, renderer) {
+            ("wasm", Some(asked)) => asked,
+            _ => "canvas2d",
         };
         if stats["renderer"] != json!(renderer) {
             return Err(format!(
@@ -238,13 +245,24 @@ async fn demo_camera_plays_with_the_wasm_decoder() {
     // 640x360: in headless Chromium the demo's encoder, OpenH264-Wasm and
     // SwiftShader's software WebGL all share two CPU cores; at 720p the encoder
     // itself is starved and the frame rate measures the machine, not the player.
-    let report = check_demo_plays_at(None, Some("wasm"), "wasm", (640, 360))
+    let report = check_demo_plays_at(None, Some("wasm"), "wasm", (640, 360), None)
         .await
         .expect("the demo camera plays through OpenH264-Wasm");
     println!(
         "wasm decoder: time to first frame: {:.0} ms; frames painted per second: {:.1} (received: {:.1})",
         report.time_to_first_frame_ms, report.frames_per_second, report.received_per_second
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wasm_decoder_paints_through_webgl_when_asked() {
+    let _serial = SERIAL.lock().await;
+    // This machine has no GPU, so `auto` paints with Canvas 2D (the test
+    // above); `renderer=webgl` takes software WebGL, which keeps the shader
+    // (and its colours) checked here too.
+    check_demo_plays_at(None, Some("wasm"), "wasm", (640, 360), Some("webgl"))
+        .await
+        .expect("the demo camera plays through OpenH264-Wasm and WebGL");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,6 +273,7 @@ async fn the_wasm_check_notices_a_corrupted_payload() {
         Some("wasm"),
         "wasm",
         (640, 360),
+        None,
     )
     .await
     .expect_err("a corrupted payload must fail the check");

@@ -14,6 +14,8 @@ thread_local! {
     static DECODER: RefCell<Option<Decoder>> = const { RefCell::new(None) };
     /// Post RGBA (for Canvas 2D) instead of I420 (for the player's WebGL).
     static RGBA: RefCell<bool> = const { RefCell::new(false) };
+    /// The RGBA picture, reused: its copy goes to the page, it stays here.
+    static RGBA_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 #[wasm_bindgen(start)]
@@ -69,9 +71,12 @@ fn handle(msg: &JsValue) -> Result<(), JsValue> {
 
 fn post_frame(width: u32, height: u32, i420: &[u8], timestamp: &JsValue) -> Result<(), JsValue> {
     let (format, buffer) = if RGBA.with(|r| *r.borrow()) {
-        let mut rgba = Vec::new();
-        i420_to_rgba(width as usize, height as usize, i420, &mut rgba);
-        ("rgba", Uint8Array::from(&rgba[..]).buffer())
+        let buffer = RGBA_BUFFER.with(|b| {
+            let mut rgba = b.borrow_mut();
+            i420_to_rgba(width as usize, height as usize, i420, &mut rgba);
+            Uint8Array::from(&rgba[..]).buffer()
+        });
+        ("rgba", buffer)
     } else {
         ("i420", Uint8Array::from(i420).buffer())
     };

@@ -130,7 +130,7 @@ impl CamPlayerCore {
     #[wasm_bindgen(js_name = attributeChanged)]
     pub fn attribute_changed(&self, name: &str) {
         match name {
-            "camera" | "relay" | "decoder" if self.player.in_document.get() => {
+            "camera" | "relay" | "decoder" | "renderer" if self.player.in_document.get() => {
                 self.player.restart()
             }
             "stats" => self.player.update_stats_box(true),
@@ -358,7 +358,9 @@ impl Player {
             };
             Ok(Box::new(WebCodecsDecoder::new(on_frame, on_error)?))
         } else {
-            let gl = gl::shared();
+            let gl = gl::shared(gl::Painting::parse(
+                self.host.get_attribute("renderer").as_deref(),
+            ));
             let format = if gl.is_some() {
                 PixelFormat::I420
             } else {

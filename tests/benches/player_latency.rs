@@ -8,7 +8,8 @@
 //! - player latency: access unit arrived at the page → its picture painted,
 //!   p50 and p99 over the last 300 pictures (`decodeLatencyP50Ms`/`P99Ms`),
 //!   read after 11 s of playback (the first second, with the fast-start
-//!   burst, is not counted by the player).
+//!   burst, is not counted by the player), and painting's share of it
+//!   (`paintMs`: out of the decoder → painted).
 //!
 //! The relay replays a recorded clip (from `SIGHTLINE_BENCH_DIR`, made by
 //! `cargo xtask bench` with ffmpeg) as the one camera. 5 runs each; printed as
@@ -29,8 +30,9 @@ const RUNS: usize = 5;
 /// record (10 s at 30 fps) plus the second it leaves out.
 const PLAYBACK: Duration = Duration::from_secs(11);
 
-/// One run: (time to first frame, latency p50, latency p99, fps), all ms but fps.
-async fn run_once(relay: &Relay, decoder: &str) -> anyhow::Result<[f64; 4]> {
+/// One run: (time to first frame, latency p50, latency p99, fps, painting's
+/// share of the latency), all ms but fps.
+async fn run_once(relay: &Relay, decoder: &str) -> anyhow::Result<[f64; 5]> {
     let browser = Browser::launch(&[]).await?;
     let result = async {
         browser
@@ -67,6 +69,7 @@ async fn run_once(relay: &Relay, decoder: &str) -> anyhow::Result<[f64; 4]> {
             get("decodeLatencyP50Ms")?,
             get("decodeLatencyP99Ms")?,
             get("fps")?,
+            get("paintMs")?,
         ])
     }
     .await;
@@ -104,6 +107,11 @@ async fn measure(clip: &Path, size: &str, decoder: &str) -> anyhow::Result<Strin
         row("player latency p50 (arrival → painted)", " ms", column(1)),
         row("player latency p99 (arrival → painted)", " ms", column(2)),
         row("frames painted per second (source 30)", "", column(3)),
+        row(
+            "of the latency, painting (out of the decoder → painted, mean)",
+            " ms",
+            column(4),
+        ),
     ]
     .join("\n"))
 }

@@ -176,6 +176,11 @@ async fn check_demo_plays_at(
                 m["resources"]
             ));
         }
+        // Painting's share of arrival → painted: a time, and no more than the whole.
+        match (stats["paintMs"].as_f64(), stats["decodeLatencyMs"].as_f64()) {
+            (Some(paint), Some(all)) if (0.0..=all + 1.0).contains(&paint) => {}
+            _ => return Err(format!("paintMs is not a part of decodeLatencyMs: {stats}")),
+        }
         if stats["decodeErrors"] != json!(0) {
             return Err(format!("{} decode errors", stats["decodeErrors"]));
         }

@@ -68,7 +68,8 @@ struct Player {
     state: RefCell<PlayerState>,
     stats: RefCell<Stats>,
     /// The Wasm decoder's newest picture, painted at the next animation frame.
-    next_picture: RefCell<Option<WorkerFrame>>,
+    /// With the time it came from the worker, on the page's clock.
+    next_picture: RefCell<Option<(WorkerFrame, f64)>>,
     me: Weak<Player>,
 }
 
@@ -350,9 +351,10 @@ impl Player {
         if webcodecs {
             let on_frame = move |frame: VideoFrame| match me.upgrade() {
                 Some(player) => {
+                    let output_at = now_ms();
                     let timestamp = Some(frame.timestamp() as i64);
                     let painted = player.view.renderer.paint(frame);
-                    player.on_painted(painted, "canvas2d", timestamp);
+                    player.on_painted(painted, "canvas2d", timestamp, output_at);
                 }
                 None => frame.close(),
             };
@@ -384,7 +386,11 @@ impl Player {
     /// (WebCodecs pictures are painted as they come: `drawImage` of a
     /// `VideoFrame` is cheap, and waiting for the refresh would add latency.)
     fn paint_at_next_refresh(&self, frame: WorkerFrame, gl: Option<Rc<gl::YuvGl>>) {
-        let replaced = self.next_picture.borrow_mut().replace(frame).is_some();
+        let replaced = self
+            .next_picture
+            .borrow_mut()
+            .replace((frame, now_ms()))
+            .is_some();
         if replaced {
             self.stats.borrow_mut().superseded += 1;
             return; // a paint is already scheduled
@@ -392,7 +398,7 @@ impl Player {
         let me = self.me.clone();
         let paint = Closure::once_into_js(move || {
             let Some(player) = me.upgrade() else { return };
-            let Some(frame) = player.next_picture.borrow_mut().take() else {
+            let Some((frame, output_at)) = player.next_picture.borrow_mut().take() else {
                 return;
             };
             let (w, h) = (frame.width, frame.height);
@@ -403,7 +409,7 @@ impl Player {
                 }
                 _ => (renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
             };
-            player.on_painted(painted, how, Some(frame.timestamp_us));
+            player.on_painted(painted, how, Some(frame.timestamp_us), output_at);
         });
         if let Some(window) = web_sys::window() {
             let _ = window.request_animation_frame(paint.unchecked_ref());
@@ -411,11 +417,14 @@ impl Player {
     }
 
     /// Counts a painted picture (or reports a failed paint) and goes live.
+    /// A picture was painted (or failed to be); `output_at`: when it came
+    /// out of the decoder, on the page's clock.
     fn on_painted(
         &self,
         painted: Result<(u32, u32), JsValue>,
         how: &'static str,
         timestamp_us: Option<i64>,
+        output_at: f64,
     ) {
         let (w, h) = match painted {
             Ok(size) => size,
@@ -429,9 +438,11 @@ impl Player {
             if stats.time_to_first_frame_ms.is_none() {
                 stats.time_to_first_frame_ms = Some(now_ms() - stats.started_at);
             }
+            let now = now_ms();
             stats
                 .meter
-                .painted(timestamp_us, now_ms(), js_sys::Date::now() * 1000.0);
+                .painted(timestamp_us, now, js_sys::Date::now() * 1000.0);
+            stats.meter.paint_took(now - output_at);
             stats.painted == 1
         };
         // A picture means live when waiting for one; not when the relay said
@@ -471,13 +482,14 @@ impl Player {
                 .map_or("—", |d| d.kind().label());
             let ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0} ms"));
             format!(
-                "{}×{}  {:.1} fps  {:.2} Mbit/s\nlatency {} (decode {})\n{decoder}",
+                "{}×{}  {:.1} fps  {:.2} Mbit/s\nlatency {} (decode {}, paint {})\n{decoder}",
                 stats.width,
                 stats.height,
                 f.fps,
                 f.bitrate_bps / 1e6,
                 ms(f.relay_to_paint_ms),
                 ms(f.arrival_to_paint_ms),
+                ms(f.output_to_paint_ms),
             )
         };
         self.view.show_stats(&text);
@@ -535,6 +547,7 @@ impl Player {
         set("bitrateBps", f.bitrate_bps.into())?;
         set("latencyMs", opt(f.relay_to_paint_ms))?;
         set("decodeLatencyMs", opt(f.arrival_to_paint_ms))?;
+        set("paintMs", opt(f.output_to_paint_ms))?;
         let percentiles = s.meter.arrival_to_paint_percentiles();
         set("decodeLatencyP50Ms", opt(percentiles.map(|p| p.0)))?;
         set("decodeLatencyP99Ms", opt(percentiles.map(|p| p.1)))?;

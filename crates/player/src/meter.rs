@@ -30,6 +30,9 @@ pub struct Figures {
     pub arrival_to_paint_ms: Option<f64>,
     /// Mean relay receive → painted over the window, ms (wall clocks).
     pub relay_to_paint_ms: Option<f64>,
+    /// Mean out of the decoder → painted over the window, ms: the painting's
+    /// share of arrival → painted (the rest is decoding, and queueing for it).
+    pub output_to_paint_ms: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -41,6 +44,9 @@ pub struct Meter {
     bytes: u64,
     arrival_sum: f64,
     relay_sum: f64,
+    /// Out of the decoder → painted, summed, and the pictures it counts.
+    paint_sum: f64,
+    paint_count: u32,
     /// Pictures paired with their access unit, and those of them that had a relay time.
     matched: u32,
     relay_matched: u32,
@@ -60,6 +66,8 @@ impl Default for Meter {
             bytes: 0,
             arrival_sum: 0.0,
             relay_sum: 0.0,
+            paint_sum: 0.0,
+            paint_count: 0,
             matched: 0,
             relay_matched: 0,
             first_window: true,
@@ -108,6 +116,13 @@ impl Meter {
         }
     }
 
+    /// The picture just painted had left the decoder `ms` before. Call after
+    /// [`Meter::painted`].
+    pub fn paint_took(&mut self, ms: f64) {
+        self.paint_sum += ms;
+        self.paint_count += 1;
+    }
+
     /// Playback stopped (paused, or the decoder was replaced): start over; the
     /// next window, with its fast-start burst, is not reported either.
     pub fn restart(&mut self) {
@@ -146,6 +161,7 @@ impl Meter {
                 bitrate_bps: self.bytes as f64 * 8.0 / secs,
                 arrival_to_paint_ms: mean(self.arrival_sum, self.matched),
                 relay_to_paint_ms: mean(self.relay_sum, self.relay_matched),
+                output_to_paint_ms: mean(self.paint_sum, self.paint_count),
             };
         }
         self.window_start = Some(now_ms);
@@ -153,6 +169,8 @@ impl Meter {
         self.bytes = 0;
         self.arrival_sum = 0.0;
         self.relay_sum = 0.0;
+        self.paint_sum = 0.0;
+        self.paint_count = 0;
         self.matched = 0;
         self.relay_matched = 0;
     }
@@ -172,8 +190,11 @@ mod tests {
             let wall_us = 1.7e15 + t * 1000.0;
             m.arrived(n * 33_333, 10_000, (wall_us - 40_000.0) as u64, t);
             m.painted(Some(n * 33_333), t + 5.0, wall_us + 5_000.0);
+            // Of those 5 ms, 2 were painting.
+            m.paint_took(2.0);
         }
         let f = m.figures();
+        assert!((f.output_to_paint_ms.unwrap() - 2.0).abs() < 1e-6, "{f:?}");
         assert!((f.fps - 30.0).abs() < 1.5, "{f:?}");
         assert!((f.bitrate_bps - 2_400_000.0).abs() < 120_000.0, "{f:?}");
         assert!((f.arrival_to_paint_ms.unwrap() - 5.0).abs() < 1e-6, "{f:?}");

@@ -148,9 +148,13 @@ impl Decoder for WebCodecsDecoder {
         }
         let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
         let queued = self.decoder.decode_queue_size();
-        let drained = queued == 0 && self.frames_out.get() > self.frames_out_at_key;
+        let started = self.frames_out.get() > self.frames_out_at_key;
+        let drained = queued == 0 && started;
         let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
-        match self.gate.admit(keyframe, discontinuity, queued, drained) {
+        match self
+            .gate
+            .admit(keyframe, discontinuity, queued, drained, started)
+        {
             Admit::Skip => return Ok(Fed::Skipped),
             Admit::Decode { restart: true } => self.frames_out_at_key = self.frames_out.get(),
             Admit::Decode { restart: false } => {}

@@ -53,6 +53,8 @@ struct Link {
     on_message: RefCell<Option<Handler>>,
     /// Access units sent and not yet decoded.
     in_flight: Cell<u32>,
+    /// Pictures the worker has put out.
+    pictures: Cell<u64>,
     /// The decoder was dropped: a worker that starts late must not.
     closed: Cell<bool>,
 }
@@ -85,6 +87,8 @@ pub struct WasmDecoder {
     format: PixelFormat,
     config: Option<StreamConfig>,
     gate: LiveGate,
+    /// `link.pictures` when decoding last (re)started at a keyframe.
+    pictures_at_key: u64,
 }
 
 impl WasmDecoder {
@@ -101,6 +105,7 @@ impl WasmDecoder {
             pending: RefCell::new(Some(Vec::new())),
             on_message: RefCell::new(None),
             in_flight: Cell::new(0),
+            pictures: Cell::new(0),
             closed: Cell::new(false),
         });
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
@@ -114,6 +119,7 @@ impl WasmDecoder {
                 let get = |k: &str| Reflect::get(&msg, &k.into()).unwrap_or(JsValue::UNDEFINED);
                 match get("type").as_string().as_deref() {
                     Some("frame") => {
+                        link.pictures.set(link.pictures.get() + 1);
                         let width = get("width").as_f64().unwrap_or(0.0) as u32;
                         let height = get("height").as_f64().unwrap_or(0.0) as u32;
                         let format = match get("format").as_string().as_deref() {
@@ -169,6 +175,7 @@ impl WasmDecoder {
             format,
             config: None,
             gate: LiveGate::default(),
+            pictures_at_key: 0,
         })
     }
 
@@ -225,12 +232,14 @@ impl Decoder for WasmDecoder {
         let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
         let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
         let queued = self.link.in_flight.get();
-        if self
+        let started = self.link.pictures.get() > self.pictures_at_key;
+        match self
             .gate
-            .admit(keyframe, discontinuity, queued, queued == 0)
-            == Admit::Skip
+            .admit(keyframe, discontinuity, queued, queued == 0, started)
         {
-            return Ok(Fed::Skipped);
+            Admit::Skip => return Ok(Fed::Skipped),
+            Admit::Decode { restart: true } => self.pictures_at_key = self.link.pictures.get(),
+            Admit::Decode { restart: false } => {}
         }
         // The payload views the socket's message buffer: copy it into its own
         // buffer, which is then moved (not copied again) to the worker.

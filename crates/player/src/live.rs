@@ -7,10 +7,14 @@
 //! in one burst, and every frame of it is needed to reach the present, so after
 //! a keyframe the (much larger) catch-up limit applies until the decoder has
 //! drained its queue, or until the next keyframe: the burst holds one GOP, so a
-//! second keyframe is live video, and a decoder that has not drained by then is
-//! slower than the stream (a big picture on a slow device) and gets the normal
-//! limit. Without that second condition such a decoder stayed in catch-up and
-//! ran up to 150 frames (5 s) behind.
+//! second keyframe is live video, and a decoder whose queue has not shrunk
+//! from its peak by then is slower than the stream (a big picture on a slow
+//! device) and gets the normal limit. Without that second condition such
+//! a decoder stayed in catch-up and ran up to 150 frames (5 s) behind. A
+//! decoder still working its queue down is catching up, and one that has not
+//! produced a picture yet is still starting (the fallback's worker compiling
+//! its Wasm): both keep the allowance, or they would skip live video just as
+//! they reach it.
 
 /// Frames waiting in a decoder beyond which the player skips to the next
 /// keyframe (half a second at 30 fps: network jitter alone never gets there).
@@ -36,6 +40,8 @@ pub struct LiveGate {
     /// Waiting for a keyframe because the decoder fell behind (not because of a
     /// restart): the keyframe that ends the wait is live, not a burst.
     behind: bool,
+    /// The deepest the decoder's queue has been during this catch-up.
+    peak: u32,
 }
 
 impl Default for LiveGate {
@@ -44,6 +50,7 @@ impl Default for LiveGate {
             need_keyframe: true,
             catching_up: true,
             behind: false,
+            peak: 0,
         }
     }
 }
@@ -57,18 +64,22 @@ impl LiveGate {
 
     /// Decides for one access unit. `queued`: frames inside the decoder;
     /// `drained`: the decoder has emptied its queue since the last restart
-    /// (the fast-start burst is over).
+    /// (the fast-start burst is over); `started`: it has put out a picture
+    /// since the last restart.
     pub fn admit(
         &mut self,
         keyframe: bool,
         discontinuity: bool,
         queued: u32,
         drained: bool,
+        started: bool,
     ) -> Admit {
         if discontinuity && !keyframe {
             self.need_keyframe = true;
         }
-        if drained || (keyframe && !self.need_keyframe) {
+        self.peak = self.peak.max(queued);
+        let slow = started && queued >= self.peak;
+        if drained || (keyframe && !self.need_keyframe && slow) {
             self.catching_up = false;
         }
         let limit = if self.catching_up {
@@ -86,6 +97,7 @@ impl LiveGate {
         let restart = std::mem::take(&mut self.need_keyframe);
         if restart {
             self.catching_up = !std::mem::take(&mut self.behind);
+            self.peak = queued;
         }
         Admit::Decode { restart }
     }
@@ -101,13 +113,13 @@ mod tests {
     #[test]
     fn waits_for_a_keyframe_then_decodes_everything() {
         let mut gate = LiveGate::default();
-        assert_eq!(gate.admit(DELTA, false, 0, false), Admit::Skip);
+        assert_eq!(gate.admit(DELTA, false, 0, false, true), Admit::Skip);
         assert_eq!(
-            gate.admit(KEY, false, 0, false),
+            gate.admit(KEY, false, 0, false, true),
             Admit::Decode { restart: true }
         );
         assert_eq!(
-            gate.admit(DELTA, false, 1, false),
+            gate.admit(DELTA, false, 1, false, true),
             Admit::Decode { restart: false }
         );
     }
@@ -115,15 +127,15 @@ mod tests {
     #[test]
     fn a_fast_start_burst_is_not_skipped_but_is_bounded() {
         let mut gate = LiveGate::default();
-        gate.admit(KEY, false, 0, false);
+        gate.admit(KEY, false, 0, false, true);
         for queued in 1..=MAX_CATCH_UP_QUEUE {
             assert_eq!(
-                gate.admit(DELTA, false, queued, false),
+                gate.admit(DELTA, false, queued, false, true),
                 Admit::Decode { restart: false }
             );
         }
         assert_eq!(
-            gate.admit(DELTA, false, MAX_CATCH_UP_QUEUE + 1, false),
+            gate.admit(DELTA, false, MAX_CATCH_UP_QUEUE + 1, false, true),
             Admit::Skip
         );
     }
@@ -131,19 +143,22 @@ mod tests {
     #[test]
     fn once_drained_falling_behind_skips_to_the_next_keyframe() {
         let mut gate = LiveGate::default();
-        gate.admit(KEY, false, 0, false);
+        gate.admit(KEY, false, 0, false, true);
         assert_eq!(
-            gate.admit(DELTA, false, 0, true),
+            gate.admit(DELTA, false, 0, true, true),
             Admit::Decode { restart: false }
         );
-        assert_eq!(gate.admit(DELTA, false, MAX_QUEUE + 1, false), Admit::Skip);
         assert_eq!(
-            gate.admit(DELTA, false, 0, false),
+            gate.admit(DELTA, false, MAX_QUEUE + 1, false, true),
+            Admit::Skip
+        );
+        assert_eq!(
+            gate.admit(DELTA, false, 0, false, true),
             Admit::Skip,
             "still waiting"
         );
         assert_eq!(
-            gate.admit(KEY, false, 0, false),
+            gate.admit(KEY, false, 0, false, true),
             Admit::Decode { restart: true }
         );
     }
@@ -151,49 +166,102 @@ mod tests {
     #[test]
     fn a_decoder_slower_than_the_stream_leaves_catch_up_at_the_next_keyframe() {
         let mut gate = LiveGate::default();
-        gate.admit(KEY, false, 0, false);
+        gate.admit(KEY, false, 0, false, true);
         // The burst and the live frames after it pile up: never drained.
         for queued in 1..60 {
             assert_eq!(
-                gate.admit(DELTA, false, queued, false),
+                gate.admit(DELTA, false, queued, false, true),
                 Admit::Decode { restart: false }
             );
         }
         // The next GOP's keyframe is live: from here the normal limit holds.
         assert_eq!(
-            gate.admit(KEY, false, 60, false),
+            gate.admit(KEY, false, 60, false, true),
             Admit::Decode { restart: false }
         );
-        assert_eq!(gate.admit(DELTA, false, 61, false), Admit::Skip);
+        assert_eq!(gate.admit(DELTA, false, 61, false, true), Admit::Skip);
         // Resuming after falling behind is live too: no catch-up allowance.
         assert_eq!(
-            gate.admit(KEY, false, 5, false),
+            gate.admit(KEY, false, 5, false, true),
             Admit::Decode { restart: true }
         );
         assert_eq!(
-            gate.admit(DELTA, false, MAX_QUEUE, false),
+            gate.admit(DELTA, false, MAX_QUEUE, false, true),
             Admit::Decode { restart: false }
         );
-        assert_eq!(gate.admit(DELTA, false, MAX_QUEUE + 1, false), Admit::Skip);
+        assert_eq!(
+            gate.admit(DELTA, false, MAX_QUEUE + 1, false, true),
+            Admit::Skip
+        );
         // A restart (new stream parameters) may burst again.
         gate.restart();
-        gate.admit(KEY, false, 0, false);
+        gate.admit(KEY, false, 0, false, true);
         assert_eq!(
-            gate.admit(DELTA, false, MAX_QUEUE + 1, false),
+            gate.admit(DELTA, false, MAX_QUEUE + 1, false, true),
             Admit::Decode { restart: false }
+        );
+    }
+
+    #[test]
+    fn a_decoder_still_starting_keeps_the_allowance_past_the_next_keyframe() {
+        let mut gate = LiveGate::default();
+        gate.admit(KEY, false, 0, false, false);
+        // The worker is still compiling: the burst and live frames pile up.
+        for queued in 1..60 {
+            gate.admit(DELTA, false, queued, false, false);
+        }
+        // A live keyframe before the first picture: still catching up.
+        assert_eq!(
+            gate.admit(KEY, false, 60, false, false),
+            Admit::Decode { restart: false }
+        );
+        assert_eq!(
+            gate.admit(DELTA, false, 61, false, false),
+            Admit::Decode { restart: false }
+        );
+        // Started now, and its queue still growing at the keyframe after: slow.
+        assert_eq!(
+            gate.admit(KEY, false, 70, false, true),
+            Admit::Decode { restart: false }
+        );
+        assert_eq!(gate.admit(DELTA, false, 71, false, true), Admit::Skip);
+    }
+
+    #[test]
+    fn a_decoder_working_its_queue_down_keeps_the_allowance() {
+        let mut gate = LiveGate::default();
+        gate.admit(KEY, false, 0, false, false);
+        for queued in 1..=50 {
+            gate.admit(DELTA, false, queued, false, true);
+        }
+        // At the live keyframe it has worked the burst down to 40 of 50:
+        // faster than the stream, on its way. No skip.
+        assert_eq!(
+            gate.admit(KEY, false, 40, false, true),
+            Admit::Decode { restart: false }
+        );
+        assert_eq!(
+            gate.admit(DELTA, false, 39, false, true),
+            Admit::Decode { restart: false }
+        );
+        // Drained: from here the normal limit.
+        gate.admit(DELTA, false, 0, true, true);
+        assert_eq!(
+            gate.admit(DELTA, false, MAX_QUEUE + 1, false, true),
+            Admit::Skip
         );
     }
 
     #[test]
     fn a_discontinuity_waits_for_a_keyframe_and_restart_too() {
         let mut gate = LiveGate::default();
-        gate.admit(KEY, false, 0, false);
-        assert_eq!(gate.admit(DELTA, true, 0, true), Admit::Skip);
+        gate.admit(KEY, false, 0, false, true);
+        assert_eq!(gate.admit(DELTA, true, 0, true, true), Admit::Skip);
         assert_eq!(
-            gate.admit(KEY, true, 0, true),
+            gate.admit(KEY, true, 0, true, true),
             Admit::Decode { restart: true }
         );
         gate.restart();
-        assert_eq!(gate.admit(DELTA, false, 0, true), Admit::Skip);
+        assert_eq!(gate.admit(DELTA, false, 0, true, true), Admit::Skip);
     }
 }

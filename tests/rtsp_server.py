@@ -45,7 +45,7 @@ def pipeline(args, profile, pattern, kbps):
     # (Constrained) Baseline SPS whatever the caps ask; superfast keeps both: High.
     preset = "ultrafast" if profile == "baseline" else "superfast"
     return (
-        f"( videotestsrc is-live=true pattern={pattern} "
+        f"( videotestsrc name=src is-live=true pattern={pattern} "
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
         f"! x264enc tune=zerolatency speed-preset={preset} bitrate={kbps} "
         f"key-int-max={args.fps * 2} "
@@ -155,14 +155,7 @@ def main():
     factories.append(("/switch", switch))
 
     flip = GstRtspServer.RTSPMediaFactory()
-    flip.set_launch(
-        f"( videotestsrc name=src is-live=true pattern=black "
-        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
-        f"! x264enc tune=zerolatency speed-preset=superfast bitrate={args.kbps} "
-        f"key-int-max={args.fps * 2} "
-        f"! video/x-h264,profile=high "
-        f"! rtph264pay name=pay0 pt=96 config-interval=0 )"
-    )
+    flip.set_launch(pipeline(args, "high", "black", args.kbps))
     flip.connect("media-configure", lambda _f, media: flip_colours(media, args))
     factories.append(("/flip", flip))
 

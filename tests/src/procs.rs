@@ -10,20 +10,10 @@ pub const TICKS_PER_SECOND: f64 = 100.0;
 /// CPU ticks (user + system) of every descendant of `root`, and of `root`
 /// itself if `with_root`. A process that exits during the count is not counted.
 pub fn tree_ticks(root: u32, with_root: bool) -> anyhow::Result<u64> {
-    let mut procs = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Some(pid) = entry?
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // Processes come and go: one that vanished is simply not counted.
-        if let Ok((ppid, ticks)) = stat(pid) {
-            procs.push((pid, ppid, ticks));
-        }
-    }
+    // Processes come and go: one that vanished is simply not counted.
+    let procs: Vec<(u32, u32, u64)> = pids()?
+        .filter_map(|pid| stat(pid).ok().map(|(ppid, ticks)| (pid, ppid, ticks)))
+        .collect();
     let mut total = if with_root { stat(root)?.1 } else { 0 };
     let mut tree = vec![root];
     let mut i = 0;
@@ -42,21 +32,23 @@ pub fn tree_ticks(root: u32, with_root: bool) -> anyhow::Result<u64> {
 
 /// The children of `pid` whose command name (/proc/PID/comm) is `name`.
 pub fn children_named(pid: u32, name: &str) -> anyhow::Result<Vec<u32>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Some(child) = entry?
+    Ok(pids()?
+        .filter(|&child| {
+            let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            comm.trim() == name && stat(child).is_ok_and(|(ppid, _)| ppid == pid)
+        })
+        .collect())
+}
+
+/// Every process id in /proc now.
+fn pids() -> anyhow::Result<impl Iterator<Item = u32>> {
+    Ok(std::fs::read_dir("/proc")?.filter_map(|entry| {
+        entry
+            .ok()?
             .file_name()
             .to_str()
             .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
-        if comm.trim() == name && stat(child).is_ok_and(|(ppid, _)| ppid == pid) {
-            found.push(child);
-        }
-    }
-    Ok(found)
+    }))
 }
 
 /// (parent pid, user + system ticks) from /proc/PID/stat.

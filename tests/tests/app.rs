@@ -307,13 +307,7 @@ async fn snapshot_is_the_picture_at_the_streams_size_and_bad_cameras_are_errors(
     with_app(
         vec![("demo", Source::Demo(options))],
         async |relay, browser| {
-            browser
-                .open(&format!("http://{}/", relay.local_addr()))
-                .await?;
-            let live = browser
-                .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
-                .await?;
-            anyhow::ensure!(live["live"] == json!(true), "{live}");
+            one_camera_playing(relay, browser).await?;
             let shot = browser.run(SNAPSHOT, vec![]).await?;
             anyhow::ensure!(shot["type"] == json!("image/png"), "{shot}");
             anyhow::ensure!(

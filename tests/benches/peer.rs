@@ -214,13 +214,8 @@ impl Peer {
 /// JS: resolves with JSMpeg's time to first frame once it painted, or null.
 const PEER_FIRST_FRAME: &str = r#"
 const [ms, done] = arguments;
-const t0 = performance.now();
-(function check() {
-  const p = window.peer;
-  if (p && p.firstFrameMs !== null) return done(p.firstFrameMs);
-  if (performance.now() - t0 > ms) return done(null);
-  setTimeout(check, 5);
-})();
+window.peer.firstFrame.then(done);
+setTimeout(() => done(null), ms);
 "#;
 
 /// JS: pictures painted so far.

@@ -26,18 +26,18 @@
 //! xtask's table, one line each starting with `ROW|`.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use sightline_e2e::flip::{self, Colour};
 use sightline_e2e::procs::{children_named, ticks, tree_ticks, TICKS_PER_SECOND};
-use sightline_e2e::{eventually, median_min_max, relay_config, Browser, RtspServer, ALL_LIVE};
+use sightline_e2e::{
+    eventually, median_min_max, relay_config, start_until_ready, Browser, RtspServer, ALL_LIVE,
+};
 use sightline_relay::config::{RtspSource, Source, Transport};
 use sightline_relay::Relay;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const RUNS: usize = 5;
@@ -69,34 +69,35 @@ impl System {
 
 /// The server side of a system, serving one camera.
 enum Server {
-    Sightline(Relay),
+    /// The relay, and the decoder its page asks for.
+    Sightline(Relay, &'static str),
     RtspRelay(Peer),
 }
 
 impl Server {
     async fn start(system: System, camera: url::Url) -> anyhow::Result<Server> {
         Ok(match system {
-            System::Sightline(_) => {
+            System::Sightline(decoder) => {
                 let source = Source::Rtsp(RtspSource {
                     url: camera,
                     username: None,
                     password: None,
                     transport: Transport::Tcp,
                 });
-                Server::Sightline(Relay::start(relay_config(vec![("cam", source)])?).await?)
+                let relay = Relay::start(relay_config(vec![("cam", source)])?).await?;
+                Server::Sightline(relay, decoder)
             }
             System::RtspRelay => Server::RtspRelay(Peer::start(&camera).await?),
         })
     }
 
     /// The page a viewer opens.
-    fn page(&self, system: System) -> String {
-        match (self, system) {
-            (Server::Sightline(relay), System::Sightline(decoder)) => {
+    fn page(&self) -> String {
+        match self {
+            Server::Sightline(relay, decoder) => {
                 format!("http://{}/?decoder={decoder}", relay.local_addr())
             }
-            (Server::RtspRelay(peer), _) => format!("http://{}/", peer.addr),
-            _ => unreachable!("a server serves its own system"),
+            Server::RtspRelay(peer) => format!("http://{}/", peer.addr),
         }
     }
 
@@ -104,14 +105,14 @@ impl Server {
     fn ticks(&self) -> anyhow::Result<u64> {
         match self {
             // In this process; the rest of it (the WebDriver client) idles meanwhile.
-            Server::Sightline(_) => ticks(std::process::id()),
+            Server::Sightline(..) => ticks(std::process::id()),
             Server::RtspRelay(peer) => tree_ticks(peer.pid()?, true),
         }
     }
 
     async fn stop(self) -> anyhow::Result<()> {
         match self {
-            Server::Sightline(relay) => relay.shutdown().await,
+            Server::Sightline(relay, _) => relay.shutdown().await,
             Server::RtspRelay(mut peer) => {
                 // ffmpeg is node's child: it must not outlive the benchmark.
                 let ffmpeg = children_named(peer.pid()?, "ffmpeg")?;
@@ -139,27 +140,14 @@ impl Peer {
             "SIGHTLINE_PEER_MODULES: rtsp-relay's node_modules (cargo xtask bench installs it)",
         )?;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer/server.js");
-        let mut child = Command::new("node")
-            .arg(script)
+        let mut cmd = Command::new("node");
+        cmd.arg(script)
             .arg(modules)
             .arg(camera.as_str())
-            .env("FFMPEG_BIN", "/usr/bin/ffmpeg")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting node (cargo xtask bench installs it)")?;
-        let mut lines = BufReader::new(child.stdout.take().context("node's stdout")?).lines();
-        let port = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(port) = line.strip_prefix("READY ") {
-                    return Ok(port.trim().to_owned());
-                }
-            }
-            bail!("the rtsp-relay server exited before it was ready")
-        })
-        .await
-        .context("the rtsp-relay server did not start within 30 s")??;
+            .env("FFMPEG_BIN", "/usr/bin/ffmpeg");
+        let (child, port, mut lines) = start_until_ready(cmd, "the rtsp-relay server (node)")
+            .await
+            .context("cargo xtask bench installs node and rtsp-relay")?;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Peer {
             child,
@@ -249,7 +237,7 @@ done(true);
 
 /// Opens the system's page in `browser` and returns its time to first frame.
 async fn open_and_wait(browser: &Browser, server: &Server, system: System) -> anyhow::Result<f64> {
-    let page = server.page(system);
+    let page = server.page();
     match system {
         System::Sightline(decoder) => {
             browser.open(&page).await?;

@@ -286,26 +286,11 @@ impl RtspServer {
     /// Starts the server with these command-line arguments (see its `--help`).
     pub async fn start_with(args: &[&str]) -> anyhow::Result<RtspServer> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/rtsp_server.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the GStreamer RTSP server (cargo xtask test installs it)")?;
-        let stdout = child.stdout.take().context("rtsp server stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let port = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(port) = line.strip_prefix("READY ") {
-                    return Ok(port.trim().parse::<u16>()?);
-                }
-            }
-            bail!("the RTSP server exited before it was ready")
-        })
-        .await
-        .context("the RTSP server did not start within 30 s")??;
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).args(args);
+        let (child, port, mut lines) = start_until_ready(cmd, "the GStreamer RTSP server")
+            .await
+            .context("cargo xtask test installs the GStreamer RTSP server")?;
         // Keep reading, so the server never writes into a closed pipe.
         let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let keep = said.clone();
@@ -348,6 +333,38 @@ impl RtspServer {
         self.child.kill().await?;
         Ok(())
     }
+}
+
+/// A server's stdout, line by line.
+pub type OutputLines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Starts a server that prints `READY <port>` on stdout once it listens, and
+/// waits (30 s at most) for that line. Returns the server (killed when
+/// dropped), its port, and the rest of its output, which the caller must keep
+/// reading so the server never writes into a closed pipe.
+pub async fn start_until_ready(
+    mut cmd: Command,
+    what: &str,
+) -> anyhow::Result<(Child, u16, OutputLines)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(port) = line.strip_prefix("READY ") {
+                return Ok(port.trim().parse::<u16>()?);
+            }
+        }
+        bail!("{what} exited before it was ready")
+    })
+    .await
+    .with_context(|| format!("{what} did not start within 30 s"))??;
+    Ok((child, port, lines))
 }
 
 /// GET over plain HTTP on loopback; the body as text. Fails on a non-200 status.

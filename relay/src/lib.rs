@@ -1,23 +1,27 @@
 //! The Sightline relay as a library, so the binary and the end-to-end tests start
-//! exactly the same server.
+//! exactly the same server. Laid out as `../shared/DESIGN.md` draws it:
 //!
-//! - [`config`]: command line and configuration.
-//! - [`server`]: HTTP routes and the relay's lifecycle.
-//! - [`hub`]: per-camera fan-out with the cached GOP.
-//! - [`ws`]: one WebSocket session per page.
-//! - [`socket`]: a viewer's WebSocket connection; frames written without copying.
-//! - [`demo`]: the built-in demo camera.
-//! - [`rtsp`]: RTSP cameras: one supervisor task each (retina), reconnecting forever.
-//! - [`metrics`]: per-camera counters and `/metrics`.
+//! - [`app`]: the relay's lifecycle — start the camera sources and the
+//!   listener, shut everything down gracefully.
+//! - [`config`]: command line and configuration file.
+//! - [`error`]: one [`ErrorKind`](error::ErrorKind), mapped once to an HTTP
+//!   status and a wire error code.
+//! - `http`: the router and its routes (API, metrics, the web app).
+//! - `ws`: one WebSocket session per page, and the socket under it.
+//! - [`hub`]: per-camera fan-out with the cached GOP, and its counters.
+//! - [`ingest`]: camera sources — RTSP, the demo camera, replayed clips.
+//!
+//! Only what the binary, the tests and the benchmarks use is public.
 
+pub mod app;
 pub mod config;
-pub mod demo;
+pub mod error;
+mod http;
 pub mod hub;
-pub mod metrics;
-pub mod rtsp;
-pub mod server;
-pub mod socket;
-pub mod ws;
+pub mod ingest;
+mod ws;
 
-pub use config::{Cli, RelayConfig};
-pub use server::Relay;
+pub use app::Relay;
+pub use config::{CameraConfig, Cli, RelayConfig, RtspSource, Source, Transport};
+pub use ingest::demo::replay::ReplayOptions;
+pub use ingest::demo::{DemoOptions, Fault};

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::json;
-use sightline_e2e::procs::{tree_ticks, TICKS_PER_SECOND};
-use sightline_e2e::{median_min_max, relay_config, Browser, ALL_LIVE};
-use sightline_relay::config::Source;
-use sightline_relay::demo::replay::ReplayOptions;
 use sightline_relay::Relay;
+use sightline_relay::ReplayOptions;
+use sightline_relay::Source;
+use sightline_testkit::procs::{tree_ticks, TICKS_PER_SECOND};
+use sightline_testkit::{median_min_max, relay_config, Browser, ALL_LIVE};
 
 const TILES: usize = 16;
 const WINDOWS: usize = 3;

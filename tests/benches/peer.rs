@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
-use sightline_e2e::flip::{self, Colour};
-use sightline_e2e::procs::{children_named, ticks, tree_ticks, TICKS_PER_SECOND};
-use sightline_e2e::{
+use sightline_relay::Relay;
+use sightline_relay::{RtspSource, Source, Transport};
+use sightline_testkit::flip::{self, Colour};
+use sightline_testkit::procs::{children_named, ticks, tree_ticks, TICKS_PER_SECOND};
+use sightline_testkit::{
     eventually, median_min_max, relay_config, start_until_ready, Browser, RtspServer, ALL_LIVE,
 };
-use sightline_relay::config::{RtspSource, Source, Transport};
-use sightline_relay::Relay;
 use tokio::process::{Child, Command};
 
 const RUNS: usize = 5;
@@ -377,7 +377,7 @@ async fn latencies(system: System, picture: (u32, u32, u32)) -> anyhow::Result<V
     result
 }
 
-/// Camera → screen latencies (`sightline_e2e::flip`), at least 5 of them.
+/// Camera → screen latencies (`sightline_testkit::flip`), at least 5 of them.
 fn pair(said: &[String], changes: &Value) -> anyhow::Result<Vec<f64>> {
     let flips = flip::flips(said);
     let changes = changes

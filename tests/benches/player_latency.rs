@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::json;
-use sightline_e2e::{median_min_max, relay_config, Browser, ALL_LIVE};
-use sightline_relay::config::Source;
-use sightline_relay::demo::replay::ReplayOptions;
 use sightline_relay::Relay;
+use sightline_relay::ReplayOptions;
+use sightline_relay::Source;
+use sightline_testkit::{median_min_max, relay_config, Browser, ALL_LIVE};
 
 const RUNS: usize = 5;
 /// Playback before the latency percentiles are read: the player's 300-picture

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::{json, Value};
-use sightline_e2e::{
+use sightline_relay::DemoOptions;
+use sightline_relay::Relay;
+use sightline_relay::Source;
+use sightline_testkit::{
     eventually, http_get, metric, relay_config, sample, small_demo_cameras, www_dir, Browser, Site,
     ALL_LIVE, WAIT_LIVE,
 };
-use sightline_relay::config::Source;
-use sightline_relay::demo::DemoOptions;
-use sightline_relay::Relay;
 use tokio::sync::Mutex;
 
 /// One at a time: each runs encoders and a browser on a 2-core machine.
@@ -37,7 +37,7 @@ async fn with_app(
     cameras: Vec<(&str, Source)>,
     test: impl AsyncFnOnce(&Relay, &Browser) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let relay = sightline_e2e::start_relay_with(cameras).await?;
+    let relay = sightline_testkit::start_relay_with(cameras).await?;
     let browser = Browser::launch(&[]).await?;
     let result = test(&relay, &browser).await;
     let _ = browser.close().await;
@@ -549,7 +549,7 @@ async fn the_kiosk_watchdog_restarts_a_tile_that_stopped_painting() {
     let (_, healthy) = cameras[0].clone();
     // Online, but no picture after 3 s: a hung camera the relay cannot tell.
     let hung = DemoOptions {
-        fault: Some(sightline_relay::demo::Fault::StallAfter(45)),
+        fault: Some(sightline_relay::Fault::StallAfter(45)),
         ..healthy
     };
     cameras.push(("hung".into(), hung));

@@ -7,8 +7,8 @@
 //! pass by accident.
 
 use serde_json::{json, Value};
-use sightline_e2e::{start_relay, Browser, WAIT_LIVE};
-use sightline_relay::demo::{DemoOptions, Fault};
+use sightline_relay::{DemoOptions, Fault};
+use sightline_testkit::{start_relay, Browser, WAIT_LIVE};
 use tokio::sync::Mutex;
 
 /// The suites run one at a time: each encodes 720p30 and decodes it in a browser,

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sightline_e2e::{
+use sightline_relay::Relay;
+use sightline_relay::{RtspSource, Source, Transport};
+use sightline_testkit::{
     eventually, http_get, metric, rss_bytes, start_relay_with, Browser, Received, RelayClient,
     RtspServer, ALL_LIVE, WAIT_LIVE,
 };
-use sightline_relay::config::{RtspSource, Source, Transport};
-use sightline_relay::Relay;
 use sightline_wire::{CameraState, FrameFlags, ServerMessage};
 use tokio::sync::Mutex;
 
@@ -348,7 +348,7 @@ async fn a_viewer_that_stops_reading_costs_no_memory_and_slows_nobody() {
     let mut fast_discontinuities = 0;
     while tokio::time::Instant::now() < window {
         match tokio::time::timeout_at(window, fast.next()).await {
-            Ok(Ok(Received::Frame(h))) => {
+            Ok(Ok(Received::Frame(h, _))) => {
                 fast_frames += 1;
                 fast_discontinuities += usize::from(h.flags.contains(FrameFlags::DISCONTINUITY));
             }
@@ -393,7 +393,7 @@ async fn a_viewer_that_stops_reading_costs_no_memory_and_slows_nobody() {
     // resumes at a keyframe flagged as a discontinuity.
     let resumed = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            if let Received::Frame(h) = slow.next().await? {
+            if let Received::Frame(h, _) = slow.next().await? {
                 if h.flags.contains(FrameFlags::DISCONTINUITY) {
                     return anyhow::Ok(h);
                 }
@@ -421,7 +421,7 @@ async fn a_viewer_that_stops_reading_costs_no_memory_and_slows_nobody() {
 async fn next_keyframe(client: &mut RelayClient, n: usize) -> u64 {
     let (mut frames, mut keyframes) = (0, 0);
     while keyframes < n {
-        if let Received::Frame(h) = client.next().await.expect("frames") {
+        if let Received::Frame(h, _) = client.next().await.expect("frames") {
             frames += 1;
             keyframes += usize::from(h.flags.contains(FrameFlags::KEYFRAME));
         }

@@ -15,13 +15,17 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use bytes::Bytes;
+use sightline_h264::clip::access_units;
 use sightline_h264::nal::{self, types};
-use sightline_relay::demo::replay::access_units;
-use sightline_relay::hub::video_frame;
-use sightline_wire::{FrameFlags, MediaHeader};
+use sightline_wire::{video_frame, FrameFlags, MediaHeader};
 
 /// The relay's clock, which stamps the frames' receive time.
-pub use sightline_relay::hub::now_us;
+pub use sightline_wire::media::now_us;
+
+/// The floor's per-camera ring: as many frames as the relay's
+/// (`sightline_relay::hub::VIEWER_QUEUE_FRAMES`; a test keeps them equal), so
+/// both hold a slow viewer to the same bound.
+pub const RING_FRAMES: usize = 64;
 
 /// One access unit of a clip as the relay sends it, minus the header: the
 /// length-prefixed NAL units without parameter sets.
@@ -56,10 +60,16 @@ pub fn clip_frames(path: &Path) -> anyhow::Result<Vec<ClipFrame>> {
     Ok(frames)
 }
 
-/// A complete binary frame, header first, stamped now: built by the relay's
-/// own code, so the floor sends exactly what the relay does.
+/// A complete binary frame, header first, stamped now: built by the wire
+/// crate's code, as the relay's are, so the floor sends exactly what the relay does.
 pub fn stamp(frame: &ClipFrame, timestamp_us: i64) -> Bytes {
-    video_frame(0, frame.keyframe, timestamp_us, &frame.payload)
+    Bytes::from(video_frame(
+        0,
+        frame.keyframe,
+        timestamp_us,
+        now_us(),
+        &frame.payload,
+    ))
 }
 
 /// What one viewer saw during the measuring window.
@@ -143,6 +153,11 @@ mod tests {
             timestamp_us: ts,
             received_us: 1_000,
         }
+    }
+
+    #[test]
+    fn the_floor_rings_like_the_relay() {
+        assert_eq!(RING_FRAMES, sightline_relay::hub::VIEWER_QUEUE_FRAMES);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //!   and conversion between them.
 //! - [`sps`]: what a sequence parameter set says: picture size and the WebCodecs
 //!   codec string `avc1.PPCCLL`. Bit-level parsing is delegated to `h264-reader`.
+//! - [`clip`]: a recorded Annex B stream cut into access units (replay cameras, benchmarks).
 //! - [`avcc`]: building the AVCDecoderConfigurationRecord that WebCodecs takes as
 //!   `description`, and [`avcc::StreamParams`] which ties SPS, PPS and record together.
 
 pub mod avcc;
+pub mod clip;
 pub mod nal;
 pub mod sps;
 

@@ -119,6 +119,19 @@ pub enum ErrorCode {
     UnknownCamera,
     /// `unsubscribe` for a camera that is not subscribed.
     NotSubscribed,
+    /// Who the caller is could not be established (no session, a bad or
+    /// expired ticket); sign in or get a fresh ticket.
+    Unauthenticated,
+    /// The caller is known but may not do this.
+    Forbidden,
+    /// The request conflicts with the current state (a name already taken).
+    Conflict,
+    /// Too many attempts; wait before trying again.
+    RateLimited,
+    /// The relay cannot do this right now (shutting down, a part not running).
+    Unavailable,
+    /// The relay failed; its log says why.
+    Internal,
 }
 
 impl ClientMessage {
@@ -272,6 +285,12 @@ mod tests {
             Just(ErrorCode::BadMessage),
             Just(ErrorCode::UnknownCamera),
             Just(ErrorCode::NotSubscribed),
+            Just(ErrorCode::Unauthenticated),
+            Just(ErrorCode::Forbidden),
+            Just(ErrorCode::Conflict),
+            Just(ErrorCode::RateLimited),
+            Just(ErrorCode::Unavailable),
+            Just(ErrorCode::Internal),
         ];
         prop_oneof![
             (any::<u32>(), proptest::collection::vec(camera, 0..4))

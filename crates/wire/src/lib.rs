@@ -14,7 +14,7 @@ pub mod media;
 pub use control::{
     CameraInfo, CameraState, Capabilities, ClientMessage, ErrorCode, ServerMessage, StreamConfig,
 };
-pub use media::{FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
+pub use media::{video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
 
 /// Version of the control protocol, exchanged in `hello`/`welcome`.
 /// A relay and a player that disagree stop with [`ErrorCode::ProtocolMismatch`].

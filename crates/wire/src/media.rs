@@ -115,6 +115,45 @@ impl MediaHeader {
     }
 }
 
+/// One video access unit as the complete binary message viewers get: the
+/// header (stamped with `received_us`) then the payload, in one buffer that
+/// the relay shares among all viewers. The relay and the benchmark's floor
+/// both build frames with this, so they send the very same bytes.
+pub fn video_frame(
+    channel: u16,
+    keyframe: bool,
+    timestamp_us: i64,
+    received_us: u64,
+    payload: &[u8],
+) -> Vec<u8> {
+    let header = MediaHeader {
+        kind: FrameKind::Video,
+        channel,
+        flags: if keyframe {
+            FrameFlags::KEYFRAME
+        } else {
+            FrameFlags::default()
+        },
+        timestamp_us,
+        received_us,
+    };
+    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+    frame.extend_from_slice(&header.to_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The clock `received_us` is read from: wall clock in microseconds since the
+/// Unix epoch. The relay stamps frames with it and the benchmark's viewers
+/// compare against it (same machine, same clock). Not on wasm32, which has no
+/// clock of its own here (the player reads `Date.now()`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +214,17 @@ mod tests {
         assert!(parsed.flags.contains(FrameFlags::KEYFRAME));
         assert!(parsed.flags.contains(FrameFlags::DISCONTINUITY));
         assert_eq!(payload, b"payload");
+    }
+
+    #[test]
+    fn a_video_frame_is_its_header_then_the_payload() {
+        let frame = video_frame(3, true, 7, 9, b"au");
+        let (h, payload) = MediaHeader::parse(&frame).unwrap();
+        assert_eq!((h.channel, h.timestamp_us, h.received_us), (3, 7, 9));
+        assert!(h.flags.contains(FrameFlags::KEYFRAME));
+        assert_eq!(payload, b"au");
+        let (h, _) = MediaHeader::parse(&video_frame(3, false, 7, 9, b"")).unwrap();
+        assert!(!h.flags.contains(FrameFlags::KEYFRAME));
     }
 
     proptest! {

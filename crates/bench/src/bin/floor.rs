@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use clap::Parser;
-use sightline_bench::{clip_frames, raise_file_limit, stamp};
+use sightline_bench::{clip_frames, raise_file_limit, stamp, RING_FRAMES};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("LISTENING {}", listener.local_addr()?);
     // The same bound as the relay's per-camera ring.
-    let (ring, _) = broadcast::channel::<Bytes>(sightline_relay::hub::VIEWER_QUEUE_FRAMES);
+    let (ring, _) = broadcast::channel::<Bytes>(RING_FRAMES);
     let accepting = ring.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {

@@ -7,70 +7,23 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::Parser;
 use serde::Deserialize;
 use url::Url;
 
-use crate::demo::replay::ReplayOptions;
-use crate::demo::DemoOptions;
+use crate::ingest::demo::replay::ReplayOptions;
+use crate::ingest::demo::DemoOptions;
+
+mod cli;
+mod file;
+
+use cli::parse_size;
+pub use cli::Cli;
+use file::{camera_arg, file_camera, read_file, FileConfig};
 
 /// Where the relay listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// Command line of `sightline-relay`.
-#[derive(Debug, Parser)]
-#[command(
-    version,
-    about = "Sightline relay: IP cameras to browsers over one WebSocket"
-)]
-pub struct Cli {
-    /// TOML config file (see README: listen address, cameras, credentials).
-    #[arg(long, env = "SIGHTLINE_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Address to listen on for HTTP and WebSocket [default: 127.0.0.1:8080].
-    #[arg(long, env = "SIGHTLINE_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Directory of the built web app (trunk's output) to serve.
-    #[arg(long, env = "SIGHTLINE_WWW")]
-    pub www: Option<PathBuf>,
-    /// A camera, quickly: `--camera "Front door=rtsp://user:pass@10.0.0.5/stream1"`.
-    /// Repeatable. The id is the name in lower case with dashes; credentials in
-    /// the URL are taken out of it and sent only when the camera asks.
-    #[arg(long = "camera", value_name = "NAME=URL")]
-    pub cameras: Vec<String>,
-    /// Run N built-in demo cameras (ids demo-1 … demo-N; `demo` when N is 1), each
-    /// with a scene of its own, besides any configured cameras. 0: none.
-    #[arg(long, env = "SIGHTLINE_DEMO", value_name = "N")]
-    pub demo: Option<u16>,
-    /// The demo cameras' picture size [default: 1280x720]; smaller sizes let a
-    /// small machine encode many of them.
-    #[arg(long, env = "SIGHTLINE_DEMO_SIZE", value_name = "WxH", value_parser = parse_size)]
-    pub demo_size: Option<(usize, usize)>,
-    /// The demo cameras' frame rate [default: 30].
-    #[arg(long, env = "SIGHTLINE_DEMO_FPS", value_name = "FPS", value_parser = clap::value_parser!(u32).range(1..=60))]
-    pub demo_fps: Option<u32>,
-}
-
-/// `640x360` → (640, 360): even sizes from 64x64 to 3840x2160 (what the demo's
-/// encoder and scene take).
-fn parse_size(text: &str) -> Result<(usize, usize), String> {
-    let (w, h) = text
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("{text:?}: expected WIDTHxHEIGHT, e.g. 640x360"))?;
-    let parse = |v: &str| v.trim().parse::<usize>().ok();
-    match (parse(w), parse(h)) {
-        (Some(w), Some(h))
-            if (64..=3840).contains(&w) && (64..=2160).contains(&h) && w % 2 == 0 && h % 2 == 0 =>
-        {
-            Ok((w, h))
-        }
-        _ => Err(format!(
-            "{text:?}: width and height must be even, from 64x64 to 3840x2160"
-        )),
-    }
-}
 
 /// How RTP travels from the camera.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -162,51 +115,6 @@ pub enum ConfigError {
     Demo(String),
 }
 
-/// The config file's shape.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    www: Option<PathBuf>,
-    #[serde(default, rename = "camera")]
-    cameras: Vec<FileCamera>,
-    demo: Option<FileDemo>,
-}
-
-/// The file's `[demo]` table: how many built-in demo cameras, and their picture.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileDemo {
-    cameras: Option<u16>,
-    size: Option<String>,
-    fps: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileCamera {
-    id: String,
-    name: Option<String>,
-    url: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    #[serde(default)]
-    transport: Transport,
-    #[serde(default = "yes")]
-    enabled: bool,
-    /// The built-in demo camera instead of an RTSP URL.
-    #[serde(default)]
-    demo: bool,
-    /// A recorded H.264 clip (Annex B) to loop instead of an RTSP URL.
-    file: Option<PathBuf>,
-    /// The clip's frame rate.
-    fps: Option<u32>,
-}
-
-fn yes() -> bool {
-    true
-}
-
 impl RelayConfig {
     /// Builds the configuration from the command line and the file it names.
     pub fn from_cli(cli: Cli) -> Result<RelayConfig, ConfigError> {
@@ -293,152 +201,10 @@ fn demo_cameras(count: u16, options: &DemoOptions) -> Vec<CameraConfig> {
         .collect()
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
-        path: path.to_owned(),
-        source: Box::new(source),
-    })
-}
-
-/// One `[[camera]]` table; `None` when it is disabled.
-fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigError> {
-    let fail = |why: String| ConfigError::Camera {
-        id: c.id.clone(),
-        why,
-    };
-    check_id(&c.id).map_err(fail)?;
-    if !c.enabled {
-        tracing::info!(camera = %c.id, "camera disabled in the config file");
-        return Ok(None);
-    }
-    if c.fps.is_some() && c.file.is_none() {
-        return Err(fail("`fps` goes with `file`".into()));
-    }
-    let source = match (c.demo, &c.url, &c.file) {
-        (true, None, None) => Source::Demo(DemoOptions::default()),
-        (false, Some(url), None) => {
-            let (url, user, pass) = rtsp_url(url).map_err(fail)?;
-            Source::Rtsp(RtspSource {
-                url,
-                username: c.username.clone().or(user),
-                password: c.password.clone().or(pass),
-                transport: c.transport,
-            })
-        }
-        (false, None, Some(path)) => {
-            let fps = c.fps.unwrap_or(30);
-            if !(1..=120).contains(&fps) {
-                return Err(fail("`fps` must be from 1 to 120".into()));
-            }
-            Source::Replay(ReplayOptions {
-                path: path.clone(),
-                fps,
-            })
-        }
-        (false, None, None) => {
-            return Err(fail("needs a `url` (or `demo = true`, or a `file`)".into()))
-        }
-        _ => {
-            return Err(fail(
-                "has more than one of `url`, `demo = true` and `file`".into(),
-            ))
-        }
-    };
-    Ok(Some(CameraConfig {
-        name: c.name.clone().unwrap_or_else(|| c.id.clone()),
-        id: c.id,
-        source,
-    }))
-}
-
-/// `NAME=URL` from the command line.
-fn camera_arg(arg: &str) -> Result<CameraConfig, ConfigError> {
-    let fail = |why: &str| ConfigError::CameraArg {
-        arg: arg.to_owned(),
-        why: why.to_owned(),
-    };
-    let (name, url) = arg
-        .split_once('=')
-        .ok_or_else(|| fail("expected NAME=rtsp://…"))?;
-    let name = name.trim();
-    let id = slug(name);
-    if id.is_empty() {
-        return Err(fail("the name needs at least one letter or digit"));
-    }
-    let (url, username, password) = rtsp_url(url.trim()).map_err(|why| fail(&why))?;
-    Ok(CameraConfig {
-        id,
-        name: name.to_owned(),
-        source: Source::Rtsp(RtspSource {
-            url,
-            username,
-            password,
-            transport: Transport::Tcp,
-        }),
-    })
-}
-
-/// Parses an `rtsp://` URL and takes any credentials out of it (retina wants them
-/// separately, and a URL is printed in logs).
-fn rtsp_url(text: &str) -> Result<(Url, Option<String>, Option<String>), String> {
-    let mut url = Url::parse(text).map_err(|e| format!("invalid URL: {e}"))?;
-    if url.scheme() != "rtsp" {
-        return Err(format!("expected an rtsp:// URL, got {}://", url.scheme()));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("the URL has no host".into());
-    }
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8()
-            .map(|s| s.into_owned())
-            .map_err(|_| "credentials in the URL are not valid UTF-8".to_owned())
-    };
-    let username = Some(url.username())
-        .filter(|u| !u.is_empty())
-        .map(decode)
-        .transpose()?;
-    let password = url.password().map(decode).transpose()?;
-    // Cannot fail for a URL with a host.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    Ok((url, username, password))
-}
-
-/// Camera ids appear in URLs and element attributes: keep them plain.
-fn check_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err("an id is 1 to 64 characters of letters, digits, '-', '_' or '.'".into())
-    }
-}
-
-/// "Front Door #2" → "front-door-2".
-fn slug(name: &str) -> String {
-    let mut id = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            id.push(c.to_ascii_lowercase());
-        } else if !id.is_empty() && !id.ends_with('-') {
-            id.push('-');
-        }
-    }
-    id.trim_end_matches('-').chars().take(64).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// Parses a command line the way `main` does, minus the environment
     /// variables (the test runner's own SIGHTLINE_* must not leak in).

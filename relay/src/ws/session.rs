@@ -13,16 +13,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
-use sightline_wire::{
-    ClientMessage, ErrorCode, FrameFlags, MediaHeader, ServerMessage, PROTOCOL_VERSION,
-};
+use sightline_wire::{ClientMessage, FrameFlags, MediaHeader, ServerMessage, PROTOCOL_VERSION};
 use tokio::sync::watch;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::StreamMap;
 
+use super::socket::{Message, ReadError, Socket};
+use crate::error::{Error, ErrorKind};
 use crate::hub::{Feed, Frame, Hub, Params};
-use crate::socket::{Message, ReadError, Socket};
 
 /// How long a new socket may take to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -177,16 +176,19 @@ impl Session {
                     let message = format!(
                         "this relay speaks protocol {PROTOCOL_VERSION}, the client {protocol}; reload the page or update the player"
                     );
-                    self.send_error(ErrorCode::ProtocolMismatch, message.clone(), None)
-                        .await?;
+                    self.send_error(
+                        Error::new(ErrorKind::ProtocolMismatch, message.clone()),
+                        None,
+                    )
+                    .await?;
                     return Err(End::Refused(message));
                 }
                 Ok(_) => {
-                    self.send_error(ErrorCode::BadMessage, "say hello first".into(), None)
+                    self.send_error(Error::new(ErrorKind::BadRequest, "say hello first"), None)
                         .await?
                 }
                 Err(e) => {
-                    self.send_error(ErrorCode::BadMessage, e.to_string(), None)
+                    self.send_error(Error::new(ErrorKind::BadRequest, e.to_string()), None)
                         .await?
                 }
             }
@@ -200,8 +202,7 @@ impl Session {
             Message::Binary(_) => {
                 return self
                     .send_error(
-                        ErrorCode::BadMessage,
-                        "the relay takes no binary frames".into(),
+                        Error::new(ErrorKind::BadRequest, "the relay takes no binary frames"),
                         None,
                     )
                     .await
@@ -214,14 +215,17 @@ impl Session {
             Err(e) => {
                 tracing::debug!("bad control message: {e}");
                 return self
-                    .send_error(ErrorCode::BadMessage, e.to_string(), None)
+                    .send_error(Error::new(ErrorKind::BadRequest, e.to_string()), None)
                     .await;
             }
         };
         match request {
             ClientMessage::Hello { .. } => {
-                self.send_error(ErrorCode::BadMessage, "hello was already said".into(), None)
-                    .await
+                self.send_error(
+                    Error::new(ErrorKind::BadRequest, "hello was already said"),
+                    None,
+                )
+                .await
             }
             ClientMessage::Subscribe { id, camera } => self.subscribe(id, camera).await,
             ClientMessage::Unsubscribe { id, camera } => self.unsubscribe(id, camera).await,
@@ -232,7 +236,7 @@ impl Session {
         let Some(feed) = self.hub.get(&camera).cloned() else {
             let message = format!("no camera {camera:?}");
             return self
-                .send_error(ErrorCode::UnknownCamera, message, Some(id))
+                .send_error(Error::new(ErrorKind::NotFound, message), Some(id))
                 .await;
         };
         let channel = feed.channel;
@@ -286,7 +290,7 @@ impl Session {
         let Some(channel) = channel else {
             let message = format!("not subscribed to {camera:?}");
             return self
-                .send_error(ErrorCode::NotSubscribed, message, Some(id))
+                .send_error(Error::new(ErrorKind::NotSubscribed, message), Some(id))
                 .await;
         };
         self.viewers.remove(&channel);
@@ -349,18 +353,9 @@ impl Session {
         self.send(Out::Binary(data)).await
     }
 
-    async fn send_error(
-        &mut self,
-        code: ErrorCode,
-        message: String,
-        request: Option<u32>,
-    ) -> Result<(), End> {
-        self.send_json(&ServerMessage::Error {
-            code,
-            message,
-            request,
-        })
-        .await
+    /// Tells the viewer what went wrong with its request `request`.
+    async fn send_error(&mut self, error: Error, request: Option<u32>) -> Result<(), End> {
+        self.send_json(&error.to_wire(request)).await
     }
 
     async fn send_json(&mut self, msg: &ServerMessage) -> Result<(), End> {

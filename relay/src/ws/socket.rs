@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+
 use axum::response::{IntoResponse, Response};
 use bytes::{Buf, Bytes};
 use futures_util::{SinkExt, StreamExt};
@@ -34,6 +35,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpC
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+
+use crate::error::{Error, ErrorKind};
 
 pub use tokio_tungstenite::tungstenite::{Error as ReadError, Message};
 
@@ -50,36 +53,16 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// this is reached only if something is badly wrong; the socket then fails.
 const MAX_REPLIES: usize = 16 * 1024;
 
-/// Why an upgrade request was refused; answered as its status and reason.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: StatusCode,
-    pub why: &'static str,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, format!("{}\n", self.why)).into_response();
-        if self.status == StatusCode::UPGRADE_REQUIRED {
-            response.headers_mut().insert(
-                header::SEC_WEBSOCKET_VERSION,
-                HeaderValue::from_static("13"),
-            );
-        }
-        response
-    }
-}
-
 /// Answers a WebSocket upgrade request (RFC 6455 §4.2): the `101` response to
 /// return, and the connection to come once it is sent. A request that is not a
 /// valid upgrade is refused with a `400` (or `426` for another protocol
 /// version) saying why.
-pub fn accept(request: &mut Request<Body>) -> Result<(Response, Pending), Refusal> {
-    let refuse = |status: StatusCode, why: &'static str| Refusal { status, why };
+pub fn accept(request: &mut Request<Body>) -> Result<(Response, Pending), Error> {
+    let refuse = |kind: ErrorKind, why: &'static str| Error::new(kind, why);
     let headers = request.headers();
     if request.method() != Method::GET {
         return Err(refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::MethodNotAllowed,
             "a WebSocket upgrade is a GET",
         ));
     }
@@ -87,26 +70,26 @@ pub fn accept(request: &mut Request<Body>) -> Result<(Response, Pending), Refusa
         || !has_token(headers, header::UPGRADE, "websocket")
     {
         return Err(refuse(
-            StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest,
             "this is the relay's WebSocket: connect with `Connection: upgrade` and `Upgrade: websocket`",
         ));
     }
     if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
         return Err(refuse(
-            StatusCode::UPGRADE_REQUIRED,
+            ErrorKind::UpgradeRequired,
             "the relay speaks WebSocket version 13",
         ));
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
         return Err(refuse(
-            StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest,
             "Sec-WebSocket-Key is missing",
         ));
     };
     let accept = derive_accept_key(key.as_bytes());
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
         return Err(refuse(
-            StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest,
             "this connection cannot be upgraded",
         ));
     };
@@ -174,6 +157,9 @@ pub struct Socket {
     /// Replies handed over with the last messages, not yet written.
     replies: Vec<u8>,
     out: Writer,
+    /// Writes to the TCP stream itself; read only by the tests, which check
+    /// that the relay takes the stream over rather than going through hyper.
+    #[cfg_attr(not(test), allow(dead_code))]
     direct: bool,
 }
 
@@ -219,6 +205,7 @@ impl Socket {
     }
 
     /// A server-side socket over a plain TCP connection whose handshake is done.
+    #[cfg(test)]
     pub async fn from_tcp(stream: TcpStream) -> Socket {
         let (read, write) = stream.into_split();
         Socket::new(Box::new(read), Box::new(write), Bytes::new(), true).await
@@ -226,6 +213,7 @@ impl Socket {
 
     /// Whether the socket writes to the TCP stream itself (rather than through
     /// hyper's generic upgraded connection).
+    #[cfg(test)]
     pub fn is_direct(&self) -> bool {
         self.direct
     }

@@ -19,17 +19,16 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use sightline_h264::StreamParams;
-use sightline_wire::{
-    CameraInfo, CameraState, Capabilities, FrameFlags, FrameKind, MediaHeader, StreamConfig,
-    HEADER_LEN,
-};
+use sightline_wire::media::now_us;
+use sightline_wire::{video_frame, CameraInfo, CameraState, Capabilities, StreamConfig};
 use tokio::sync::{broadcast, watch};
 
-use crate::metrics::FeedStats;
+use metrics::FeedStats;
+
+pub mod metrics;
 
 /// How many frames a viewer may fall behind before it skips to the next keyframe
 /// (about 2 s at 30 fps). A power of two: the broadcast ring rounds up to one.
@@ -166,7 +165,14 @@ impl Feed {
         };
         self.stats.frame(au.payload.len());
         let frame = Frame {
-            data: video_frame(self.channel, au.keyframe, au.timestamp_us, &au.payload),
+            // The header is stamped with the relay's receive time now.
+            data: Bytes::from(video_frame(
+                self.channel,
+                au.keyframe,
+                au.timestamp_us,
+                now_us(),
+                &au.payload,
+            )),
             keyframe: au.keyframe,
             params,
         };
@@ -292,39 +298,13 @@ impl Hub {
     }
 }
 
-/// One access unit as the complete binary WebSocket message viewers get:
-/// the media header, stamped with the relay's receive time now, then the payload.
-pub fn video_frame(channel: u16, keyframe: bool, timestamp_us: i64, payload: &[u8]) -> Bytes {
-    let header = MediaHeader {
-        kind: FrameKind::Video,
-        channel,
-        flags: if keyframe {
-            FrameFlags::KEYFRAME
-        } else {
-            FrameFlags::default()
-        },
-        timestamp_us,
-        received_us: now_us(),
-    };
-    let mut data = BytesMut::with_capacity(HEADER_LEN + payload.len());
-    data.put_slice(&header.to_bytes());
-    data.put_slice(payload);
-    data.freeze()
-}
-
-/// Wall clock in microseconds since the Unix epoch.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use sightline_h264::nal::{annex_b_units, nal_type, types};
+    use sightline_wire::{FrameFlags, MediaHeader, HEADER_LEN};
 
-    const FIXTURE: &[u8] = include_bytes!("../../crates/h264/tests/fixtures/high_640x360.h264");
+    const FIXTURE: &[u8] = include_bytes!("../../../crates/h264/tests/fixtures/high_640x360.h264");
 
     fn feed() -> Arc<Feed> {
         let mut hub = Hub::default();

@@ -34,15 +34,25 @@ const NO_VIDEO_TIMEOUT: Duration = Duration::from_secs(8);
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Why a session ended; the `Display` text is what viewers see as the reason.
+/// Why a session ended. The `Display` text is what viewers see as the reason
+/// (one line); retina's own error, which carries the connection's context on
+/// further lines, is kept as the source and logged with the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("unauthorized (check the camera's username and password)")]
-    Unauthorized,
+    Unauthorized(#[source] retina::Error),
     #[error("the camera refused: RTSP {code}")]
-    Refused { code: u16 },
-    #[error("{0}")]
-    Rtsp(String),
+    Refused {
+        code: u16,
+        #[source]
+        source: retina::Error,
+    },
+    #[error("{first_line}")]
+    Rtsp {
+        first_line: String,
+        #[source]
+        source: retina::Error,
+    },
     #[error("no answer from the camera within {0:?}")]
     ConnectTimeout(Duration),
     #[error("the camera offers no H.264 video (streams: {0})")]
@@ -58,11 +68,14 @@ pub enum IngestError {
 impl From<retina::Error> for IngestError {
     fn from(e: retina::Error) -> IngestError {
         match e.status_code() {
-            Some(401) => IngestError::Unauthorized,
-            Some(code) => IngestError::Refused { code },
+            Some(401) => IngestError::Unauthorized(e),
+            Some(code) => IngestError::Refused { code, source: e },
             // retina's messages carry connection context on further lines; the
             // first says what happened.
-            None => IngestError::Rtsp(e.to_string().lines().next().unwrap_or("").to_owned()),
+            None => IngestError::Rtsp {
+                first_line: e.to_string().lines().next().unwrap_or("").to_owned(),
+                source: e,
+            },
         }
     }
 }
@@ -103,7 +116,8 @@ async fn supervise(feed: Arc<Feed>, source: RtspSource, mut shutdown: watch::Rec
         tracing::warn!(
             camera = %feed.id,
             url = %source.url,
-            "{reason}; retrying in {:.1} s",
+            "{:#}; retrying in {:.1} s",
+            anyhow::Error::new(end),
             delay.as_secs_f64()
         );
         tokio::select! {

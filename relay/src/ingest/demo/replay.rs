@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use sightline_h264::nal::{self, types};
+use sightline_h264::clip::access_units;
 use sightline_wire::CameraState;
 
 use super::{pace, publish};
@@ -20,81 +20,6 @@ use crate::hub::Feed;
 pub struct ReplayOptions {
     pub path: PathBuf,
     pub fps: u32,
-}
-
-/// One access unit of the clip: its NAL units in Annex B, and whether it is an IDR.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClipFrame {
-    pub annex_b: Vec<u8>,
-    pub keyframe: bool,
-}
-
-/// Splits an Annex B stream into access units, starting at its first IDR (a
-/// decoder can start there, and the loop can wrap there). A new access unit
-/// begins at an access unit delimiter, at parameter sets or SEI following a
-/// picture, or at a slice whose `first_mb_in_slice` is 0 (its first header bit
-/// is 1, the Exp-Golomb code of 0) following a picture.
-pub fn access_units(stream: &[u8]) -> Vec<ClipFrame> {
-    let mut frames = Vec::new();
-    let mut current = ClipFrame {
-        annex_b: Vec::new(),
-        keyframe: false,
-    };
-    let mut has_picture = false;
-    for unit in nal::annex_b_units(stream) {
-        let Some(kind) = nal::nal_type(unit) else {
-            continue;
-        };
-        let slice = matches!(kind, types::SLICE | types::IDR);
-        let starts_picture = slice && unit.get(1).is_some_and(|b| b & 0x80 != 0);
-        let starts_unit = kind == types::AUD
-            || (has_picture
-                && (starts_picture || matches!(kind, types::SPS | types::PPS | types::SEI)));
-        if starts_unit && !current.annex_b.is_empty() {
-            frames.push(std::mem::replace(
-                &mut current,
-                ClipFrame {
-                    annex_b: Vec::new(),
-                    keyframe: false,
-                },
-            ));
-            has_picture = false;
-        }
-        current.annex_b.extend_from_slice(&[0, 0, 0, 1]);
-        current.annex_b.extend_from_slice(unit);
-        current.keyframe |= kind == types::IDR;
-        has_picture |= slice;
-    }
-    if has_picture {
-        frames.push(current);
-    }
-    // Parameter sets before the first IDR belong with it; start there.
-    let first_key = frames.iter().position(|f| f.keyframe).unwrap_or(0);
-    let mut frames = frames.split_off(first_key);
-    if let (Some(first), Some(params)) = (frames.first_mut(), parameter_sets(stream)) {
-        if !contains(&first.annex_b, types::SPS) {
-            let mut with = params;
-            with.extend_from_slice(&first.annex_b);
-            first.annex_b = with;
-        }
-    }
-    frames
-}
-
-/// The stream's first SPS and PPS, in Annex B.
-fn parameter_sets(stream: &[u8]) -> Option<Vec<u8>> {
-    let find = |kind| nal::annex_b_units(stream).find(|u| nal::nal_type(u) == Some(kind));
-    let (sps, pps) = (find(types::SPS)?, find(types::PPS)?);
-    let mut out = Vec::new();
-    for unit in [sps, pps] {
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(unit);
-    }
-    Some(out)
-}
-
-fn contains(annex_b: &[u8], kind: u8) -> bool {
-    nal::annex_b_units(annex_b).any(|u| nal::nal_type(u) == Some(kind))
 }
 
 /// Replays the clip into `feed` until `stop`.
@@ -135,27 +60,8 @@ pub fn run(feed: &Feed, o: &ReplayOptions, stop: &AtomicBool) -> anyhow::Result<
 mod tests {
     use super::*;
 
-    const FIXTURE: &[u8] = include_bytes!("../../../crates/h264/tests/fixtures/high_640x360.h264");
-
-    #[test]
-    fn the_fixture_splits_into_its_ten_pictures() {
-        let frames = access_units(FIXTURE);
-        assert_eq!(frames.len(), 10, "the fixture has 10 pictures");
-        // Made with `-g 5` (see the fixtures' README): IDRs at 0 and 5.
-        let keys: Vec<usize> = (0..10).filter(|&i| frames[i].keyframe).collect();
-        assert_eq!(keys, [0, 5]);
-        assert!(contains(&frames[0].annex_b, types::SPS));
-        // Every picture's slices, nothing lost or repeated.
-        let slices = |data: &[u8]| {
-            nal::annex_b_units(data)
-                .filter(|u| matches!(nal::nal_type(u), Some(types::SLICE | types::IDR)))
-                .count()
-        };
-        assert_eq!(
-            frames.iter().map(|f| slices(&f.annex_b)).sum::<usize>(),
-            slices(FIXTURE)
-        );
-    }
+    const FIXTURE: &[u8] =
+        include_bytes!("../../../../crates/h264/tests/fixtures/high_640x360.h264");
 
     #[test]
     fn a_clip_is_replayed_into_the_hub() {

@@ -1,0 +1,107 @@
+//! The schema, as an ordered list of migrations.
+//!
+//! Migration `i` (0-based) takes the database from version `i` to `i + 1`; the
+//! version is SQLite's `PRAGMA user_version` (0 in a new file). Each runs in its own
+//! `BEGIN IMMEDIATE` transaction together with the version bump, so a crash leaves
+//! the file at a whole version, and two processes opening a new file at once do not
+//! both apply it (the second sees the new version once it gets the lock).
+//!
+//! Rules for adding one: append, never edit a released script (databases in the
+//! field have already run it); keep each script free of `BEGIN`/`COMMIT`. Foreign
+//! keys are on while migrations run: a script that rebuilds a table must keep the
+//! rows its children point to.
+//!
+//! Tables are `STRICT` so that a wrong type is an error, not a silent conversion.
+//! Bearer credentials appear only as `token_hash` (see [`crate::secret`]); the
+//! signing keys' secrets are stored as they are, since HMAC needs them: the file is
+//! created readable by its owner only.
+
+/// The migrations, oldest first. `MIGRATIONS.len()` is the version this build writes.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = r#"
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL UNIQUE,
+    role          TEXT    NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    cameras       TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL,
+    generation    INTEGER NOT NULL DEFAULT 1,
+    created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sessions (
+    id         INTEGER PRIMARY KEY,
+    token_hash TEXT    NOT NULL UNIQUE,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+CREATE TABLE signin_tokens (
+    token_hash TEXT    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX signin_tokens_by_user ON signin_tokens (user_id);
+
+CREATE TABLE api_keys (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    token_hash   TEXT    NOT NULL UNIQUE,
+    created_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+) STRICT;
+
+CREATE TABLE devices (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    cameras      TEXT    NOT NULL,
+    token_hash   TEXT    NOT NULL UNIQUE,
+    created_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    last_seen_at INTEGER
+) STRICT;
+
+CREATE TABLE shares (
+    id         INTEGER PRIMARY KEY,
+    camera     TEXT    NOT NULL,
+    token_hash TEXT    NOT NULL UNIQUE,
+    created_by INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+CREATE INDEX shares_by_creator ON shares (created_by);
+
+CREATE TABLE signing_keys (
+    kid        TEXT    PRIMARY KEY,
+    secret     BLOB    NOT NULL CHECK (length(secret) = 32),
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER,
+    revoked_at INTEGER
+) STRICT;
+
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    actor  TEXT,
+    action TEXT    NOT NULL,
+    target TEXT,
+    detail TEXT,
+    peer   TEXT
+) STRICT;
+
+CREATE TABLE revision (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+) STRICT;
+INSERT INTO revision (id, value) VALUES (1, 0);
+"#;

@@ -1,0 +1,159 @@
+//! Debian's headless Chromium driven through chromedriver (WebDriver, via
+//! fantoccini), and the scripts the suites run in pages.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Headless Chromium driven over WebDriver. Dropping it kills chromedriver (and its browser).
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a fresh headless browser.
+    /// `extra_args` are added to Chromium's command line.
+    pub async fn launch(extra_args: &[&str]) -> anyhow::Result<Browser> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {CHROMEDRIVER} (cargo xtask installs it)"))?;
+        // chromedriver says when it listens; wait for that line, not for a timer.
+        let stdout = driver.stdout.take().context("chromedriver stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = async {
+            while let Some(line) = lines.next_line().await? {
+                if line.contains("started successfully") {
+                    return Ok(());
+                }
+            }
+            bail!("chromedriver exited before it was ready")
+        };
+        tokio::time::timeout(Duration::from_secs(30), ready)
+            .await
+            .context("chromedriver did not start within 30 s")??;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        let profile = std::env::temp_dir().join(format!("sightline-chromium-{port}"));
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1320,900".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        let caps = json!({
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.as_object().cloned().unwrap_or_default())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("connecting to chromedriver")?;
+        client
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(60)),
+                None,
+            ))
+            .await?;
+        Ok(Browser { client, driver })
+    }
+
+    /// Opens a page of the app (grid, kiosk) and waits until its script has
+    /// built the page (it sets `data-app="ready"` on `<html>`).
+    pub async fn open(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        let ready = self.run(WAIT_APP, vec![json!(20_000)]).await?;
+        anyhow::ensure!(
+            ready == json!(true),
+            "{url}: the app did not start: {ready}"
+        );
+        Ok(())
+    }
+
+    /// Runs an async script: the page calls the last argument with its result.
+    pub async fn run(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        Ok(self.client.execute_async(script, args).await?)
+    }
+
+    /// chromedriver's process id: Chromium's processes are its descendants.
+    pub fn driver_pid(&self) -> Option<u32> {
+        self.driver.id()
+    }
+
+    /// Closes the session and the browser.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill().await;
+        Ok(())
+    }
+}
+
+/// JS: resolves with the element's stats once it paints (`statechange` → `live`),
+/// or with `{timeout: stats}` after `ms`. Args: selector, ms.
+pub const WAIT_LIVE: &str = r#"
+const [selector, ms, done] = arguments;
+const el = document.querySelector(selector);
+if (!el) return done({ error: "no element " + selector });
+customElements.whenDefined("cam-player").then(() => {
+  const finish = () => done({ live: true, stats: el.getStats() });
+  if (el.state === "live") return finish();
+  el.addEventListener("statechange", (e) => { if (e.detail.state === "live") finish(); });
+  setTimeout(() => done({ timeout: true, stats: el.getStats() }), ms);
+});
+"#;
+
+/// JS: waits for every `<cam-player>` the page shows (not inside a hidden
+/// element) to be live, then counts the frames each paints in 1 s. Resolves
+/// with `[{camera, live, paintedIn1s, stats}]`. Args: ms.
+pub const ALL_LIVE: &str = r#"
+const [ms, done] = arguments;
+customElements.whenDefined("cam-player").then(() => {
+  const players = [...document.querySelectorAll("cam-player")].filter((p) => !p.closest("[hidden]"));
+  const live = (el) => new Promise((resolve) => {
+    if (el.state === "live") return resolve(true);
+    el.addEventListener("statechange", (e) => { if (e.detail.state === "live") resolve(true); });
+    setTimeout(() => resolve(false), ms);
+  });
+  Promise.all(players.map(live)).then((oks) => {
+    const before = players.map((p) => p.getStats().framesPainted);
+    setTimeout(() => done(players.map((p, i) => ({
+      camera: p.camera, live: oks[i], paintedIn1s: p.getStats().framesPainted - before[i], stats: p.getStats(),
+    }))), 1000);
+  });
+});
+"#;
+
+/// JS: resolves true once the app page has built itself, false after `ms`. Args: ms.
+const WAIT_APP: &str = r#"
+const [ms, done] = arguments;
+if (document.documentElement.dataset.app === "ready") return done(true);
+addEventListener("sightline:ready", () => done(true));
+setTimeout(() => done(false), ms);
+"#;

@@ -1,0 +1,223 @@
+//! The one protocol client of the test suites: a plain WebSocket client of the
+//! relay (tokio-tungstenite, an implementation the relay's writer does not
+//! share), speaking the wire protocol (`sightline-wire`). The protocol suite
+//! drives it message by message; the ingest suite watches camera status and
+//! counts frames with it; all without a browser.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use sightline_wire::{
+    CameraInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, PROTOCOL_VERSION,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Any single step that takes longer than this has hung.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// A WebSocket client of the relay.
+pub struct RelayClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+}
+
+/// What a [`RelayClient`] received.
+#[derive(Debug)]
+pub enum Received {
+    Control(ServerMessage),
+    /// A binary frame: its header and its payload.
+    Frame(MediaHeader, Bytes),
+}
+
+/// An `error` message from the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub request: Option<u32>,
+}
+
+impl RelayClient {
+    /// Opens the socket and says nothing yet. `recv_buffer` shrinks the
+    /// socket's receive buffer (a viewer on a slow link fills it at once).
+    pub async fn open(relay: SocketAddr, recv_buffer: Option<u32>) -> anyhow::Result<RelayClient> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
+        let stream = socket.connect(relay).await?;
+        let (socket, _) =
+            tokio_tungstenite::client_async(format!("ws://{relay}/ws"), stream).await?;
+        Ok(RelayClient { socket })
+    }
+
+    /// Opens the socket and says hello; the `welcome` is the next message.
+    pub async fn connect(
+        relay: SocketAddr,
+        recv_buffer: Option<u32>,
+    ) -> anyhow::Result<RelayClient> {
+        let mut client = RelayClient::open(relay, recv_buffer).await?;
+        client.send_hello(PROTOCOL_VERSION).await?;
+        Ok(client)
+    }
+
+    /// Says hello with this protocol version.
+    pub async fn send_hello(&mut self, protocol: u32) -> anyhow::Result<()> {
+        self.send(&ClientMessage::Hello {
+            protocol,
+            client: Some("sightline-testkit".into()),
+        })
+        .await
+    }
+
+    /// Says hello and returns the cameras of the `welcome`.
+    pub async fn hello(&mut self) -> anyhow::Result<Vec<CameraInfo>> {
+        self.send_hello(PROTOCOL_VERSION).await?;
+        match self.next_control().await? {
+            ServerMessage::Welcome { protocol, cameras } => {
+                anyhow::ensure!(
+                    protocol == PROTOCOL_VERSION,
+                    "welcome of protocol {protocol}"
+                );
+                Ok(cameras)
+            }
+            other => bail!("expected welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
+        self.send_raw(Message::text(msg.to_json())).await
+    }
+
+    /// Sends anything at all, well-formed or not.
+    pub async fn send_raw(&mut self, msg: Message) -> anyhow::Result<()> {
+        self.socket.send(msg).await?;
+        Ok(())
+    }
+
+    /// Subscribes to `camera` with request id 1.
+    pub async fn subscribe(&mut self, camera: &str) -> anyhow::Result<()> {
+        self.subscribe_as(1, camera).await
+    }
+
+    pub async fn subscribe_as(&mut self, id: u32, camera: &str) -> anyhow::Result<()> {
+        self.send(&ClientMessage::Subscribe {
+            id,
+            camera: camera.into(),
+        })
+        .await
+    }
+
+    /// The next WebSocket message of any kind (pings included: tungstenite
+    /// answers them itself); `None` once the socket has ended. Waits as long
+    /// as it takes: the caller bounds the wait.
+    pub async fn next_message(&mut self) -> anyhow::Result<Option<Message>> {
+        Ok(self.socket.next().await.transpose()?)
+    }
+
+    /// The next control message or frame; a close is an error.
+    pub async fn next(&mut self) -> anyhow::Result<Received> {
+        loop {
+            match self.next_message().await? {
+                None => bail!("the relay closed the socket"),
+                Some(Message::Text(text)) => {
+                    return Ok(Received::Control(ServerMessage::parse(&text)?))
+                }
+                Some(Message::Binary(data)) => {
+                    let (header, _) = MediaHeader::parse(&data)?;
+                    let payload = data.slice(sightline_wire::HEADER_LEN..);
+                    return Ok(Received::Frame(header, payload));
+                }
+                Some(Message::Close(frame)) => bail!("the relay closed the socket: {frame:?}"),
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// The next control message, skipping frames; within [`STEP`].
+    pub async fn next_control(&mut self) -> anyhow::Result<ServerMessage> {
+        let next = async {
+            loop {
+                if let Received::Control(msg) = self.next().await? {
+                    return anyhow::Ok(msg);
+                }
+            }
+        };
+        tokio::time::timeout(STEP, next)
+            .await
+            .with_context(|| format!("no control message within {STEP:?}"))?
+    }
+
+    /// The next control message, which must be an error.
+    pub async fn expect_error(&mut self) -> anyhow::Result<WireError> {
+        match self.next_control().await? {
+            ServerMessage::Error {
+                code,
+                message,
+                request,
+            } => Ok(WireError {
+                code,
+                message,
+                request,
+            }),
+            other => bail!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// Waits (within [`STEP`]) until the relay ends the socket (a close
+    /// frame, the end of the stream or a reset), skipping whatever comes before.
+    pub async fn expect_closed(&mut self) -> anyhow::Result<()> {
+        let closed = async {
+            loop {
+                match self.socket.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(STEP, closed)
+            .await
+            .with_context(|| format!("the relay kept the socket open for {STEP:?}"))
+    }
+
+    /// Waits up to `within` for a status of `camera` (from `welcome` or
+    /// `camera_status`) that `pred` accepts, and returns it.
+    pub async fn wait_status(
+        &mut self,
+        camera: &str,
+        within: Duration,
+        pred: impl Fn(&CameraState) -> bool,
+    ) -> anyhow::Result<CameraState> {
+        let mut last = None;
+        let found = tokio::time::timeout(within, async {
+            loop {
+                let status = match self.next().await? {
+                    Received::Control(ServerMessage::Welcome { cameras, .. }) => cameras
+                        .into_iter()
+                        .find(|c| c.id == camera)
+                        .map(|c| c.status),
+                    Received::Control(ServerMessage::CameraStatus { camera: c, status })
+                        if c == camera =>
+                    {
+                        Some(status)
+                    }
+                    _ => None,
+                };
+                if let Some(status) = status {
+                    if pred(&status) {
+                        return anyhow::Ok(status);
+                    }
+                    last = Some(status);
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(status) => status,
+            Err(_) => bail!("{camera}: no such status within {within:?}; last seen {last:?}"),
+        }
+        .context("waiting for a camera status")
+    }
+}

@@ -1,0 +1,201 @@
+//! The TOML config file's shape, and turning its tables (and `--camera`
+//! arguments) into cameras. Unknown keys are refused, so a typo is named
+//! rather than ignored.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use super::{CameraConfig, ConfigError, RtspSource, Source, Transport};
+use crate::ingest::demo::replay::ReplayOptions;
+use crate::ingest::demo::DemoOptions;
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub www: Option<PathBuf>,
+    #[serde(default, rename = "camera")]
+    pub cameras: Vec<FileCamera>,
+    pub demo: Option<FileDemo>,
+}
+
+/// The file's `[demo]` table: how many built-in demo cameras, and their picture.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileDemo {
+    pub cameras: Option<u16>,
+    pub size: Option<String>,
+    pub fps: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileCamera {
+    id: String,
+    name: Option<String>,
+    url: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    transport: Transport,
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// The built-in demo camera instead of an RTSP URL.
+    #[serde(default)]
+    demo: bool,
+    /// A recorded H.264 clip (Annex B) to loop instead of an RTSP URL.
+    file: Option<PathBuf>,
+    /// The clip's frame rate.
+    fps: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(super) fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// One `[[camera]]` table; `None` when it is disabled.
+pub(super) fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigError> {
+    let fail = |why: String| ConfigError::Camera {
+        id: c.id.clone(),
+        why,
+    };
+    check_id(&c.id).map_err(fail)?;
+    if !c.enabled {
+        tracing::info!(camera = %c.id, "camera disabled in the config file");
+        return Ok(None);
+    }
+    if c.fps.is_some() && c.file.is_none() {
+        return Err(fail("`fps` goes with `file`".into()));
+    }
+    let source = match (c.demo, &c.url, &c.file) {
+        (true, None, None) => Source::Demo(DemoOptions::default()),
+        (false, Some(url), None) => {
+            let (url, user, pass) = rtsp_url(url).map_err(fail)?;
+            Source::Rtsp(RtspSource {
+                url,
+                username: c.username.clone().or(user),
+                password: c.password.clone().or(pass),
+                transport: c.transport,
+            })
+        }
+        (false, None, Some(path)) => {
+            let fps = c.fps.unwrap_or(30);
+            if !(1..=120).contains(&fps) {
+                return Err(fail("`fps` must be from 1 to 120".into()));
+            }
+            Source::Replay(ReplayOptions {
+                path: path.clone(),
+                fps,
+            })
+        }
+        (false, None, None) => {
+            return Err(fail("needs a `url` (or `demo = true`, or a `file`)".into()))
+        }
+        _ => {
+            return Err(fail(
+                "has more than one of `url`, `demo = true` and `file`".into(),
+            ))
+        }
+    };
+    Ok(Some(CameraConfig {
+        name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+        id: c.id,
+        source,
+    }))
+}
+
+/// `NAME=URL` from the command line.
+pub(super) fn camera_arg(arg: &str) -> Result<CameraConfig, ConfigError> {
+    let fail = |why: &str| ConfigError::CameraArg {
+        arg: arg.to_owned(),
+        why: why.to_owned(),
+    };
+    let (name, url) = arg
+        .split_once('=')
+        .ok_or_else(|| fail("expected NAME=rtsp://…"))?;
+    let name = name.trim();
+    let id = slug(name);
+    if id.is_empty() {
+        return Err(fail("the name needs at least one letter or digit"));
+    }
+    let (url, username, password) = rtsp_url(url.trim()).map_err(|why| fail(&why))?;
+    Ok(CameraConfig {
+        id,
+        name: name.to_owned(),
+        source: Source::Rtsp(RtspSource {
+            url,
+            username,
+            password,
+            transport: Transport::Tcp,
+        }),
+    })
+}
+
+/// Parses an `rtsp://` URL and takes any credentials out of it (retina wants them
+/// separately, and a URL is printed in logs).
+fn rtsp_url(text: &str) -> Result<(Url, Option<String>, Option<String>), String> {
+    let mut url = Url::parse(text).map_err(|e| format!("invalid URL: {e}"))?;
+    if url.scheme() != "rtsp" {
+        return Err(format!("expected an rtsp:// URL, got {}://", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| "credentials in the URL are not valid UTF-8".to_owned())
+    };
+    let username = Some(url.username())
+        .filter(|u| !u.is_empty())
+        .map(decode)
+        .transpose()?;
+    let password = url.password().map(decode).transpose()?;
+    // Cannot fail for a URL with a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok((url, username, password))
+}
+
+/// Camera ids appear in URLs and element attributes: keep them plain.
+fn check_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err("an id is 1 to 64 characters of letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+/// "Front Door #2" → "front-door-2".
+fn slug(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c.to_ascii_lowercase());
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').chars().take(64).collect()
+}

@@ -1,0 +1,41 @@
+//! The WebSocket: the upgrade ([`upgrade`]), then one [`session`] per page
+//! over a [`socket`] whose frames are written without copying.
+
+pub mod session;
+pub mod socket;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+
+use tracing::Instrument as _;
+
+use crate::http::AppState;
+
+/// `GET /ws`: checks the upgrade request and hands the connection to a session.
+pub(crate) async fn upgrade(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+    mut request: Request,
+) -> Response {
+    let (response, pending) = match socket::accept(&mut request) {
+        Ok(accepted) => accepted,
+        Err(refusal) => {
+            tracing::info!(%peer, "refused a WebSocket upgrade: {refusal}");
+            return refusal.into_response();
+        }
+    };
+    // Everything the session logs carries the peer, and the user once known.
+    let span = tracing::info_span!("ws", %peer, user = tracing::field::Empty);
+    tokio::spawn(
+        async move {
+            match pending.open().await {
+                Ok(socket) => session::run(socket, state.hub, peer, state.shutdown).await,
+                Err(e) => tracing::info!("WebSocket upgrade failed: {e}"),
+            }
+        }
+        .instrument(span),
+    );
+    response
+}

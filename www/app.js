@@ -6,13 +6,35 @@
 // `?decoder=wasm|webcodecs` forces a decoder on every tile, `?renderer=webgl|canvas2d`
 // how the Wasm decoder's pictures are painted; `?stats` shows the
 // stats boxes (also the Stats box in the header, remembered per browser).
+//
+// With accounts on, the page first asks who is signed in: no one → the sign-in
+// page, which comes back here (`login?next=…`); the header shows the user and
+// a "Sign out" button, and for admins a link to the admin page. A session
+// ended later (the camera list answers 401) goes to the sign-in page too.
+//
+// A focused camera has "Share…": a link (`/share#token=…`) that lets anyone
+// who has it watch that one camera for 1 to 168 hours, until it expires or is
+// revoked (by its creator or an admin). The relay shows the link only once:
+// it appears with a Copy button until "Done".
 
+import { logout, me, post, retrying } from "./api.js";
 import { listCameras } from "./cameras.js";
+import { showOnce } from "./once.js";
 
 const grid = document.getElementById("grid");
 const summary = document.getElementById("summary");
 const back = document.getElementById("back");
 const showStats = document.getElementById("show-stats");
+const share = document.getElementById("share");
+const sharePanel = document.getElementById("share-panel");
+const shareForm = document.getElementById("share-form");
+const shareHours = document.getElementById("share-hours");
+const shareResult = document.getElementById("share-result");
+const shareError = document.getElementById("share-error");
+/** Camera id → name, for the share link's note. */
+const names = new Map();
+/** Whether this user may make share links (a relay with accounts, someone signed in). */
+let canShare = false;
 const query = new URLSearchParams(location.search);
 const decoder = query.get("decoder");
 const renderer = query.get("renderer");
@@ -62,6 +84,8 @@ function focus(id, push) {
   if (id === null) delete grid.dataset.focus;
   else grid.dataset.focus = id;
   back.hidden = id === null;
+  closeShare(false);
+  share.hidden = id === null || !canShare;
   layout();
   if (push) {
     const url = new URL(location.href);
@@ -96,14 +120,122 @@ function updateSummary() {
   summary.textContent = `${players.length} camera${players.length === 1 ? "" : "s"} · ${live} live`;
 }
 
+/** Opens the share panel's form for the focused camera, the hours field focused. */
+function openShare() {
+  shareError.textContent = "";
+  shareResult.hidden = true;
+  shareForm.hidden = false;
+  sharePanel.hidden = false;
+  share.setAttribute("aria-expanded", "true");
+  layout();
+  shareHours.focus();
+  shareHours.select();
+}
+
+/** Closes the share panel, dropping a link shown; `refocus` puts focus back on "Share…". */
+function closeShare(refocus) {
+  if (sharePanel.hidden) return;
+  sharePanel.hidden = true;
+  shareResult.hidden = true;
+  document.getElementById("share-link").textContent = "";
+  share.setAttribute("aria-expanded", "false");
+  layout();
+  if (refocus && !share.hidden) share.focus();
+}
+
+/** Creates the share link (`POST api/shares`) and shows it once. */
+async function createShare(event) {
+  event.preventDefault();
+  const create = document.getElementById("share-create");
+  const camera = grid.dataset.focus;
+  const hours = Number(shareHours.value);
+  shareError.textContent = "";
+  if (!Number.isInteger(hours) || hours < 1 || hours > 168) {
+    shareHours.setAttribute("aria-invalid", "true");
+    shareError.textContent = "Enter a whole number of hours, from 1 to 168";
+    shareHours.focus();
+    return;
+  }
+  shareHours.setAttribute("aria-invalid", "false");
+  if (!camera || create.dataset.busy) return;
+  create.dataset.busy = "true";
+  try {
+    const answer = await post("api/shares", { camera, hours });
+    const until = new Date(answer.share.expires_at * 1000).toLocaleString();
+    document.getElementById("share-note").textContent =
+      `Anyone who has this link can watch ${names.get(camera) ?? camera} until ${until}, unless it is revoked. ` +
+      "It is shown only now: copy it.";
+    shareForm.hidden = true;
+    showOnce(shareResult, answer.link);
+    layout();
+    document.getElementById("share-copy").focus();
+  } catch (e) {
+    if (e.status === 401) return toLogin();
+    shareError.textContent = e.message;
+  } finally {
+    delete create.dataset.busy;
+  }
+}
+
+/** To the sign-in page, which brings the user back to this very view. Never resolves. */
+function toLogin() {
+  location.replace(`login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  return new Promise(() => {});
+}
+
+/** "alice · viewer" and the Sign out button, when the relay has accounts. */
+function showUser(session) {
+  const whoami = document.getElementById("whoami");
+  const signOut = document.getElementById("sign-out");
+  whoami.hidden = signOut.hidden = !session.auth || !session.user;
+  if (whoami.hidden) return;
+  whoami.textContent = `${session.user.name} · ${session.user.role}`;
+  document.getElementById("admin-link").hidden = session.user.role !== "admin";
+  canShare = true;
+  signOut.addEventListener("click", async () => {
+    signOut.disabled = true;
+    try {
+      await logout();
+    } catch (e) {
+      // 401: the session had ended already, which is what was wanted.
+      if (e.status !== 401) {
+        summary.textContent = `Could not sign out: ${e.message}`;
+        signOut.disabled = false;
+        return;
+      }
+    }
+    location.replace("login");
+  });
+}
+
+/** Resolves with `f()`, or goes to the sign-in page on a 401 (no one signed in). */
+async function signedIn(f) {
+  try {
+    return await f();
+  } catch (e) {
+    if (e.status === 401) return toLogin();
+    throw e;
+  }
+}
+
 back.addEventListener("click", () => focus(null, true));
+share.addEventListener("click", () => (sharePanel.hidden ? openShare() : closeShare(true)));
+shareForm.addEventListener("submit", createShare);
+document.getElementById("share-cancel").addEventListener("click", () => closeShare(true));
+document.getElementById("share-done").addEventListener("click", () => closeShare(true));
 addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && grid.dataset.focus && !document.fullscreenElement) focus(null, true);
+  if (e.key !== "Escape" || document.fullscreenElement) return;
+  // Esc closes the share panel first, then leaves the focused camera.
+  if (!sharePanel.hidden) closeShare(true);
+  else if (grid.dataset.focus) focus(null, true);
 });
 addEventListener("popstate", () => focus(new URLSearchParams(location.search).get("camera"), false));
 addEventListener("resize", layout);
 
-const list = await listCameras((why) => (summary.textContent = why));
+const waiting = (why) => (summary.textContent = why);
+showUser(await signedIn(() => retrying(me, waiting)));
+const list = await signedIn(() => listCameras(waiting));
+for (const camera of list) names.set(camera.id, camera.name);
 grid.replaceChildren(...list.map(tile));
 if (!list.length) summary.textContent = "The relay has no cameras: see README, Configuration.";
 else updateSummary();

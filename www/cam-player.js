@@ -7,6 +7,27 @@
 // so it works on pages of any origin, and hands each element's lifecycle to it
 // (CamPlayerCore in crates/player). Everything else — the socket, decoding,
 // drawing, state — lives in the Wasm module. The public API is in README.md.
+//
+// Credentials. On the relay's own pages the session cookie does. Elsewhere
+// (embeds, kiosks, share links) the element brings a signed ticket, sent in the
+// socket's first message (never in a URL, never logged):
+//
+//   player.getTicket = async () => (await fetch("/my-backend/cam-ticket")).text();
+//   <cam-player camera="front-door" ticket="st1.…"></cam-player>   // or fixed
+//
+// - `getTicket` (property): a function returning a ticket or a Promise of one,
+//   called at every (re)connect: the first, after a drop or a relay restart,
+//   after the relay refused a ticket (`unauthenticated`). A ticket only has to
+//   be valid when the socket opens. If it throws or rejects, the element fires
+//   `error` with `detail = {source: "ticket", message: "getTicket failed: …"}`
+//   and retries with the usual backoff. It wins over `ticket`.
+// - `ticket` (attribute and property): one fixed ticket, sent at every
+//   (re)connect; replace it before it expires, or use `getTicket`.
+// - Elements share a socket only with the same credentials: the same `ticket`
+//   string, the same `getTicket` function object, or neither. Changing either
+//   reconnects the element with the new credentials.
+// - A refusal fires `error` with `detail = {source: "relay", code, message}`
+//   (`code`: `unauthenticated`, `unknown_camera` or `protocol_mismatch`).
 
 import init, { CamPlayerCore, setAssetBase } from "./sightline-player.js";
 
@@ -16,19 +37,20 @@ const ready = init({ module_or_path: new URL("sightline-player_bg.wasm", base) }
 );
 
 /** Attributes mirrored as string properties, and as boolean ones. */
-const STRINGS = ["camera", "relay", "decoder", "renderer", "fit"];
+const STRINGS = ["camera", "relay", "ticket", "decoder", "renderer", "fit"];
 const FLAGS = ["controls", "stats"];
 
 export class CamPlayer extends HTMLElement {
   static observedAttributes = [...STRINGS, ...FLAGS];
 
   #core = null;
+  #getTicket = null;
 
   constructor() {
     super();
     // A property set before this class was defined sits on the instance and
     // would hide the accessor: move it through the accessor.
-    for (const name of [...STRINGS, ...FLAGS]) {
+    for (const name of [...STRINGS, ...FLAGS, "getTicket"]) {
       if (Object.prototype.hasOwnProperty.call(this, name)) {
         const value = this[name];
         delete this[name];
@@ -54,6 +76,24 @@ export class CamPlayer extends HTMLElement {
 
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue !== newValue) this.#core?.attributeChanged(name);
+  }
+
+  /**
+   * Called for a fresh ticket at every (re)connect: `() => string | Promise<string>`,
+   * or null. Wins over the `ticket` attribute; setting it reconnects.
+   */
+  get getTicket() {
+    return this.#getTicket;
+  }
+
+  set getTicket(fn) {
+    if (fn !== null && fn !== undefined && typeof fn !== "function") {
+      throw new TypeError("getTicket must be a function returning a ticket or a Promise of one");
+    }
+    fn ??= null;
+    if (fn === this.#getTicket) return;
+    this.#getTicket = fn;
+    this.#core?.credentialsChanged();
   }
 
   /** `connecting`, `live`, `reconnecting` or `offline`. */

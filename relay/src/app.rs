@@ -3,17 +3,23 @@
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Extension;
+use sightline_store::{CameraGrant, Role, Store};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::auth::Auth;
 use crate::config::{RelayConfig, Source};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ingest::demo::DemoCamera;
 use crate::ingest::rtsp;
+use crate::tls::{self, TlsStatus};
 
 /// A running relay.
 pub struct Relay {
@@ -23,6 +29,80 @@ pub struct Relay {
     server: JoinHandle<std::io::Result<()>>,
     demo_cameras: Vec<DemoCamera>,
     rtsp_cameras: Vec<JoinHandle<()>>,
+    first_run_link: Option<String>,
+    tls: Option<RunningTls>,
+}
+
+/// The TLS side of a running relay.
+struct RunningTls {
+    status: watch::Receiver<TlsStatus>,
+    /// The local CA's certificate (PEM) and fingerprint, with `--tls self-signed`.
+    ca: Option<(String, String)>,
+    task: JoinHandle<()>,
+    redirect: Option<(SocketAddr, JoinHandle<std::io::Result<()>>)>,
+}
+
+/// How long a shutdown waits for HTTPS connections to finish their requests.
+const TLS_DRAIN: Duration = Duration::from_secs(10);
+
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "sightline.db";
+/// How long the first start's sign-in link works.
+pub const FIRST_RUN_LINK_SECS: i64 = 24 * 3600;
+
+/// Opens (creating if need be) the data directory and its database.
+pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    create_private_dir(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(Store::open(&dir.join(DATABASE_FILE))?)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A one-time sign-in link for `user`: the token rides in the fragment, which
+/// browsers never send, so it reaches no server or proxy log.
+pub fn signin_link(base: &str, token: &str) -> String {
+    format!("{}/login#token={token}", base.trim_end_matches('/'))
+}
+
+/// `http://HOST:PORT` for links printed at start (`localhost` when bound to
+/// every address).
+pub fn base_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    if addr.ip().is_unspecified() {
+        format!("{scheme}://localhost:{}", addr.port())
+    } else {
+        format!("{scheme}://{addr}")
+    }
+}
+
+/// With no user at all, creates `admin` (with a random password nobody is
+/// told) and returns a one-time sign-in token for it.
+fn first_run(store: &Store, now: i64) -> anyhow::Result<Option<sightline_store::Secret>> {
+    if store.user_count()? > 0 {
+        return Ok(None);
+    }
+    let password = sightline_store::password::generate()?;
+    let admin = store.add_user("admin", Role::Admin, &CameraGrant::All, password.expose())?;
+    store.audit(&sightline_store::AuditEntry {
+        at: now,
+        actor: None,
+        action: "user.add".into(),
+        target: Some("admin".into()),
+        detail: Some("first start".into()),
+        peer: None,
+    })?;
+    Ok(Some(store.create_signin_token(
+        admin.id,
+        now,
+        FIRST_RUN_LINK_SECS,
+    )?))
 }
 
 impl Relay {
@@ -42,6 +122,36 @@ impl Relay {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let tls = match &config.tls {
+            Some(tls) => Some((
+                tls::start(tls, config.data.as_deref(), shutdown_rx.clone()).await?,
+                tls.http_redirect,
+            )),
+            None => None,
+        };
+        let store = match &config.data {
+            Some(dir) => Some(Arc::new(open_store(dir)?)),
+            None => None,
+        };
+        let mut first_run_link = None;
+        if config.auth.enabled {
+            let store = store
+                .as_ref()
+                .context("auth is enabled: the relay needs a data directory")?;
+            if let Some(token) = first_run(store, sightline_store::unix_now())? {
+                first_run_link = Some(signin_link(&base_url(addr, tls.is_some()), token.expose()));
+            }
+        } else {
+            tracing::warn!(
+                "[auth] enabled = false: anyone who can reach {addr} sees every camera and may change everything"
+            );
+        }
+        let auth = Auth::new(
+            config.auth.clone(),
+            store,
+            tls.is_some(),
+            shutdown_rx.clone(),
+        )?;
         let mut demo_cameras = Vec::new();
         let mut rtsp_cameras = Vec::new();
         for (feed, source) in sources {
@@ -58,21 +168,61 @@ impl Relay {
         let app = http::router(
             AppState {
                 hub: hub.clone(),
+                auth,
                 shutdown: shutdown_rx.clone(),
             },
             config.www,
         );
-        let mut stop = shutdown_rx;
-        let server = tokio::spawn(
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .into_future(),
-        );
+        let mut stop = shutdown_rx.clone();
+        let (server, tls) = match tls {
+            None => {
+                let server = tokio::spawn(
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .into_future(),
+                );
+                (server, None)
+            }
+            Some((tls, http_redirect)) => {
+                // `/ca.crt` and `/ca` read the local CA from here (404 without one).
+                let app = match &tls.ca {
+                    Some(ca) => app.layer(Extension(ca.clone())),
+                    None => app,
+                }
+                .layer(axum::middleware::map_request(tls::host_from_authority));
+                let handle = axum_server::Handle::new();
+                let server = axum_server::Server::<SocketAddr>::from_listener(listener)
+                    .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
+                        tls.rustls.clone(),
+                    ))
+                    .handle(handle.clone());
+                tokio::spawn(async move {
+                    let _ = stop.changed().await;
+                    handle.graceful_shutdown(Some(TLS_DRAIN));
+                });
+                let server = tokio::spawn(
+                    server.serve(app.into_make_service_with_connect_info::<SocketAddr>()),
+                );
+                let redirect = match http_redirect {
+                    Some(at) => {
+                        Some(tls::serve_redirect(at, addr.port(), shutdown_rx.clone()).await?)
+                    }
+                    None => None,
+                };
+                let running = RunningTls {
+                    status: tls.status,
+                    ca: tls.ca.map(|ca| (ca.pem.clone(), ca.fingerprint.clone())),
+                    task: tls.task,
+                    redirect,
+                };
+                (server, Some(running))
+            }
+        };
         Ok(Relay {
             addr,
             hub,
@@ -80,7 +230,38 @@ impl Relay {
             server,
             demo_cameras,
             rtsp_cameras,
+            first_run_link,
+            tls,
         })
+    }
+
+    /// Whether the relay serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// With TLS: the certificate served now, and how its reloads went; it
+    /// changes when a renewed certificate is swapped in.
+    pub fn tls_status(&self) -> Option<watch::Receiver<TlsStatus>> {
+        self.tls.as_ref().map(|t| t.status.clone())
+    }
+
+    /// With `--tls self-signed`: the local CA's certificate (PEM) and its
+    /// SHA-256 fingerprint.
+    pub fn local_ca(&self) -> Option<(&str, &str)> {
+        let (pem, fingerprint) = self.tls.as_ref()?.ca.as_ref()?;
+        Some((pem, fingerprint))
+    }
+
+    /// With `--http-redirect`: the address bound for it.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        Some(self.tls.as_ref()?.redirect.as_ref()?.0)
+    }
+
+    /// On the very first start (an empty database): the one-time link that
+    /// signs in as `admin`. Print it once; it is not kept anywhere.
+    pub fn first_run_link(&self) -> Option<&str> {
+        self.first_run_link.as_deref()
     }
 
     /// The address actually bound (useful with port 0).
@@ -96,6 +277,12 @@ impl Relay {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.server.await??;
+        if let Some(tls) = self.tls {
+            if let Some((_, redirect)) = tls.redirect {
+                redirect.await??;
+            }
+            tls.task.await?;
+        }
         for camera in self.rtsp_cameras {
             camera.await?;
         }

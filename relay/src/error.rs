@@ -87,6 +87,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     source: Option<anyhow::Error>,
+    /// Seconds to wait, for [`ErrorKind::RateLimited`] (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 /// What an internal failure tells the caller (the cause goes to the log only).
@@ -98,6 +100,7 @@ impl Error {
             kind,
             message: message.into(),
             source: None,
+            retry_after: None,
         }
     }
 
@@ -107,7 +110,14 @@ impl Error {
             kind: ErrorKind::Internal,
             message: INTERNAL_MESSAGE.into(),
             source: Some(cause.into()),
+            retry_after: None,
         }
+    }
+
+    /// Tells the caller how long to wait before trying again.
+    pub fn retry_after(mut self, secs: u64) -> Error {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Keeps `cause` as this error's source (logged with its chain).
@@ -140,6 +150,22 @@ impl fmt::Display for Error {
     }
 }
 
+/// The database's errors, each mapped once: what the caller did wrong is
+/// told to them; what went wrong inside stays in the log.
+impl From<sightline_store::StoreError> for Error {
+    fn from(e: sightline_store::StoreError) -> Error {
+        use sightline_store::StoreError as S;
+        let kind = match &e {
+            S::NotFound(_) => ErrorKind::NotFound,
+            S::Conflict(_) | S::LastAdmin => ErrorKind::Conflict,
+            S::Invalid(_) => ErrorKind::BadRequest,
+            S::Forbidden(_) => ErrorKind::Forbidden,
+            _ => return Error::internal(e),
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_ref().map(|e| e.as_ref() as _)
@@ -160,6 +186,11 @@ impl IntoResponse for Error {
             "message": self.message,
         });
         let mut response = (self.kind.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.kind == ErrorKind::UpgradeRequired {
             response.headers_mut().insert(
                 header::SEC_WEBSOCKET_VERSION,

@@ -6,6 +6,8 @@
 //! - [`config`]: command line and configuration file.
 //! - [`error`]: one [`ErrorKind`](error::ErrorKind), mapped once to an HTTP
 //!   status and a wire error code.
+//! - `auth`: who is calling (session cookie, ticket) and what each route
+//!   needs ([`ROUTES`]).
 //! - `http`: the router and its routes (API, metrics, the web app).
 //! - `ws`: one WebSocket session per page, and the socket under it.
 //! - [`hub`]: per-camera fan-out with the cached GOP, and its counters.
@@ -14,14 +16,17 @@
 //! Only what the binary, the tests and the benchmarks use is public.
 
 pub mod app;
+mod auth;
 pub mod config;
 pub mod error;
 mod http;
 pub mod hub;
 pub mod ingest;
+pub mod tls;
 mod ws;
 
 pub use app::Relay;
-pub use config::{CameraConfig, Cli, RelayConfig, RtspSource, Source, Transport};
+pub use auth::policy::{Need, Route, ROUTES};
+pub use config::{AuthConfig, CameraConfig, Cli, RelayConfig, RtspSource, Source, Transport};
 pub use ingest::demo::replay::ReplayOptions;
 pub use ingest::demo::{DemoOptions, Fault};

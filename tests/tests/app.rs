@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use fantoccini::Locator;
 use serde_json::{json, Value};
 use sightline_relay::DemoOptions;
@@ -661,4 +662,307 @@ async fn the_kiosk_rotates_pages_of_cameras() {
     })
     .await
     .expect("the kiosk rotates");
+}
+
+/// Accounts in the app: the grid sends a stranger to the sign-in page; a
+/// viewer granted camera `a` signs in and sees `a` alone, playing; names with
+/// HTML in them are shown as text; sign-out ends the session; the first
+/// start's one-time link signs the admin in with no form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_shows_the_granted_cameras_and_nothing_else() {
+    let _serial = SERIAL.lock().await;
+    let cameras = small_demo_cameras(2);
+    let mut config = relay_config(demo_sources(&cameras)).expect("config");
+    // A camera name that would run script if any page used it as HTML.
+    config.cameras[1].name = r#"<img src=x onerror="window.pwned=1">Yard"#.into();
+    let (config, data) = sightline_testkit::secured(config).expect("data directory");
+    let relay = Relay::start(config).await.expect("relay starts");
+    let link = relay.first_run_link().expect("first start").to_owned();
+    let store = sightline_store::Store::open(&data.path().join("sightline.db")).unwrap();
+    store
+        .add_user(
+            "alice",
+            sightline_store::Role::Viewer,
+            &sightline_store::CameraGrant::parse("cam-1").unwrap(),
+            "correct horse battery",
+        )
+        .unwrap();
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        let base = format!("http://{}", relay.local_addr());
+        browser.goto(&format!("{base}/")).await?;
+        browser.wait_page("login", "ready").await?;
+        let client = browser.client();
+        let url = client.current_url().await?;
+        anyhow::ensure!(url.path() == "/login", "not sent to sign in: {url}");
+        client
+            .find(Locator::Css("#user"))
+            .await?
+            .send_keys("alice")
+            .await?;
+        client
+            .find(Locator::Css("#password"))
+            .await?
+            .send_keys("correct horse battery")
+            .await?;
+        client.find(Locator::Css("#sign-in")).await?.click().await?;
+        browser.wait_app().await?;
+        let whoami = client.find(Locator::Css("#whoami")).await?.text().await?;
+        anyhow::ensure!(whoami == "alice · viewer", "{whoami:?}");
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        let players = all_painting(&all, 1)?;
+        anyhow::ensure!(players[0]["camera"] == json!("cam-1"), "{all}");
+
+        client
+            .find(Locator::Css("#sign-out"))
+            .await?
+            .click()
+            .await?;
+        browser.wait_page("login", "ready").await?;
+
+        // The admin's one-time link: straight into the app, both cameras.
+        browser.goto(&link).await?;
+        browser.wait_app().await?;
+        let url = client.current_url().await?;
+        anyhow::ensure!(
+            url.fragment().is_none(),
+            "the token stays in the address bar: {url}"
+        );
+        let whoami = client.find(Locator::Css("#whoami")).await?.text().await?;
+        anyhow::ensure!(whoami == "admin · admin", "{whoami:?}");
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        all_painting(&all, 2)?;
+        let captions = browser
+            .run(
+                "const done = arguments[0]; done({pwned: window.pwned ?? null, \
+                 imgs: document.querySelectorAll('figcaption img').length, \
+                 text: [...document.querySelectorAll('figcaption')].map((c) => c.textContent)});",
+                vec![],
+            )
+            .await?;
+        anyhow::ensure!(captions["pwned"].is_null(), "script ran: {captions}");
+        anyhow::ensure!(captions["imgs"] == json!(0), "{captions}");
+        anyhow::ensure!(
+            captions["text"].to_string().contains("onerror"),
+            "the name is shown as text: {captions}"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("relay shuts down");
+    result.expect("sign-in flow");
+}
+
+/// A page of another origin embeds a camera with a ticket from its own
+/// backend (`getTicket`), as README shows: it plays, and after its ticket has
+/// expired and the relay went away and came back, the player fetches a fresh
+/// ticket by itself and plays on, without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embed_of_another_origin_plays_with_get_ticket_across_a_ticket_expiry() {
+    let _serial = SERIAL.lock().await;
+    let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_origin = format!(
+        "http://localhost:{}",
+        site_listener.local_addr().unwrap().port()
+    );
+    let cameras = small_demo_cameras(2);
+    let (mut config, data) =
+        sightline_testkit::secured(relay_config(demo_sources(&cameras)).unwrap()).unwrap();
+    config.auth.embed_origins = vec![site_origin.clone()];
+    let relay = Relay::start(config.clone()).await.expect("relay starts");
+    let addr = relay.local_addr();
+    let store = sightline_store::Store::open(&data.path().join("sightline.db")).unwrap();
+    let admin = store.user_by_name("admin").unwrap().unwrap();
+    let (_, key) = store
+        .create_api_key("shop backend", admin.id, sightline_store::unix_now())
+        .unwrap();
+    // The shop: its page, and its backend's ticket endpoint (the README's
+    // example backend, in Rust): a 2-second ticket for camera cam-1.
+    let page = format!(
+        r#"<!doctype html><meta charset="utf-8">
+<script type="module" src="http://127.0.0.1:{port}/cam-player.js"></script>
+<cam-player camera="cam-1" relay="http://127.0.0.1:{port}"></cam-player>
+<script>
+  window.sameDocument = 42;
+  window.tickets = 0;
+  document.querySelector("cam-player").getTicket = async () => {{
+    window.tickets += 1;
+    const answer = await fetch("/ticket");
+    if (!answer.ok) throw new Error(`the shop's backend answered ${{answer.status}}`);
+    return answer.text();
+  }};
+</script>"#,
+        port = addr.port()
+    );
+    let backend_key = key.expose().to_owned();
+    let audience = site_origin.clone();
+    let shop = axum::Router::new()
+        .route(
+            "/embed.html",
+            axum::routing::get(move || async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/ticket",
+            axum::routing::get(move || {
+                let (key, audience) = (backend_key.clone(), audience.clone());
+                async move {
+                    let body = json!({"cameras": ["cam-1"], "audience": audience, "ttl": 2});
+                    let answer = sightline_testkit::http_request(
+                        "POST",
+                        &format!("http://{addr}/api/tickets"),
+                        &[
+                            ("content-type", "application/json"),
+                            ("authorization", &format!("Bearer {key}")),
+                        ],
+                        &body.to_string(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    answer.json()["ticket"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("no ticket: {answer:?}"))
+                }
+            }),
+        );
+    let site = tokio::spawn(async move {
+        let _ = axum::serve(site_listener, shop).await;
+    });
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let mut relay = Some(relay);
+    let result = async {
+        browser.goto(&format!("{site_origin}/embed.html")).await?;
+        let live = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+            .await?;
+        anyhow::ensure!(live["live"] == json!(true), "{live}");
+        // Let the ticket expire (a time, not an event), then take the relay
+        // away and bring it back: the player must get a fresh ticket.
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        if let Some(relay) = relay.take() {
+            relay.shutdown().await?;
+        }
+        let mut again = config.clone();
+        again.listen = addr;
+        relay = Some(Relay::start(again).await?);
+        let back = browser.run(KIOSK_BACK, vec![json!(20_000)]).await?;
+        anyhow::ensure!(back["back"] == json!(true), "did not play again: {back}");
+        anyhow::ensure!(
+            back["sameDocument"] == json!(42),
+            "the page reloaded: {back}"
+        );
+        let tickets = browser.run("arguments[0](window.tickets);", vec![]).await?;
+        anyhow::ensure!(
+            tickets.as_u64() >= Some(2),
+            "getTicket called {tickets} times"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    site.abort();
+    if let Some(relay) = relay {
+        relay.shutdown().await.expect("clean shutdown");
+    }
+    result.expect("the embed plays across a ticket expiry");
+}
+
+/// The admin page's main flows in Chromium: add a user (password shown once),
+/// create a kiosk device, open its link on "the kiosk" (this browser), which
+/// plays its camera; revoking the device blanks the kiosk within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_adds_users_and_kiosk_devices_and_revoking_blanks_the_kiosk() {
+    let _serial = SERIAL.lock().await;
+    let cameras = small_demo_cameras(2);
+    let (config, data) =
+        sightline_testkit::secured(relay_config(demo_sources(&cameras)).unwrap()).unwrap();
+    let relay = Relay::start(config).await.expect("relay starts");
+    let link = relay.first_run_link().unwrap().to_owned();
+    let store = sightline_store::Store::open(&data.path().join("sightline.db")).unwrap();
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        let base = format!("http://{}", relay.local_addr());
+        browser.goto(&link).await?;
+        browser.wait_app().await?;
+        browser.goto(&format!("{base}/admin")).await?;
+        browser.wait_page("app", "admin-ready").await?;
+        let client = browser.client();
+        let css = |s: &'static str| Locator::Css(s);
+        client
+            .find(css("#new-user-name"))
+            .await?
+            .send_keys("carol")
+            .await?;
+        client
+            .find(css("#new-user-cameras"))
+            .await?
+            .send_keys("cam-2")
+            .await?;
+        client
+            .find(css("#add-user button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let secret = eventually_text(&browser, "#secret-value").await?;
+        anyhow::ensure!(secret.len() >= 16, "a generated password: {secret:?}");
+        let carol = store.verify_login("carol", &secret)?;
+        anyhow::ensure!(carol.is_some(), "the shown password is carol's");
+        client.find(css("#secret-done")).await?.click().await?;
+
+        client
+            .find(css("#new-device-name"))
+            .await?
+            .send_keys("lobby")
+            .await?;
+        client
+            .find(css("#new-device-cameras"))
+            .await?
+            .send_keys("cam-1")
+            .await?;
+        client
+            .find(css("#add-device button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let kiosk = eventually_text(&browser, "#secret-value").await?;
+        anyhow::ensure!(kiosk.contains("/kiosk#device=sld_"), "{kiosk:?}");
+        client.find(css("#secret-done")).await?.click().await?;
+
+        // The kiosk: signed out of the admin session first, so only the
+        // device's token can make it play.
+        client.delete_all_cookies().await?;
+        browser.goto(&kiosk).await?;
+        browser.wait_app().await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        let players = all_painting(&all, 1)?;
+        anyhow::ensure!(players[0]["camera"] == json!("cam-1"), "{all}");
+        let device = store
+            .devices()?
+            .into_iter()
+            .find(|d| d.name == "lobby")
+            .context("the device is stored")?;
+        store.revoke_device(device.id, sightline_store::unix_now())?;
+        browser.wait_page("app", "revoked").await?;
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("admin flows");
+}
+
+/// The text of `selector` once it is not empty (10 s at most).
+async fn eventually_text(browser: &Browser, selector: &str) -> anyhow::Result<String> {
+    let script = format!(
+        "const done = arguments[0]; const t0 = Date.now(); \
+         (function poll() {{ const el = document.querySelector({selector:?}); \
+         const text = el ? (el.value || el.textContent || '').trim() : ''; \
+         if (text) return done(text); if (Date.now() - t0 > 10000) return done(null); \
+         requestAnimationFrame(poll); }})();"
+    );
+    let text = browser.run(&script, vec![]).await?;
+    text.as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{selector} stayed empty"))
 }

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sightline_relay::{CameraConfig, DemoOptions, Relay, RelayConfig, Source};
+use sightline_relay::{AuthConfig, CameraConfig, DemoOptions, Relay, RelayConfig, Source};
 use sightline_testkit::{Received, RelayClient};
 use sightline_wire::{
     ClientMessage, ErrorCode, FrameFlags, FrameKind, MediaHeader, ServerMessage, PROTOCOL_VERSION,
@@ -29,6 +29,10 @@ async fn relay() -> Relay {
                 ..DemoOptions::default()
             }),
         }],
+        // The protocol itself is under test here; tests/tests/auth.rs has who may speak it.
+        data: None,
+        auth: AuthConfig::disabled(),
+        tls: None,
     };
     Relay::start(config).await.expect("relay starts")
 }

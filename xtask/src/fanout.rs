@@ -43,7 +43,8 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
     std::fs::write(
         &config,
         format!(
-            "[[camera]]\nid = \"clip\"\nfile = {:?}\nfps = 30\n",
+            "{}[[camera]]\nid = \"clip\"\nfile = {:?}\nfps = 30\n",
+            crate::bench_relay_toml(root),
             clip.display().to_string()
         ),
     )?;

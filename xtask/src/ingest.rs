@@ -99,7 +99,7 @@ fn measure(root: &Path, relay: &Path, clip: &Path, cameras: usize) -> anyhow::Re
         .arg(clip);
     let (server, port) = start(server, "READY ")?;
     let config = root.join("target/bench/ingest.toml");
-    let mut toml = String::new();
+    let mut toml = crate::bench_relay_toml(root);
     for i in 1..=cameras {
         toml.push_str(&format!(
             "[[camera]]\nid = \"cam-{i}\"\nurl = \"rtsp://127.0.0.1:{port}/clip\"\n"

@@ -23,6 +23,7 @@ use std::process::Command;
 use anyhow::{bail, Context as _};
 
 mod fanout;
+mod fuzz;
 mod ingest;
 mod procs;
 
@@ -75,14 +76,28 @@ fn main() -> anyhow::Result<()> {
             setup(&root, false)?;
             build_web(&root)
         }
+        Some("fuzz") => {
+            let seconds = match args.get(1) {
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("fuzz {s:?}: give the seconds per target"))?,
+                None => 60,
+            };
+            let table = fuzz::fuzz(&root, seconds)?;
+            let out = root.join("target/fuzz-results.md");
+            std::fs::write(&out, &table)?;
+            println!("\n{table}\n(also in {})", out.display());
+            Ok(())
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…]>\n\
+                "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…] | fuzz [SECONDS]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
                  \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest|peer …]: decoders, one player\
                  \n         and the 16-tile page in headless Chromium, download sizes, relay fan-out against the floor, RTSP ingest,\
                  \n         side by side with rtsp-relay (npm); not part of test\
+                 \n  fuzz   [SECONDS] every cargo-fuzz target in fuzz/ for SECONDS each (default 60)\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
             );
@@ -242,12 +257,15 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
 
     // 7. For the tests: Debian's Chromium and its WebDriver.
     if for_tests {
+        // certutil: the TLS tests make Chromium trust the relay's local CA
+        // through an NSS database of their own.
         ensure_packages(
             &[
                 ("/usr/bin/chromium", "chromium"),
                 ("/usr/bin/chromedriver", "chromium-driver"),
+                ("/usr/bin/certutil", "libnss3-tools"),
             ],
-            "chromium and chromedriver",
+            "chromium, chromedriver and certutil",
         )?;
 
         // 8. GStreamer's RTSP server (a real camera stand-in for the ingest tests),
@@ -311,13 +329,37 @@ fn build_web(root: &Path) -> anyhow::Result<()> {
     run(tool(root, "trunk")?.args(["build", "--release"]))
 }
 
+/// The top of a benchmark relay's config file: its own data directory, and
+/// no accounts — these benchmarks measure video; sign-in happens once per
+/// socket, never per frame.
+pub fn bench_relay_toml(root: &Path) -> String {
+    format!(
+        "data = {:?}\n[auth]\nenabled = false\n\n",
+        root.join("target/bench/data").display().to_string()
+    )
+}
+
 fn run_relay(root: &Path, args: &[String]) -> anyhow::Result<()> {
     say("building and starting the relay with the demo camera (the first build takes a few minutes; Ctrl-C stops it)");
     let www = root.join("target/www");
-    run(cargo()
+    let mut relay = cargo();
+    relay
         .args(["run", "--release", "-p", "sightline-relay", "--", "--www"])
-        .arg(&www)
-        .args(args))
+        .arg(&www);
+    // The demo keeps its accounts under target/, away from a real installation's.
+    let data_given = args
+        .iter()
+        .any(|a| a == "--data" || a.starts_with("--data="))
+        || std::env::var_os("SIGHTLINE_DATA").is_some();
+    if !data_given {
+        let data = root.join("target/sightline-data");
+        say(&format!(
+            "data directory (accounts, sessions): {} — on the first start the relay prints a one-time sign-in link",
+            data.display()
+        ));
+        relay.arg("--data").arg(data);
+    }
+    run(relay.args(args))
 }
 
 fn test(root: &Path) -> anyhow::Result<()> {
@@ -409,7 +451,7 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
 const BENCH_PARTS: &[&str] = &[
-    "decoders", "player", "page", "sizes", "fanout", "ingest", "peer",
+    "decoders", "player", "page", "sizes", "fanout", "ingest", "peer", "auth",
 ];
 
 /// The peer of `bench peer`, from npm: rtsp-relay as its README sets it up
@@ -547,6 +589,11 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             "peer",
             "peer",
             "side by side with rtsp-relay on one RTSP camera (CPU, time to first frame, latency)",
+        ),
+        (
+            "auth",
+            "auth",
+            "accounts: sign-in time, 1000 sockets connecting with tickets (5 runs each)",
         ),
     ] {
         if !want(part) {

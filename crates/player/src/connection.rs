@@ -1,25 +1,41 @@
-//! One WebSocket per relay per page, shared by every `<cam-player>` on it.
+//! One WebSocket per relay and credentials per page, shared by every
+//! `<cam-player>` on it with those credentials (`credentials.rs`: none, the
+//! same `ticket`, or the same `getTicket` function).
 //!
-//! The connection says hello, subscribes once per camera whatever the number of
-//! elements showing it, routes binary frames by channel to those elements, and
-//! reconnects forever with backoff, resubscribing when it is back.
+//! The connection says hello (with a ticket when it has a source of one: for
+//! `getTicket`, asked once the socket is open, at every (re)connect),
+//! subscribes once per camera whatever the number of elements showing it,
+//! routes binary frames by channel to those elements, and reconnects forever
+//! with backoff, resubscribing when it is back. A refusal (`unauthenticated`:
+//! a bad or expired ticket, access revoked) or a failed `getTicket` is one
+//! more failed connect: the elements fire `error`, and the next attempt asks
+//! for a fresh ticket.
+//!
+//! A connection without a ticket stays open once opened, for the page's
+//! lifetime. One with a ticket closes a few seconds after the last element
+//! using its credentials left the document or moved to other credentials.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use sightline_wire::{
-    CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, StreamConfig, HEADER_LEN,
-    PROTOCOL_VERSION,
+    CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, StreamConfig, Ticket,
+    HEADER_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use sightline_backoff::Backoff;
 
+use crate::credentials;
 use crate::now_ms;
+
+/// An element's credentials; `Source` holds its `getTicket` function.
+pub type Credentials = credentials::Credentials<Function>;
 
 /// What an element receives from the connection.
 pub trait ChannelSink {
@@ -29,8 +45,13 @@ pub trait ChannelSink {
     fn on_frame(&self, header: &MediaHeader, payload: &Uint8Array);
     /// The camera's state as the relay reports it.
     fn on_camera(&self, status: &CameraState);
-    /// The relay refused this sink's request (unknown camera, protocol version).
-    fn on_refused(&self, message: &str);
+    /// The relay refused this sink's request or the socket: `code` is the
+    /// wire's error code (`unknown_camera`, `protocol_mismatch`,
+    /// `unauthenticated`).
+    fn on_refused(&self, code: &str, message: &str);
+    /// `getTicket` threw or rejected (or gave no ticket); `message` says why
+    /// (never a ticket). The connection retries with backoff.
+    fn on_ticket_failed(&self, message: &str);
     /// The socket is down and being retried.
     fn on_link_lost(&self);
 }
@@ -54,6 +75,14 @@ struct Socket {
 
 pub struct Connection {
     url: String,
+    credentials: Credentials,
+    /// Elements in the document using this connection's credentials (whether
+    /// subscribed or paused): see [`Member`].
+    members: Cell<usize>,
+    /// Counts the sockets opened: a ticket fetched for an earlier one is not sent.
+    attempt: Cell<u32>,
+    /// Closed for good (no element uses these credentials any more).
+    shut: Cell<bool>,
     socket: RefCell<Option<Socket>>,
     welcomed: Cell<bool>,
     attachments: RefCell<Vec<Attachment>>,
@@ -83,42 +112,74 @@ const SILENT_MS: f64 = 10_000.0;
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
+/// How long a connection with a ticket stays open after its last element left
+/// (an element moved in the DOM, a framework re-rendering, comes back at once).
+const UNUSED_CLOSE_MS: i32 = 5_000;
+
 thread_local! {
-    static CONNECTIONS: RefCell<HashMap<String, Rc<Connection>>> = RefCell::new(HashMap::new());
+    /// A page holds a handful at most: a list, searched by (URL, credentials).
+    static CONNECTIONS: RefCell<Vec<Rc<Connection>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The page's connection to the relay at `url` (a `ws:`/`wss:` URL), opened on first use.
-pub fn connection_for(url: &str) -> Rc<Connection> {
-    CONNECTIONS.with(|all| {
-        all.borrow_mut()
-            .entry(url.to_owned())
-            .or_insert_with(|| {
-                let conn = Rc::new(Connection {
-                    url: url.to_owned(),
-                    socket: RefCell::new(None),
-                    welcomed: Cell::new(false),
-                    attachments: RefCell::new(Vec::new()),
-                    channels: RefCell::new(HashMap::new()),
-                    statuses: RefCell::new(HashMap::new()),
-                    configs: RefCell::new(HashMap::new()),
-                    pending: RefCell::new(HashMap::new()),
-                    next_id: Cell::new(1),
-                    backoff: RefCell::new(Backoff::new(RECONNECT_FIRST, RECONNECT_MAX)),
-                    retry: RefCell::new(None),
-                    last_message_ms: Cell::new(now_ms()),
-                });
-                conn.open();
-                conn
-            })
-            .clone()
-    })
+/// The page's connection to the relay at `url` (a `ws:`/`wss:` URL) with these
+/// credentials, opened on first use.
+pub fn connection_for(url: &str, credentials: Credentials) -> Rc<Connection> {
+    let found = CONNECTIONS.with(|all| {
+        all.borrow()
+            .iter()
+            .find(|c| c.url == url && c.credentials == credentials)
+            .cloned()
+    });
+    if let Some(conn) = found {
+        return conn;
+    }
+    let conn = Rc::new(Connection {
+        url: url.to_owned(),
+        credentials,
+        members: Cell::new(0),
+        attempt: Cell::new(0),
+        shut: Cell::new(false),
+        socket: RefCell::new(None),
+        welcomed: Cell::new(false),
+        attachments: RefCell::new(Vec::new()),
+        channels: RefCell::new(HashMap::new()),
+        statuses: RefCell::new(HashMap::new()),
+        configs: RefCell::new(HashMap::new()),
+        pending: RefCell::new(HashMap::new()),
+        next_id: Cell::new(1),
+        backoff: RefCell::new(Backoff::new(RECONNECT_FIRST, RECONNECT_MAX)),
+        retry: RefCell::new(None),
+        last_message_ms: Cell::new(now_ms()),
+    });
+    CONNECTIONS.with(|all| all.borrow_mut().push(conn.clone()));
+    conn.open();
+    conn
+}
+
+/// An element's use of a connection's credentials, from the first time it
+/// subscribes until it leaves the document or changes credentials (or relay);
+/// kept while it is paused out of view. Dropping the last one of a connection
+/// with a ticket closes that connection [`UNUSED_CLOSE_MS`] later unless an
+/// element joined again.
+pub struct Member(Rc<Connection>);
+
+impl Member {
+    pub fn connection(&self) -> &Rc<Connection> {
+        &self.0
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
 }
 
 /// How many sockets the page holds open (for tests and diagnostics).
 pub fn open_sockets() -> usize {
     CONNECTIONS.with(|all| {
         all.borrow()
-            .values()
+            .iter()
             .filter(|c| {
                 c.socket
                     .borrow()
@@ -130,6 +191,56 @@ pub fn open_sockets() -> usize {
 }
 
 impl Connection {
+    /// Whether this is the connection to `url` with `credentials`.
+    pub fn is_for(&self, url: &str, credentials: &Credentials) -> bool {
+        self.url == url && self.credentials == *credentials
+    }
+
+    /// Counts an element using this connection's credentials until the
+    /// returned [`Member`] is dropped.
+    pub fn join(self: &Rc<Self>) -> Member {
+        self.members.set(self.members.get() + 1);
+        Member(self.clone())
+    }
+
+    fn leave(self: &Rc<Self>) {
+        let members = self.members.get().saturating_sub(1);
+        self.members.set(members);
+        if members > 0 || !self.credentials.close_when_unused() {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let check = Closure::once_into_js(move || {
+            if let Some(conn) = weak.upgrade() {
+                if conn.members.get() == 0 {
+                    conn.shut_down();
+                }
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                check.unchecked_ref(),
+                UNUSED_CLOSE_MS,
+            );
+        }
+    }
+
+    /// Closes the socket for good and forgets the connection: the next element
+    /// with these credentials opens a new one.
+    fn shut_down(&self) {
+        self.shut.set(true);
+        self.attempt.set(self.attempt.get().wrapping_add(1));
+        self.cancel_retry();
+        self.welcomed.set(false);
+        if let Some(old) = self.socket.borrow_mut().take() {
+            old.ws.set_onopen(None);
+            old.ws.set_onmessage(None);
+            old.ws.set_onclose(None);
+            let _ = old.ws.close();
+        }
+        CONNECTIONS.with(|all| all.borrow_mut().retain(|c| !std::ptr::eq(&**c, self)));
+    }
+
     /// Shows `camera` to `sink` until [`Connection::detach`] with the returned id.
     pub fn attach(&self, camera: &str, sink: Weak<dyn ChannelSink>) -> u32 {
         let id = self.take_id();
@@ -223,6 +334,11 @@ impl Connection {
     fn open(self: &Rc<Self>) {
         // (The retry closure that may be running this stays in place: dropping
         // a closure while it runs is not allowed; the next retry replaces it.)
+        if self.shut.get() {
+            return;
+        }
+        let attempt = self.attempt.get().wrapping_add(1);
+        self.attempt.set(attempt);
         self.last_message_ms.set(now_ms());
         let ws = match WebSocket::new(&self.url) {
             Ok(ws) => ws,
@@ -238,10 +354,7 @@ impl Connection {
             let weak = weak.clone();
             move || {
                 if let Some(conn) = weak.upgrade() {
-                    conn.send(&ClientMessage::Hello {
-                        protocol: PROTOCOL_VERSION,
-                        client: Some("sightline-player".into()),
-                    });
+                    conn.say_hello(attempt);
                 }
             }
         });
@@ -268,6 +381,70 @@ impl Connection {
             _on_message: on_message,
             _on_close: on_close,
         });
+    }
+
+    /// The socket of `attempt` is open: `hello`, with a ticket if these
+    /// credentials have one. A `getTicket` is asked now, and its ticket sent
+    /// only if that socket is still the open one when it comes.
+    fn say_hello(self: &Rc<Self>, attempt: u32) {
+        let get_ticket = match &self.credentials {
+            credentials::Credentials::Cookie => return self.send_hello(None),
+            credentials::Credentials::Ticket(ticket) => {
+                return self.send_hello(Some(ticket.clone()))
+            }
+            credentials::Credentials::Source(get_ticket) => get_ticket.clone(),
+        };
+        let weak = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let fetched = fetch_ticket(&get_ticket).await;
+            let Some(conn) = weak.upgrade() else { return };
+            if !conn.is_current(attempt) {
+                // The socket closed while the page fetched (its close already
+                // scheduled the next attempt, which asks again), or the
+                // connection was shut: the ticket goes unused.
+                return;
+            }
+            match fetched {
+                Ok(ticket) => conn.send_hello(Some(ticket)),
+                Err(message) => conn.ticket_failed(&message),
+            }
+        });
+    }
+
+    /// Whether the socket of `attempt` is still this connection's, and open.
+    fn is_current(&self, attempt: u32) -> bool {
+        !self.shut.get()
+            && self.attempt.get() == attempt
+            && self
+                .socket
+                .borrow()
+                .as_ref()
+                .is_some_and(|s| s.ws.ready_state() == WebSocket::OPEN)
+    }
+
+    /// Sends `hello`; the ticket is dropped with the message once sent.
+    fn send_hello(&self, ticket: Option<Ticket>) {
+        self.send(&ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: Some("sightline-player".into()),
+            ticket,
+        });
+    }
+
+    /// `getTicket` failed: a failed connect. The elements say why (`error`),
+    /// the socket closes, and the next attempt comes after the usual backoff.
+    fn ticket_failed(self: &Rc<Self>, message: &str) {
+        web_sys::console::warn_1(&format!("Sightline: {message}").into());
+        for sink in self.sinks(|_| true) {
+            sink.on_ticket_failed(message);
+        }
+        if self.shut.get() {
+            return; // an `error` listener moved the last element elsewhere
+        }
+        if let Some(socket) = self.socket.borrow().as_ref() {
+            let _ = socket.ws.close();
+        }
+        self.on_closed();
     }
 
     fn on_closed(self: &Rc<Self>) {
@@ -394,6 +571,12 @@ impl Connection {
             } => {
                 web_sys::console::warn_1(&format!("Sightline relay: {code:?}: {message}").into());
                 let refused = request.and_then(|id| self.pending.borrow_mut().remove(&id));
+                let name = match code {
+                    ErrorCode::UnknownCamera => "unknown_camera",
+                    ErrorCode::ProtocolMismatch => "protocol_mismatch",
+                    ErrorCode::Unauthenticated => "unauthenticated",
+                    _ => "",
+                };
                 match (code, refused) {
                     (ErrorCode::UnknownCamera, Some(camera)) => {
                         // The state first: an `error` listener sees `offline`.
@@ -404,12 +587,16 @@ impl Connection {
                             },
                         );
                         for sink in self.sinks(|a| a.camera == camera) {
-                            sink.on_refused(&message);
+                            sink.on_refused(name, &message);
                         }
                     }
-                    (ErrorCode::ProtocolMismatch, _) => {
+                    // Versions differ, or the relay does not know who this is
+                    // (signed out, access revoked, a bad or expired ticket):
+                    // every tile says why. The relay closes the socket; the
+                    // reconnect (with backoff) asks `getTicket` again.
+                    (ErrorCode::ProtocolMismatch | ErrorCode::Unauthenticated, _) => {
                         for sink in self.sinks(|_| true) {
-                            sink.on_refused(&message);
+                            sink.on_refused(name, &message);
                         }
                     }
                     _ => {}
@@ -452,4 +639,30 @@ impl Connection {
             }
         }
     }
+}
+
+/// Asks the page's `getTicket` (a ticket, or a Promise of one). The error is
+/// the `error` event's message: what the function threw or rejected with.
+async fn fetch_ticket(get_ticket: &Function) -> Result<Ticket, String> {
+    let returned = get_ticket
+        .call0(&JsValue::UNDEFINED)
+        .map_err(|e| credentials::fetch_failed(reason(&e).as_deref()))?;
+    let value = JsFuture::from(Promise::resolve(&returned))
+        .await
+        .map_err(|e| credentials::fetch_failed(reason(&e).as_deref()))?;
+    credentials::accept_fetched(value.as_string())
+}
+
+/// What a thrown value says: an `Error`'s (or error-like object's) `message`,
+/// or a thrown string.
+fn reason(thrown: &JsValue) -> Option<String> {
+    if let Some(text) = thrown.as_string() {
+        return Some(text);
+    }
+    if thrown.is_object() {
+        return Reflect::get(thrown, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string());
+    }
+    None
 }

@@ -1,21 +1,28 @@
 //! `CamPlayerCore`: the Rust side of the `<cam-player>` element. The JS class in
 //! `www/cam-player.js` creates one per element and forwards its lifecycle
-//! (connected, disconnected, attribute changed) and its methods; this owns the
-//! subscription (only while the element can be seen: `visibility.rs`), the
-//! decoder, the state, the stats and the `statechange` and `error` events. What
-//! is shown lives in `view.rs`.
+//! (connected, disconnected, attribute changed, credentials changed) and its
+//! methods; this owns the subscription (only while the element can be seen:
+//! `visibility.rs`), the decoder, the state, the stats and the `statechange`
+//! and `error` events. What is shown lives in `view.rs`.
+//!
+//! Credentials: the element's `getTicket` property (a function returning a
+//! ticket or a Promise of one, asked at every (re)connect) wins over its
+//! `ticket` attribute; with neither the relay goes by the page's session
+//! cookie. The element uses the page's connection for its relay and those
+//! credentials (`credentials.rs`), and changing either moves it to the
+//! matching one, which connects with them.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use sightline_wire::{CameraState, MediaHeader, StreamConfig};
 use wasm_bindgen::prelude::*;
 use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
 
 use crate::assets;
 use crate::backend::{Decoder, Kind, Preference};
-use crate::connection::{self, ChannelSink, Connection};
+use crate::connection::{self, ChannelSink, Connection, Credentials, Member};
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
 use crate::gl;
@@ -61,6 +68,10 @@ struct Player {
     webcodecs_failed: Cell<bool>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
+    /// The connection whose credentials this element uses, from its first
+    /// subscription until it leaves the document or changes relay or
+    /// credentials (kept while paused out of view).
+    member: RefCell<Option<Member>>,
     /// Between `connected` and `disconnected`.
     in_document: Cell<bool>,
     /// The `stats` attribute is set: keep the stats box up to date.
@@ -102,6 +113,7 @@ impl CamPlayerCore {
                 webcodecs_failed: Cell::new(false),
                 config: RefCell::new(None),
                 link: RefCell::new(None),
+                member: RefCell::new(None),
                 in_document: Cell::new(false),
                 stats_shown: Cell::new(false),
                 state: RefCell::new(PlayerState::Connecting),
@@ -125,18 +137,30 @@ impl CamPlayerCore {
         self.player.in_document.set(false);
         self.player.visibility.stop();
         self.player.unsubscribe();
+        let left = self.player.member.take();
+        drop(left);
     }
 
     /// An observed attribute changed.
     #[wasm_bindgen(js_name = attributeChanged)]
     pub fn attribute_changed(&self, name: &str) {
         match name {
-            "camera" | "relay" | "decoder" | "renderer" if self.player.in_document.get() => {
+            "camera" | "relay" | "ticket" | "decoder" | "renderer"
+                if self.player.in_document.get() =>
+            {
                 self.player.restart()
             }
             "stats" => self.player.update_stats_box(true),
             // `fit` and `controls` are CSS on the host's attributes.
             _ => {}
+        }
+    }
+
+    /// The `getTicket` property changed: start again with the new credentials.
+    #[wasm_bindgen(js_name = credentialsChanged)]
+    pub fn credentials_changed(&self) {
+        if self.player.in_document.get() {
+            self.player.restart();
         }
     }
 
@@ -182,6 +206,18 @@ impl Player {
     /// (Re)starts from scratch: new counters, `connecting`, a new subscription.
     fn restart(&self) {
         self.unsubscribe();
+        // Other relay or credentials: leave the old connection (subscribing
+        // joins the new one; while out of view, nothing holds it open).
+        let target = self.target().ok();
+        let stale = self.member.borrow().as_ref().is_some_and(|member| {
+            target
+                .as_ref()
+                .is_none_or(|(url, credentials)| !member.connection().is_for(url, credentials))
+        });
+        if stale {
+            let left = self.member.take();
+            drop(left);
+        }
         self.next_picture.borrow_mut().take();
         {
             let mut stats = self.stats.borrow_mut();
@@ -207,21 +243,43 @@ impl Player {
         }
     }
 
-    fn subscribe(&self) {
-        let Some(camera) = self.host.get_attribute("camera").filter(|c| !c.is_empty()) else {
-            return self.fail("config", "no camera attribute");
-        };
+    /// The relay's WebSocket URL and the credentials to use there, from the
+    /// attributes and `getTicket`.
+    fn target(&self) -> Result<(String, Credentials), String> {
         let relay = self
             .host
             .get_attribute("relay")
             .filter(|r| !r.trim().is_empty())
             .or_else(assets::default_relay);
         let url = match relay.as_deref().map(websocket_url) {
-            Some(Ok(url)) => url,
-            Some(Err(e)) => return self.fail("config", &e),
-            None => return self.fail("config", "no relay URL"),
+            Some(result) => result?,
+            None => return Err("no relay URL".into()),
         };
-        let conn = connection::connection_for(&url);
+        let get_ticket = Reflect::get(&self.host, &"getTicket".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        let ticket = self.host.get_attribute("ticket");
+        Ok((url, Credentials::choose(ticket.as_deref(), get_ticket)))
+    }
+
+    fn subscribe(&self) {
+        let Some(camera) = self.host.get_attribute("camera").filter(|c| !c.is_empty()) else {
+            return self.fail("config", "no camera attribute");
+        };
+        let (url, credentials) = match self.target() {
+            Ok(target) => target,
+            Err(e) => return self.fail("config", &e),
+        };
+        let conn = connection::connection_for(&url, credentials);
+        let joined = self
+            .member
+            .borrow()
+            .as_ref()
+            .is_some_and(|member| Rc::ptr_eq(member.connection(), &conn));
+        if !joined {
+            let left = self.member.replace(Some(conn.join()));
+            drop(left);
+        }
         let me: Weak<dyn ChannelSink> = self.me.clone();
         let id = conn.attach(&camera, me);
         // Back from a pause while the link is down: not live any more.
@@ -511,10 +569,19 @@ impl Player {
     }
 
     /// An `error` event: `detail = {source, message}`; `source` is `relay`
-    /// (it refused the request), `decoder` or `config` (the element's attributes).
+    /// (it refused the request or the socket), `ticket` (`getTicket` failed),
+    /// `decoder` or `config` (the element's attributes).
     fn fire_error(&self, source: &str, message: &str) {
+        self.fire_error_with_code(source, None, message);
+    }
+
+    /// An `error` event; `code` (the relay's error code) goes in `detail.code`.
+    fn fire_error_with_code(&self, source: &str, code: Option<&str>, message: &str) {
         let detail = Object::new();
         let _ = Reflect::set(&detail, &"source".into(), &source.into());
+        if let Some(code) = code {
+            let _ = Reflect::set(&detail, &"code".into(), &code.into());
+        }
         let _ = Reflect::set(&detail, &"message".into(), &message.into());
         self.dispatch("error", &detail, false);
     }
@@ -612,8 +679,13 @@ impl ChannelSink for Player {
         self.set_state(PlayerState::from_camera(status, painting));
     }
 
-    fn on_refused(&self, message: &str) {
-        self.fire_error("relay", message);
+    fn on_refused(&self, code: &str, message: &str) {
+        let code = Some(code).filter(|c| !c.is_empty());
+        self.fire_error_with_code("relay", code, message);
+    }
+
+    fn on_ticket_failed(&self, message: &str) {
+        self.fire_error("ticket", message);
     }
 
     fn on_link_lost(&self) {

@@ -1,12 +1,17 @@
 //! The Sightline player: Rust compiled to WebAssembly.
 //!
+//! - [`credentials`]: how a connection identifies itself (no ticket, the
+//!   `ticket` attribute, the `getTicket` function) and which elements share a
+//!   socket (pure, host-tested).
 //! - [`live`]: when a live player skips frames (pure, host-tested).
 //! - [`meter`]: fps, bitrate and latency over one-second windows (pure).
 //! - `assets` (wasm): where the player's files are (the relay that served
 //!   `cam-player.js`), the default relay, the fallback worker's bootstrap.
 //! - [`relay_url`]: the relay attribute → WebSocket URL (pure).
 //! - [`state`]: what the player shows: connecting, live, reconnecting, offline (pure).
-//! - `connection` (wasm): one WebSocket per relay per page, shared by every element.
+//! - `connection` (wasm): one WebSocket per relay and credentials per page,
+//!   shared by every element with those; says `hello` (with a ticket when it
+//!   has one).
 //! - `backend` (wasm): the `Decoder` trait both decoders implement, and the `decoder` attribute.
 //! - `decoder` (wasm): WebCodecs `VideoDecoder`.
 //! - `fallback` (wasm): OpenH264 in a Web Worker, for browsers without WebCodecs.
@@ -18,6 +23,7 @@
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` loads this module and hands its lifecycle to it.
 
+pub mod credentials;
 pub mod live;
 pub mod meter;
 pub mod relay_url;

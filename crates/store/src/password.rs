@@ -71,6 +71,9 @@ pub fn hash(password: &str) -> Result<String> {
 /// nothing (after the same amount of work, see [`verify_dummy`]).
 pub fn verify(phc: &str, password: &str) -> bool {
     if password.len() > MAX_LEN {
+        // The same work as a real check, so that the time taken does not
+        // tell a known user (this path) from an unknown one (verify_dummy).
+        verify_dummy(password.get(..MAX_LEN).unwrap_or(password));
         return false;
     }
     match PasswordHash::new(phc) {

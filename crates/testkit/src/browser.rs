@@ -25,10 +25,33 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a fresh headless browser.
     /// `extra_args` are added to Chromium's command line.
     pub async fn launch(extra_args: &[&str]) -> anyhow::Result<Browser> {
+        Browser::launch_in(extra_args, None).await
+    }
+
+    /// [`Browser::launch`] with chromedriver and Chromium run with `HOME` set
+    /// to `home`: on Linux Chromium reads the certificates it trusts besides
+    /// its own root store from `$HOME/.pki/nssdb`, so a test can make it trust
+    /// a CA of its own (`certutil`, Debian's libnss3-tools) without touching
+    /// the machine's.
+    pub async fn launch_with_home(
+        extra_args: &[&str],
+        home: &std::path::Path,
+    ) -> anyhow::Result<Browser> {
+        Browser::launch_in(extra_args, Some(home)).await
+    }
+
+    async fn launch_in(
+        extra_args: &[&str],
+        home: Option<&std::path::Path>,
+    ) -> anyhow::Result<Browser> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let mut driver = Command::new(CHROMEDRIVER)
+        let mut driver = Command::new(CHROMEDRIVER);
+        if let Some(home) = home {
+            driver.env("HOME", home);
+        }
+        let mut driver = driver
             .arg(format!("--port={port}"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -51,7 +74,10 @@ impl Browser {
             .context("chromedriver did not start within 30 s")??;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-        let profile = std::env::temp_dir().join(format!("sightline-chromium-{port}"));
+        let profile = home
+            .map(std::path::Path::to_owned)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("sightline-chromium-{port}"));
         let mut args = vec![
             "--headless".to_owned(),
             "--no-sandbox".into(),
@@ -95,6 +121,42 @@ impl Browser {
             "{url}: the app did not start: {ready}"
         );
         Ok(())
+    }
+
+    /// Navigates without waiting for anything but the load.
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        Ok(self.client.goto(url).await?)
+    }
+
+    /// Waits until the page at hand is the app, built (after redirects and
+    /// sign-in pages have done their part).
+    pub async fn wait_app(&self) -> anyhow::Result<()> {
+        self.wait_page("app", "ready").await
+    }
+
+    /// Waits (20 s at most, polling the page every 100 ms: the page may
+    /// navigate in between) until `<html data-NAME="VALUE">`.
+    pub async fn wait_page(&self, name: &str, value: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let script = format!("return document.documentElement.dataset[{name:?}] ?? null;");
+            if let Ok(seen) = self.client.execute(&script, vec![]).await {
+                if seen == json!(value) {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no data-{name}={value:?} within 20 s; at {:?}",
+                self.client.current_url().await.map(|u| u.to_string())
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The WebDriver session, for forms and clicks.
+    pub fn client(&self) -> &fantoccini::Client {
+        &self.client
     }
 
     /// Runs an async script: the page calls the last argument with its result.

@@ -11,7 +11,8 @@ use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sightline_wire::{
-    CameraInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, PROTOCOL_VERSION,
+    CameraInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, WhoAmI,
+    PROTOCOL_VERSION,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -43,14 +44,64 @@ impl RelayClient {
     /// Opens the socket and says nothing yet. `recv_buffer` shrinks the
     /// socket's receive buffer (a viewer on a slow link fills it at once).
     pub async fn open(relay: SocketAddr, recv_buffer: Option<u32>) -> anyhow::Result<RelayClient> {
+        RelayClient::open_with(relay, recv_buffer, &[]).await
+    }
+
+    /// Opens the socket with extra request headers (`Origin`, `Cookie`). A
+    /// refused upgrade is an error carrying the HTTP status.
+    pub async fn open_with(
+        relay: SocketAddr,
+        recv_buffer: Option<u32>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<RelayClient> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let socket = tokio::net::TcpSocket::new_v4()?;
         if let Some(size) = recv_buffer {
             socket.set_recv_buffer_size(size)?;
         }
         let stream = socket.connect(relay).await?;
-        let (socket, _) =
-            tokio_tungstenite::client_async(format!("ws://{relay}/ws"), stream).await?;
+        let mut request = format!("ws://{relay}/ws").into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().append(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())?,
+                value.parse()?,
+            );
+        }
+        let (socket, _) = tokio_tungstenite::client_async(request, stream).await?;
         Ok(RelayClient { socket })
+    }
+
+    /// Says hello with a ticket and returns the `welcome` (or the refusal).
+    pub async fn hello_with_ticket(
+        &mut self,
+        ticket: &str,
+    ) -> anyhow::Result<Result<(Option<WhoAmI>, Vec<CameraInfo>), WireError>> {
+        self.send(&ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: Some("sightline-testkit".into()),
+            ticket: Some(sightline_wire::Ticket(ticket.into())),
+        })
+        .await?;
+        self.welcome().await
+    }
+
+    /// The answer to `hello`: the welcome's user and cameras, or the error.
+    pub async fn welcome(
+        &mut self,
+    ) -> anyhow::Result<Result<(Option<WhoAmI>, Vec<CameraInfo>), WireError>> {
+        match self.next_control().await? {
+            ServerMessage::Welcome { user, cameras, .. } => Ok(Ok((user, cameras))),
+            ServerMessage::Error {
+                code,
+                message,
+                request,
+            } => Ok(Err(WireError {
+                code,
+                message,
+                request,
+            })),
+            other => bail!("expected welcome, got {other:?}"),
+        }
     }
 
     /// Opens the socket and says hello; the `welcome` is the next message.
@@ -68,6 +119,7 @@ impl RelayClient {
         self.send(&ClientMessage::Hello {
             protocol,
             client: Some("sightline-testkit".into()),
+            ticket: None,
         })
         .await
     }
@@ -76,7 +128,9 @@ impl RelayClient {
     pub async fn hello(&mut self) -> anyhow::Result<Vec<CameraInfo>> {
         self.send_hello(PROTOCOL_VERSION).await?;
         match self.next_control().await? {
-            ServerMessage::Welcome { protocol, cameras } => {
+            ServerMessage::Welcome {
+                protocol, cameras, ..
+            } => {
                 anyhow::ensure!(
                     protocol == PROTOCOL_VERSION,
                     "welcome of protocol {protocol}"

@@ -19,6 +19,10 @@ pub enum ClientMessage {
         /// Free-form client identification, for the relay's logs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<String>,
+        /// A signed ticket (embeds, kiosks, share links); without one the
+        /// relay uses the page's session cookie.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<Ticket>,
     },
     /// Start receiving a camera. Answered by `subscribed` (or `error`).
     Subscribe { id: u32, camera: String },
@@ -33,6 +37,10 @@ pub enum ServerMessage {
     /// Answer to `hello`: the protocol version and the cameras this client may see.
     Welcome {
         protocol: u32,
+        /// Who the relay takes this client for; absent when the relay runs
+        /// without accounts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<WhoAmI>,
         cameras: Vec<CameraInfo>,
     },
     /// Answer to `subscribe`. Binary frames for this camera carry `channel`.
@@ -64,6 +72,27 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<u32>,
     },
+}
+
+/// A ticket as it travels in `hello`. Its `Debug` does not show it: tickets
+/// are bearer credentials and never go to a log.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ticket(pub String);
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ticket(…)")
+    }
+}
+
+/// Who a socket belongs to, as `welcome` says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// A user name, or what a ticket stands for (`device:3`, `share:12`).
+    pub name: String,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
 }
 
 /// What a client needs to know about a camera before subscribing.
@@ -185,9 +214,23 @@ mod tests {
         let json = ClientMessage::Hello {
             protocol: 1,
             client: None,
+            ticket: None,
         }
         .to_json();
         assert_eq!(json, r#"{"type":"hello","protocol":1}"#);
+        let hello = ClientMessage::Hello {
+            protocol: 1,
+            client: None,
+            ticket: Some(Ticket("st1.k.p.s".into())),
+        };
+        assert_eq!(
+            hello.to_json(),
+            r#"{"type":"hello","protocol":1,"ticket":"st1.k.p.s"}"#
+        );
+        assert!(
+            !format!("{hello:?}").contains("st1.k.p.s"),
+            "a ticket never reaches a log"
+        );
     }
 
     #[test]
@@ -263,8 +306,16 @@ mod tests {
 
     fn arb_client() -> impl Strategy<Value = ClientMessage> {
         prop_oneof![
-            (any::<u32>(), proptest::option::of(".*"))
-                .prop_map(|(protocol, client)| ClientMessage::Hello { protocol, client }),
+            (
+                any::<u32>(),
+                proptest::option::of(".*"),
+                proptest::option::of(".*")
+            )
+                .prop_map(|(protocol, client, ticket)| ClientMessage::Hello {
+                    protocol,
+                    client,
+                    ticket: ticket.map(Ticket)
+                }),
             (any::<u32>(), ".*").prop_map(|(id, camera)| ClientMessage::Subscribe { id, camera }),
             (any::<u32>(), ".*").prop_map(|(id, camera)| ClientMessage::Unsubscribe { id, camera }),
         ]
@@ -293,8 +344,16 @@ mod tests {
             Just(ErrorCode::Internal),
         ];
         prop_oneof![
-            (any::<u32>(), proptest::collection::vec(camera, 0..4))
-                .prop_map(|(protocol, cameras)| ServerMessage::Welcome { protocol, cameras }),
+            (
+                any::<u32>(),
+                proptest::option::of((".*", ".*")),
+                proptest::collection::vec(camera, 0..4)
+            )
+                .prop_map(|(protocol, user, cameras)| ServerMessage::Welcome {
+                    protocol,
+                    user: user.map(|(name, role)| WhoAmI { name, role }),
+                    cameras
+                }),
             (
                 any::<u32>(),
                 ".*",

@@ -13,6 +13,7 @@ pub mod media;
 
 pub use control::{
     CameraInfo, CameraState, Capabilities, ClientMessage, ErrorCode, ServerMessage, StreamConfig,
+    Ticket, WhoAmI,
 };
 pub use media::{video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
 

@@ -21,6 +21,34 @@ pub(super) struct FileConfig {
     #[serde(default, rename = "camera")]
     pub cameras: Vec<FileCamera>,
     pub demo: Option<FileDemo>,
+    /// The data directory (database, TLS material).
+    pub data: Option<PathBuf>,
+    pub auth: Option<FileAuth>,
+    pub tls: Option<FileTls>,
+}
+
+/// The file's `[tls]` table: `cert` and `key`, or `self_signed = true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileTls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub self_signed: Option<bool>,
+    pub names: Option<Vec<String>>,
+    pub http_redirect: Option<SocketAddr>,
+}
+
+/// The file's `[auth]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAuth {
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub session_days: Option<u32>,
+    pub metrics_token: Option<String>,
 }
 
 /// The file's `[demo]` table: how many built-in demo cameras, and their picture.
@@ -62,7 +90,12 @@ pub(super) fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+    parse_file(&text, path)
+}
+
+/// A config file's text; `path` names it in errors.
+pub(super) fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|source| ConfigError::Parse {
         path: path.to_owned(),
         source: Box::new(source),
     })

@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
 
@@ -19,8 +20,10 @@ mod cli;
 mod file;
 
 use cli::parse_size;
-pub use cli::Cli;
-use file::{camera_arg, file_camera, read_file, FileConfig};
+pub use cli::{Cli, Command, TlsMode, UserCommand};
+use file::{camera_arg, file_camera, read_file, FileConfig, FileTls};
+
+use crate::tls::names::TlsName;
 
 /// Where the relay listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -90,7 +93,74 @@ pub struct RelayConfig {
     pub listen: SocketAddr,
     pub www: Option<PathBuf>,
     pub cameras: Vec<CameraConfig>,
+    /// The data directory: the database and TLS material. `None` (tests and
+    /// benchmarks only) runs without a database, which needs auth disabled.
+    pub data: Option<PathBuf>,
+    pub auth: AuthConfig,
+    /// HTTPS instead of HTTP (`None`: plain HTTP).
+    pub tls: Option<TlsConfig>,
 }
+
+/// Serving HTTPS (`--tls…` flags, `[tls]` in the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub certificate: TlsCertificate,
+    /// Also listen here with plain HTTP, redirecting every request to HTTPS.
+    pub http_redirect: Option<SocketAddr>,
+}
+
+/// Where the relay's certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsCertificate {
+    /// The operator's PEM files, re-read whenever they change.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Issued by the relay's own CA (made once in the data directory) for
+    /// these names; empty: `localhost`, the host name and the machine's addresses.
+    SelfSigned { names: Vec<TlsName> },
+}
+
+/// Who may come in (`[auth]` in the file).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `false`: everyone who reaches the port may do everything, as before
+    /// accounts existed (closed networks, demos). Warned about at every start.
+    pub enabled: bool,
+    /// Origins (`https://shop.example`) whose pages may open the WebSocket
+    /// with a ticket, besides the relay's own.
+    pub embed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client's
+    /// address (login rate limits, the audit log).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a sign-in lasts.
+    pub session_secs: i64,
+    /// A bearer token that lets a scraper read `/metrics` (else admins only).
+    pub metrics_token: Option<sightline_store::Secret>,
+}
+
+impl AuthConfig {
+    /// Auth off: tests and benchmarks of everything but auth.
+    pub fn disabled() -> AuthConfig {
+        AuthConfig {
+            enabled: false,
+            ..AuthConfig::default()
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            enabled: true,
+            embed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            session_secs: DEFAULT_SESSION_DAYS as i64 * 86_400,
+            metrics_token: None,
+        }
+    }
+}
+
+/// How long a sign-in lasts unless `[auth] session_days` says otherwise.
+pub const DEFAULT_SESSION_DAYS: u32 = 30;
 
 /// A configuration that cannot be used, with what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +183,14 @@ pub enum ConfigError {
     DuplicateId(String),
     #[error("demo cameras: {0}")]
     Demo(String),
+    #[error("[auth] {0}")]
+    Auth(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error(
+        "no data directory: give --data DIR (or SIGHTLINE_DATA); neither XDG_DATA_HOME nor HOME is set"
+    )]
+    NoDataDir,
 }
 
 impl RelayConfig {
@@ -122,6 +200,25 @@ impl RelayConfig {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        RelayConfig::from_parts(cli, file)
+    }
+
+    /// A config file's text as the relay would take it with no flags but
+    /// `--data /nonexistent` (so nothing is read from the environment):
+    /// every check a start makes of the file, no I/O. For the fuzzer and
+    /// for tools that check a file before deploying it.
+    pub fn from_file_text(text: &str) -> Result<RelayConfig, ConfigError> {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Cli::command()
+            .mut_args(|a| a.env(None))
+            .try_get_matches_from(["sightline-relay", "--data", "/nonexistent"])
+            .map_err(|e| ConfigError::Auth(e.to_string()))?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| ConfigError::Auth(e.to_string()))?;
+        let file = file::parse_file(text, std::path::Path::new("(text)"))?;
+        RelayConfig::from_parts(cli, file)
+    }
+
+    fn from_parts(cli: Cli, file: FileConfig) -> Result<RelayConfig, ConfigError> {
         let mut cameras = Vec::new();
         for camera in file.cameras {
             if let Some(camera) = file_camera(camera)? {
@@ -174,12 +271,164 @@ impl RelayConfig {
                 .parse()
                 .expect("the default listen address parses")
         });
+        let tls = tls_config(&cli, file.tls)?;
+        let data = match cli.data.or(file.data) {
+            Some(dir) => dir,
+            None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
+        };
         Ok(RelayConfig {
             listen,
             www: cli.www.or(file.www),
             cameras,
+            data: Some(data),
+            auth: auth_config(file.auth.unwrap_or_default())?,
+            tls,
         })
     }
+}
+
+/// TLS from the flags over the file's `[tls]`: the flags' certificate (files
+/// or self-signed) replaces the file's, and `--tls off` turns the file's off.
+fn tls_config(cli: &Cli, file: Option<FileTls>) -> Result<Option<TlsConfig>, ConfigError> {
+    let fail = |why: &str| Err(ConfigError::Tls(why.to_owned()));
+    let file = file.unwrap_or_default();
+    let names = |texts: &[String]| -> Result<Vec<TlsName>, ConfigError> {
+        let mut names: Vec<TlsName> = Vec::new();
+        for text in texts {
+            let name = TlsName::parse(text)
+                .map_err(|why| ConfigError::Tls(format!("name {text:?}: {why}")))?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    };
+    // The file's own certificate, checked whether or not a flag replaces it.
+    let from_file = match (&file.cert, &file.key, file.self_signed.unwrap_or(false)) {
+        (Some(_), Some(_), true) => {
+            return fail("[tls] has both `cert`/`key` and `self_signed = true`: choose one")
+        }
+        (Some(cert), Some(key), false) => {
+            if file.names.is_some() {
+                return fail("[tls] `names` go with `self_signed = true`; a certificate from `cert` names its own hosts");
+            }
+            Some(TlsCertificate::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            })
+        }
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return fail("[tls] `cert` and `key` go together: give both (PEM files)")
+        }
+        (None, None, true) => Some(TlsCertificate::SelfSigned {
+            names: names(file.names.as_deref().unwrap_or_default())?,
+        }),
+        (None, None, false) => {
+            if file.names.is_some() {
+                return fail("[tls] `names` go with `self_signed = true`");
+            }
+            None
+        }
+    };
+    let certificate = match (&cli.tls_cert, &cli.tls_key, cli.tls) {
+        (_, _, Some(TlsMode::Off)) => None,
+        (Some(cert), Some(key), _) => Some(TlsCertificate::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (_, _, Some(TlsMode::SelfSigned)) => Some(TlsCertificate::SelfSigned {
+            names: if cli.tls_names.is_empty() {
+                names(file.names.as_deref().unwrap_or_default())?
+            } else {
+                names(&cli.tls_names)?
+            },
+        }),
+        _ => match from_file {
+            Some(TlsCertificate::SelfSigned { .. }) if !cli.tls_names.is_empty() => {
+                Some(TlsCertificate::SelfSigned {
+                    names: names(&cli.tls_names)?,
+                })
+            }
+            other => other,
+        },
+    };
+    let off = cli.tls == Some(TlsMode::Off);
+    let http_redirect = if off {
+        cli.http_redirect
+    } else {
+        cli.http_redirect.or(file.http_redirect)
+    };
+    let self_signed = matches!(certificate, Some(TlsCertificate::SelfSigned { .. }));
+    match certificate {
+        _ if !cli.tls_names.is_empty() && !self_signed => fail(
+            "--tls-name goes with --tls self-signed; a certificate from --tls-cert names its own hosts",
+        ),
+        None if http_redirect.is_some() && off => {
+            fail("--http-redirect sends browsers to HTTPS, which --tls off turns off")
+        }
+        None if http_redirect.is_some() => fail(
+            "--http-redirect (or [tls] http_redirect) needs TLS: --tls-cert and --tls-key, or --tls self-signed",
+        ),
+        None => Ok(None),
+        Some(certificate) => Ok(Some(TlsConfig {
+            certificate,
+            http_redirect,
+        })),
+    }
+}
+
+/// `$XDG_DATA_HOME/sightline`, else `~/.local/share/sightline`.
+pub fn default_data_dir() -> Option<PathBuf> {
+    let non_empty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    non_empty("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .map(|dir| dir.join("sightline"))
+}
+
+fn auth_config(file: file::FileAuth) -> Result<AuthConfig, ConfigError> {
+    let mut auth = AuthConfig::default();
+    if let Some(enabled) = file.enabled {
+        auth.enabled = enabled;
+    }
+    for origin in file.embed_origins {
+        if origin == "*" {
+            auth.embed_origins.push(origin);
+            continue;
+        }
+        auth.embed_origins.push(
+            crate::auth::origin::normalize(&origin)
+                .map_err(|why| ConfigError::Auth(format!("embed_origins: {origin:?}: {why}")))?,
+        );
+    }
+    for proxy in file.trusted_proxies {
+        let net = proxy
+            .parse::<IpNet>()
+            .or_else(|_| proxy.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| {
+                ConfigError::Auth(format!(
+                    "trusted_proxies: {proxy:?} is neither an IP address nor a network like 10.0.0.0/8"
+                ))
+            })?;
+        auth.trusted_proxies.push(net);
+    }
+    if let Some(days) = file.session_days {
+        if !(1..=365).contains(&days) {
+            return Err(ConfigError::Auth(
+                "session_days must be from 1 to 365".into(),
+            ));
+        }
+        auth.session_secs = i64::from(days) * 86_400;
+    }
+    if let Some(token) = file.metrics_token {
+        if token.len() < 16 {
+            return Err(ConfigError::Auth(
+                "metrics_token must be at least 16 characters (make one with `openssl rand -hex 16`)".into(),
+            ));
+        }
+        auth.metrics_token = Some(sightline_store::Secret::new(token));
+    }
+    Ok(auth)
 }
 
 /// `count` demo cameras: `demo` alone, or `demo-1` … `demo-N`. Each draws a
@@ -395,6 +644,203 @@ fps = 25
     }
 
     #[test]
+    fn a_file_is_checked_from_its_text_alone() {
+        let config = RelayConfig::from_file_text(
+            "[[camera]]\nid = \"door\"\nurl = \"rtsp://u:p@10.0.0.5/s\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.cameras[0].id, "door");
+        let err = RelayConfig::from_file_text("[[camera]]\nid = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("needs a `url`"), "{err}");
+        assert!(RelayConfig::from_file_text("\u{0}[").is_err());
+    }
+
+    #[test]
+    fn accounts_are_on_unless_the_file_says_otherwise() {
+        let config = RelayConfig::from_cli(cli(&["--data", "/tmp/x"])).unwrap();
+        assert!(config.auth.enabled);
+        assert_eq!(config.data, Some(PathBuf::from("/tmp/x")));
+        let file = write(
+            r#"
+data = "/srv/sightline"
+[auth]
+enabled = false
+embed_origins = ["https://Shop.example:443", "http://kiosk.lan:8080"]
+trusted_proxies = ["10.0.0.0/8", "127.0.0.1"]
+session_days = 7
+metrics_token = "0123456789abcdef0123"
+"#,
+        );
+        let config = RelayConfig::from_cli(cli(&["--config", file.0.to_str().unwrap()])).unwrap();
+        assert!(!config.auth.enabled);
+        assert_eq!(config.data, Some(PathBuf::from("/srv/sightline")));
+        assert_eq!(
+            config.auth.embed_origins,
+            ["https://shop.example", "http://kiosk.lan:8080"]
+        );
+        assert_eq!(config.auth.trusted_proxies.len(), 2);
+        assert_eq!(config.auth.session_secs, 7 * 86_400);
+        assert!(config.auth.metrics_token.is_some());
+        assert!(!format!("{config:?}").contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn tls_from_the_flags_and_the_file() {
+        assert_eq!(RelayConfig::from_cli(cli(&[])).unwrap().tls, None);
+        let config = RelayConfig::from_cli(cli(&[
+            "--tls-cert",
+            "/etc/ssl/cams.pem",
+            "--tls-key",
+            "/etc/ssl/cams.key",
+            "--http-redirect",
+            "0.0.0.0:80",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.tls,
+            Some(TlsConfig {
+                certificate: TlsCertificate::Files {
+                    cert: "/etc/ssl/cams.pem".into(),
+                    key: "/etc/ssl/cams.key".into(),
+                },
+                http_redirect: Some("0.0.0.0:80".parse().unwrap()),
+            })
+        );
+        let config = RelayConfig::from_cli(cli(&[
+            "--tls",
+            "self-signed",
+            "--tls-name",
+            "cams.example.lan,192.168.1.20",
+            "--tls-name",
+            "CAMS.example.lan",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.tls.unwrap().certificate,
+            TlsCertificate::SelfSigned {
+                names: vec![
+                    TlsName::Dns("cams.example.lan".into()),
+                    TlsName::Ip("192.168.1.20".parse().unwrap()),
+                ]
+            }
+        );
+        // Empty names: the defaults, worked out at start.
+        let config = RelayConfig::from_cli(cli(&["--tls", "self-signed"])).unwrap();
+        assert_eq!(
+            config.tls.unwrap().certificate,
+            TlsCertificate::SelfSigned { names: vec![] }
+        );
+
+        let file = write(
+            r#"
+[tls]
+self_signed = true
+names = ["nvr.local", "fd00::5"]
+http_redirect = "0.0.0.0:8081"
+"#,
+        );
+        let path = file.0.to_str().unwrap();
+        let tls = RelayConfig::from_cli(cli(&["--config", path]))
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(
+            tls.certificate,
+            TlsCertificate::SelfSigned {
+                names: vec![
+                    TlsName::Dns("nvr.local".into()),
+                    TlsName::Ip("fd00::5".parse().unwrap())
+                ]
+            }
+        );
+        assert_eq!(tls.http_redirect, Some("0.0.0.0:8081".parse().unwrap()));
+        // Flags win: their names, their certificate, or no TLS at all.
+        let tls = RelayConfig::from_cli(cli(&["--config", path, "--tls-name", "other.lan"]))
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(
+            tls.certificate,
+            TlsCertificate::SelfSigned {
+                names: vec![TlsName::Dns("other.lan".into())]
+            }
+        );
+        let tls = RelayConfig::from_cli(cli(&[
+            "--config",
+            path,
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ]))
+        .unwrap()
+        .tls
+        .unwrap();
+        assert!(matches!(tls.certificate, TlsCertificate::Files { .. }));
+        assert_eq!(tls.http_redirect, Some("0.0.0.0:8081".parse().unwrap()));
+        let config = RelayConfig::from_cli(cli(&["--config", path, "--tls", "off"])).unwrap();
+        assert_eq!(config.tls, None);
+
+        let file = write("[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\n");
+        let tls = RelayConfig::from_cli(cli(&["--config", file.0.to_str().unwrap()]))
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(
+            tls.certificate,
+            TlsCertificate::Files {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            }
+        );
+    }
+
+    #[test]
+    fn tls_mistakes_are_named() {
+        let err = |args: &[&str]| RelayConfig::from_cli(cli(args)).unwrap_err().to_string();
+        assert!(err(&["--http-redirect", "0.0.0.0:80"]).contains("needs TLS"));
+        assert!(err(&["--tls-name", "cams.lan"]).contains("--tls self-signed"));
+        assert!(err(&["--tls", "self-signed", "--tls-name", "a b"]).contains("\"a b\""));
+        assert!(err(&["--tls", "off", "--http-redirect", "0.0.0.0:80"]).contains("--tls off"));
+        for (text, expect) in [
+            ("[tls]\ncert = \"/c.pem\"\n", "go together"),
+            (
+                "[tls]\ncert = \"/c\"\nkey = \"/k\"\nself_signed = true\n",
+                "choose one",
+            ),
+            (
+                "[tls]\ncert = \"/c\"\nkey = \"/k\"\nnames = [\"x\"]\n",
+                "`names` go with",
+            ),
+            ("[tls]\nnames = [\"x\"]\n", "`names` go with"),
+            ("[tls]\nhttp_redirect = \"0.0.0.0:80\"\n", "needs TLS"),
+            ("[tls]\nself_signed = true\nnames = [\"-x\"]\n", "\"-x\""),
+            (
+                "[tls]\nself_signed = true\nhttp_redirect = \"nowhere\"\n",
+                "http_redirect",
+            ),
+            ("[tls]\nself-signed = true\n", "self-signed"),
+        ] {
+            let file = write(text);
+            let message = err(&["--config", file.0.to_str().unwrap()]);
+            assert!(message.contains(expect), "{text:?} → {message}");
+        }
+        // clap refuses half a pair, and a pair with `--tls`.
+        use clap::{CommandFactory, FromArgMatches as _};
+        let parse = |args: &[&str]| {
+            Cli::command()
+                .mut_args(|a| a.env(None))
+                .try_get_matches_from(
+                    std::iter::once("sightline-relay").chain(args.iter().copied()),
+                )
+                .map(|m| Cli::from_arg_matches(&m))
+        };
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls-cert", "c", "--tls-key", "k", "--tls", "self-signed"]).is_err());
+        assert!(parse(&["--tls", "sometimes"]).is_err());
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let err = |args: &[&str]| RelayConfig::from_cli(cli(args)).unwrap_err().to_string();
         assert!(err(&["--camera", "nourl"]).contains("NAME=rtsp://"));
@@ -428,6 +874,15 @@ fps = 25
             ),
             ("[demo]\nfps = 0\n", "1 to 60"),
             ("[demo]\ncamera = 2\n", "camera"),
+            (
+                "[auth]\nembed_origins = [\"shop.example\"]\n",
+                "embed_origins",
+            ),
+            ("[auth]\nembed_origins = [\"https://x/path\"]\n", "no path"),
+            ("[auth]\ntrusted_proxies = [\"proxy\"]\n", "trusted_proxies"),
+            ("[auth]\nsession_days = 0\n", "session_days"),
+            ("[auth]\nmetrics_token = \"short\"\n", "metrics_token"),
+            ("[auth]\nenable = false\n", "enable"),
         ] {
             let file = write(text);
             let message = err(&["--config", file.0.to_str().unwrap()]);

@@ -13,14 +13,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
-use sightline_wire::{ClientMessage, FrameFlags, MediaHeader, ServerMessage, PROTOCOL_VERSION};
+use sightline_wire::{
+    ClientMessage, FrameFlags, MediaHeader, ServerMessage, Ticket, WhoAmI, PROTOCOL_VERSION,
+};
 use tokio::sync::watch;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::StreamMap;
 
 use super::socket::{Message, ReadError, Socket};
+use crate::auth::policy::WsAccess;
+use crate::auth::{Auth, Caller, Via};
 use crate::error::{Error, ErrorKind};
+use crate::http::{visible_cameras, AppState};
 use crate::hub::{Feed, Frame, Hub, Params};
 
 /// How long a new socket may take to say `hello`.
@@ -29,6 +34,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(20);
 /// A viewer whose socket accepts nothing for this long is gone; close it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a socket's access is re-checked even if nothing changed.
+const RECHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a session's last words (a close frame) may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -49,6 +56,8 @@ enum End {
     Refused(String),
     #[error("relay shutting down")]
     Shutdown,
+    #[error("access revoked")]
+    Revoked,
 }
 
 /// What a session writes to its socket.
@@ -70,10 +79,19 @@ struct Viewer {
 }
 
 /// Runs one session to its end.
-pub async fn run(socket: Socket, hub: Arc<Hub>, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAccess) {
+    let AppState {
+        hub,
+        auth,
+        shutdown,
+    } = state;
     let _open = hub.session_opened();
     let mut session = Session {
         hub,
+        revision: auth.watch(),
+        auth,
+        access,
+        caller: None,
         socket,
         viewers: HashMap::new(),
         frames: StreamMap::new(),
@@ -87,13 +105,15 @@ pub async fn run(socket: Socket, hub: Arc<Hub>, peer: SocketAddr, shutdown: watc
         _ => tracing::info!(%peer, dropped, "session ended: {end}"),
     }
     let reason = match end {
-        End::Shutdown => Some("relay shutting down"),
-        End::Refused(_) => Some("protocol error"),
+        End::Shutdown => Some((1001, "relay shutting down")),
+        End::Refused(_) => Some((1002, "protocol error")),
+        // Policy violation: the client should sign in again or get a new ticket.
+        End::Revoked => Some((1008, "access revoked")),
         _ => None,
     };
     let bye = async {
         match reason {
-            Some(reason) => session.socket.close(1001, reason).await,
+            Some((code, reason)) => session.socket.close(code, reason).await,
             // Answers the viewer's own close, if that is how it ended.
             None => session.socket.write_replies().await,
         }
@@ -103,6 +123,13 @@ pub async fn run(socket: Socket, hub: Arc<Hub>, peer: SocketAddr, shutdown: watc
 
 struct Session {
     hub: Arc<Hub>,
+    auth: Arc<Auth>,
+    /// What the upgrade request proved (cookie, origin).
+    access: WsAccess,
+    /// Who this socket belongs to, from `hello` on.
+    caller: Option<Caller>,
+    /// Moves when access may have been taken away somewhere.
+    revision: watch::Receiver<i64>,
     socket: Socket,
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
@@ -118,8 +145,20 @@ impl Session {
             Ok(Err(end)) => return end,
             Err(_) => return End::Refused(format!("no hello within {HELLO_TIMEOUT:?}")),
         }
+        // A ticket's socket ends when the ticket does; the player comes back
+        // with a fresh one (fast start: a fraction of a second).
+        let ticket_end = self.ticket_end();
+        let expired =
+            tokio::time::sleep_until(ticket_end.unwrap_or_else(|| {
+                tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+            }));
+        tokio::pin!(expired);
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.reset();
+        // Besides every revision change: what expires by itself (a share
+        // link, a session) is caught within this.
+        let mut recheck = tokio::time::interval(RECHECK_INTERVAL);
+        recheck.reset();
         // Made once: a new `changed()` on every turn of the loop (every frame)
         // would register and unregister a waiter each time.
         let shutdown = shutdown.changed();
@@ -144,6 +183,15 @@ impl Session {
                     }
                 }
                 _ = ping.tick() => self.send(Out::Ping).await,
+                Ok(()) = self.revision.changed(), if self.auth.enabled() => self.recheck().await,
+                _ = recheck.tick(), if self.auth.enabled() => self.recheck().await,
+                _ = &mut expired, if ticket_end.is_some() => {
+                    let message = "the ticket expired: reconnect with a fresh one";
+                    match self.send_error(Error::new(ErrorKind::Unauthenticated, message), None).await {
+                        Ok(()) => Err(End::Revoked),
+                        Err(end) => Err(end),
+                    }
+                }
                 _ = &mut shutdown => Err(End::Shutdown),
             };
             if let Err(end) = step {
@@ -163,11 +211,28 @@ impl Session {
                 Some(Ok(_)) => continue,
             };
             match ClientMessage::parse(&text) {
-                Ok(ClientMessage::Hello { protocol, .. }) if protocol == PROTOCOL_VERSION => {
-                    let cameras = self.hub.cameras();
+                Ok(ClientMessage::Hello {
+                    protocol, ticket, ..
+                }) if protocol == PROTOCOL_VERSION => {
+                    let caller = match self.authenticate(ticket).await {
+                        Ok(caller) => caller,
+                        Err(refusal) => {
+                            let message = refusal.message().to_owned();
+                            self.send_error(refusal, None).await?;
+                            return Err(End::Refused(message));
+                        }
+                    };
+                    tracing::Span::current().record("user", caller.name.as_str());
+                    let cameras = visible_cameras(&self.hub, &caller);
+                    let user = self.auth.enabled().then(|| WhoAmI {
+                        name: caller.name.clone(),
+                        role: caller.role.to_string(),
+                    });
+                    self.caller = Some(caller);
                     return self
                         .send_json(&ServerMessage::Welcome {
                             protocol: PROTOCOL_VERSION,
+                            user,
                             cameras,
                         })
                         .await;
@@ -191,6 +256,59 @@ impl Session {
                     self.send_error(Error::new(ErrorKind::BadRequest, e.to_string()), None)
                         .await?
                 }
+            }
+        }
+    }
+
+    /// Who says `hello`: the ticket's bearer, else the page's signed-in user.
+    async fn authenticate(&mut self, ticket: Option<Ticket>) -> Result<Caller, Error> {
+        if let Some(ticket) = ticket {
+            return self
+                .auth
+                .ticket_caller(&ticket.0, self.access.origin.as_deref())
+                .await;
+        }
+        self.access.caller.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unauthenticated,
+                "who is this? Sign in on the relay's page, or pass a ticket in hello (embeds, kiosks, share links)",
+            )
+        })
+    }
+
+    /// When this socket's ticket expires, if it came with one.
+    fn ticket_end(&self) -> Option<tokio::time::Instant> {
+        let Some(Caller {
+            via: Via::Ticket { claims, .. },
+            ..
+        }) = &self.caller
+        else {
+            return None;
+        };
+        let left = claims
+            .exp
+            .saturating_sub(sightline_store::unix_now())
+            .max(0);
+        Some(tokio::time::Instant::now() + Duration::from_secs(left.unsigned_abs()))
+    }
+
+    /// Access may have been taken away: ends the session if this caller's was.
+    async fn recheck(&mut self) -> Result<(), End> {
+        let Some(caller) = &self.caller else {
+            return Ok(());
+        };
+        match self.auth.still_valid(caller).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::info!("access revoked: closing the socket");
+                let message = "your access was revoked or changed: sign in again";
+                self.send_error(Error::new(ErrorKind::Unauthenticated, message), None)
+                    .await?;
+                Err(End::Revoked)
+            }
+            Err(e) => {
+                tracing::warn!("cannot re-check this socket's access: {e:#}");
+                Ok(())
             }
         }
     }
@@ -233,7 +351,10 @@ impl Session {
     }
 
     async fn subscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
-        let Some(feed) = self.hub.get(&camera).cloned() else {
+        // A camera this caller may not see answers exactly like one that
+        // does not exist: the refusal must not tell that it does.
+        let allowed = self.caller.as_ref().is_some_and(|c| c.may_view(&camera));
+        let Some(feed) = self.hub.get(&camera).filter(|_| allowed).cloned() else {
             let message = format!("no camera {camera:?}");
             return self
                 .send_error(Error::new(ErrorKind::NotFound, message), Some(id))

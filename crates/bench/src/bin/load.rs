@@ -114,6 +114,7 @@ async fn watch_relay(
         ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             client: Some("sightline-load".into()),
+            ticket: None,
         },
         ClientMessage::Subscribe {
             id: 1,

@@ -1,0 +1,319 @@
+//! Deny by default: every route states what it needs in [`ROUTES`], and one
+//! middleware ([`check`]) enforces it before any handler runs. A route that
+//! is served but missing from the table is refused to everyone, so a new
+//! route cannot be reachable by accident; the end-to-end suite walks the
+//! table and knocks on every route anonymously.
+//!
+//! Also here, for every state-changing request: a JSON body (a cross-site
+//! `<form>` cannot send one), an `Origin`, if any, that is the relay's own,
+//! and — for the app's cookie sessions — the session's CSRF token in
+//! `X-CSRF-Token`, compared in constant time.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::origin::{self, Source};
+use super::{Caller, Via, CSRF_HEADER};
+use crate::error::{Error, ErrorKind};
+use crate::http::AppState;
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Anyone: pages and assets the sign-in needs, the sign-in itself, health.
+    Public,
+    /// The WebSocket: `Origin` checked here, who it is decided at `hello`
+    /// (session cookie, or a ticket).
+    WebSocket,
+    /// Anyone signed in; what they then see is filtered by their camera grant.
+    Signed,
+    /// Admins only.
+    Admin,
+    /// Admins, or a scraper with `[auth] metrics_token`.
+    Metrics,
+    /// Like `Signed`, or `Authorization: Bearer` with an API key, a kiosk
+    /// device's token or a share link's token: minting tickets, listing the
+    /// cameras the token may see.
+    SignedOrToken,
+}
+
+/// One route and its need.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub need: Need,
+}
+
+const fn route(method: &'static str, path: &'static str, need: Need) -> Route {
+    Route { method, path, need }
+}
+
+/// Every route the relay serves besides the web app's static files.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/ws", Need::WebSocket),
+    route("GET", "/api/cameras", Need::SignedOrToken),
+    route("GET", "/api/me", Need::Signed),
+    route("POST", "/api/login", Need::Public),
+    route("POST", "/api/logout", Need::Signed),
+    route("POST", "/api/tickets", Need::SignedOrToken),
+    route("GET", "/api/users", Need::Admin),
+    route("POST", "/api/users", Need::Admin),
+    route("POST", "/api/users/{name}", Need::Admin),
+    route("DELETE", "/api/users/{name}", Need::Admin),
+    route("POST", "/api/users/{name}/link", Need::Admin),
+    route("GET", "/api/keys", Need::Admin),
+    route("POST", "/api/keys", Need::Admin),
+    route("DELETE", "/api/keys/{id}", Need::Admin),
+    route("GET", "/api/devices", Need::Admin),
+    route("POST", "/api/devices", Need::Admin),
+    route("DELETE", "/api/devices/{id}", Need::Admin),
+    route("GET", "/api/signing-keys", Need::Admin),
+    route("POST", "/api/signing-keys/rotate", Need::Admin),
+    route("DELETE", "/api/signing-keys/{kid}", Need::Admin),
+    route("GET", "/api/audit", Need::Admin),
+    route("GET", "/api/shares", Need::Signed),
+    route("POST", "/api/shares", Need::Signed),
+    route("DELETE", "/api/shares/{id}", Need::Signed),
+    route("GET", "/metrics", Need::Metrics),
+    route("GET", "/healthz", Need::Public),
+    route("GET", "/ca.crt", Need::Public),
+    route("GET", "/ca", Need::Public),
+    route("GET", "/login", Need::Public),
+    route("GET", "/kiosk", Need::Public),
+    route("GET", "/admin", Need::Public),
+    route("GET", "/share", Need::Public),
+];
+
+/// The need of `method path`, if the table has it (HEAD goes with GET).
+pub fn need_of(method: &Method, path: &str) -> Option<Need> {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    ROUTES
+        .iter()
+        .find(|r| r.method == method && r.path == path)
+        .map(|r| r.need)
+}
+
+/// What the WebSocket upgrade hands to the session: who the cookie says the
+/// caller is (only for the relay's own pages), and the page's origin (a
+/// ticket's audience is checked against it).
+#[derive(Debug, Clone)]
+pub struct WsAccess {
+    pub caller: Option<Caller>,
+    pub origin: Option<String>,
+}
+
+/// The middleware: refuses what the route's need does not allow, and hands
+/// the [`Caller`] (or [`WsAccess`]) to the handler as a request extension.
+pub async fn check(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match admit(&state, peer, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            tracing::info!(%peer, "refused: {refusal}");
+            refusal.into_response()
+        }
+    }
+}
+
+async fn admit(state: &AppState, _peer: SocketAddr, request: &mut Request) -> Result<(), Error> {
+    let auth = &state.auth;
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(need) = need_of(request.method(), &path) else {
+        if ROUTES.iter().any(|r| r.path == path) {
+            tracing::debug!(path, method = %request.method(), "method not allowed");
+            return Err(Error::new(
+                ErrorKind::MethodNotAllowed,
+                format!("{} is not a method of {path}", request.method()),
+            ));
+        }
+        tracing::error!(path, method = %request.method(), "a route without an access rule was refused: add it to auth::policy::ROUTES");
+        return Err(Error::new(
+            ErrorKind::Forbidden,
+            "this route declares no access rule, so nobody may use it",
+        ));
+    };
+    let headers = request.headers();
+    let own = origin::own(
+        auth.tls,
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    );
+    // An Origin that is not text is nobody's own: treated like `null`.
+    let origin_header = headers
+        .get(header::ORIGIN)
+        .map(|h| h.to_str().unwrap_or("null"));
+    let source = origin::classify(origin_header, own.as_deref(), &auth.config.embed_origins);
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if changes_state && auth.enabled() {
+        if !is_json(headers) {
+            return Err(Error::new(
+                ErrorKind::BadRequest,
+                "send a JSON body with Content-Type: application/json",
+            ));
+        }
+        if !matches!(source, Source::Same | Source::Missing) {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "cross-site request refused: only the relay's own pages may change anything",
+            ));
+        }
+    }
+    let caller = match need {
+        Need::Public => None,
+        Need::WebSocket => {
+            let caller = match (&source, auth.enabled()) {
+                // Also without accounts: else any web site a LAN user visits
+                // could stream the cameras through their browser.
+                (Source::Foreign, _) => {
+                    return Err(Error::new(
+                        ErrorKind::Forbidden,
+                        "pages of this origin may not open the relay's WebSocket: an admin can add it to [auth] embed_origins",
+                    ))
+                }
+                (_, false) => Some(Caller::open()),
+                // The cookie speaks only for the relay's own pages; embeds
+                // and clients without an Origin bring a ticket.
+                (Source::Same, true) => auth.session_caller(headers).await?,
+                (Source::Embed(_) | Source::Missing, true) => None,
+            };
+            let origin = match source {
+                Source::Same => own,
+                Source::Embed(origin) => Some(origin),
+                _ => None,
+            };
+            request.extensions_mut().insert(WsAccess {
+                caller: caller.clone(),
+                origin,
+            });
+            caller
+        }
+        // Without accounts there is nobody to administer: refusing keeps
+        // users made in an open window from surviving into a closed one.
+        Need::Admin if !auth.enabled() => {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "the relay runs without accounts ([auth] enabled = false): there is nothing to administer",
+            ))
+        }
+        Need::Signed | Need::Admin | Need::Metrics | Need::SignedOrToken => {
+            let session = auth.session_caller(headers).await?;
+            let bearer = match (&session, need) {
+                (None, Need::SignedOrToken) => auth.bearer_caller(headers).await?,
+                _ => None,
+            };
+            let caller = match session.or(bearer) {
+                Some(caller) => caller,
+                None if need == Need::Metrics && has_metrics_token(headers, auth) => {
+                    Caller::metrics_scraper()
+                }
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Unauthenticated,
+                        "sign in first (the session is missing, expired or was ended)",
+                    ))
+                }
+            };
+            if matches!(need, Need::Admin | Need::Metrics) && !matches!(caller.via, Via::Metrics) {
+                caller.require(sightline_store::Role::Admin)?;
+            }
+            if changes_state {
+                check_csrf(&caller, headers)?;
+            }
+            Some(caller)
+        }
+    };
+    if let Some(caller) = caller {
+        tracing::Span::current().record("user", caller.name.as_str());
+        request.extensions_mut().insert(caller);
+    }
+    Ok(())
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A cookie session's state-changing request must echo its CSRF token.
+fn check_csrf(caller: &Caller, headers: &HeaderMap) -> Result<(), Error> {
+    let Via::Session { csrf, .. } = &caller.via else {
+        return Ok(());
+    };
+    let sent = headers
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if sightline_store::secret::eq(sent, csrf.expose().as_bytes()) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Forbidden,
+            "missing or wrong CSRF token (X-CSRF-Token): reload the page",
+        ))
+    }
+}
+
+fn has_metrics_token(headers: &HeaderMap, auth: &super::Auth) -> bool {
+    let Some(expected) = &auth.config.metrics_token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|sent| {
+            sightline_store::secret::eq(sent.trim().as_bytes(), expected.expose().as_bytes())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(!(a.method == b.method && a.path == b.path), "{a:?} twice");
+            }
+        }
+        assert_eq!(need_of(&Method::HEAD, "/api/me"), Some(Need::Signed));
+        assert_eq!(need_of(&Method::POST, "/api/cameras"), None);
+        assert_eq!(need_of(&Method::GET, "/nowhere"), None);
+    }
+
+    #[test]
+    fn json_is_json() {
+        let mut headers = HeaderMap::new();
+        assert!(!is_json(&headers));
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_json(&headers));
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_json(&headers));
+    }
+}

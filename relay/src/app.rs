@@ -57,7 +57,8 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
     Ok(Store::open(&dir.join(DATABASE_FILE))?)
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// Creates `dir` (and its parents) readable by its owner only.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -7,14 +7,11 @@
 //! One relay per test (two small demo cameras, `a` and `b`); users are written
 //! straight into its database file, as `sightline-relay user …` would.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
-use sightline_relay::{
-    AuthConfig, CameraConfig, DemoOptions, Need, Relay, RelayConfig, Source, ROUTES,
-};
+use sightline_relay::{DemoOptions, Need, Relay, RelayConfig, Source, ROUTES};
 use sightline_store::{CameraGrant, Role, Store};
-use sightline_testkit::{http_request, secured, Answer, RelayClient};
+use sightline_testkit::{bare_config, http_request, secured, Answer, RelayClient};
 use sightline_wire::ErrorCode;
 
 const PASSWORD: &str = "correct horse battery";
@@ -107,25 +104,6 @@ impl Secured {
             &[("origin", &self.origin()), ("cookie", cookie)],
         )
         .await
-    }
-}
-
-/// The relay without the web app: these tests speak HTTP and the protocol.
-fn bare_config(cameras: Vec<(&str, Source)>) -> RelayConfig {
-    RelayConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        www: None,
-        cameras: cameras
-            .into_iter()
-            .map(|(id, source)| CameraConfig {
-                id: id.into(),
-                name: format!("Camera {id}"),
-                source,
-            })
-            .collect(),
-        data: None,
-        auth: AuthConfig::disabled(),
-        tls: None,
     }
 }
 

@@ -42,9 +42,20 @@ pub async fn start_relay_with(cameras: Vec<(&str, Source)>) -> anyhow::Result<Re
 /// Without accounts (`[auth] enabled = false`, no database): the suites that use
 /// it test video; `tests/tests/auth.rs` tests who may watch, with [`secured`].
 pub fn relay_config(cameras: Vec<(&str, Source)>) -> anyhow::Result<RelayConfig> {
-    Ok(RelayConfig {
+    let mut config = bare_config(cameras);
+    config.www = Some(www_dir()?);
+    // Pages of any origin may connect (the embedding example is served by
+    // another origin), as `embed_origins = ["*"]` in a config file.
+    config.auth.embed_origins = vec!["*".into()];
+    Ok(config)
+}
+
+/// The relay with these cameras on 127.0.0.1:0, without the web app, accounts
+/// or TLS: for suites that speak HTTP and the protocol only.
+pub fn bare_config(cameras: Vec<(&str, Source)>) -> RelayConfig {
+    RelayConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        www: Some(www_dir()?),
+        www: None,
         cameras: cameras
             .into_iter()
             .map(|(id, source)| CameraConfig {
@@ -54,14 +65,9 @@ pub fn relay_config(cameras: Vec<(&str, Source)>) -> anyhow::Result<RelayConfig>
             })
             .collect(),
         data: None,
-        // Pages of any origin may connect (the embedding example is served
-        // by another origin), as `embed_origins = ["*"]` in a config file.
-        auth: AuthConfig {
-            embed_origins: vec!["*".into()],
-            ..AuthConfig::disabled()
-        },
+        auth: AuthConfig::disabled(),
         tls: None,
-    })
+    }
 }
 
 /// `config` with accounts on and a fresh data directory (removed when the

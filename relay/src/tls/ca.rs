@@ -9,6 +9,7 @@
 //! under Apple's 825-day limit for certificates of user-trusted roots and
 //! the 398 days Chromium holds public ones to.
 
+use crate::app::create_private_dir;
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -388,14 +389,6 @@ fn hex(bytes: &[u8]) -> String {
 fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {}", path.display(), io_reason(&e)))
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Writes `path` whole or not at all (a temporary file renamed over it),

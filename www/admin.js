@@ -17,7 +17,7 @@
 // scripts and the end-to-end tests); `admin-refused` that the visitor is no
 // admin (or the relay has no accounts).
 
-import { del, get, logout, me, post, retrying } from "./api.js";
+import { del, get, me, post, retrying, showSignedIn } from "./api.js";
 import { showOnce } from "./once.js";
 
 const AUDIT_PAGE = 50;
@@ -572,23 +572,7 @@ function wire() {
 
 /** "alice · admin" and Sign out. */
 function showUser() {
-  const whoami = document.getElementById("whoami");
-  const signOut = document.getElementById("sign-out");
-  whoami.textContent = `${self.name} · ${self.role}`;
-  whoami.hidden = signOut.hidden = false;
-  signOut.addEventListener("click", async () => {
-    signOut.disabled = true;
-    try {
-      await logout();
-    } catch (e) {
-      if (e.status !== 401) {
-        status.textContent = `Could not sign out: ${e.message}`;
-        signOut.disabled = false;
-        return;
-      }
-    }
-    location.replace("login");
-  });
+  showSignedIn(self, (message) => (status.textContent = message));
 }
 
 /** Says why this page is not for the visitor, with a link to the cameras. */

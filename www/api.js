@@ -187,3 +187,28 @@ export async function retrying(attempt, waiting) {
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
+
+/**
+ * Shows "NAME · ROLE" in the page's `#whoami` and wires its `#sign-out`
+ * button: sign out, then to the sign-in page. `failed(message)` tells the
+ * user when signing out failed (a 401 is no failure: the session had ended).
+ */
+export function showSignedIn(user, failed) {
+  const whoami = document.getElementById("whoami");
+  const signOut = document.getElementById("sign-out");
+  whoami.textContent = `${user.name} · ${user.role}`;
+  whoami.hidden = signOut.hidden = false;
+  signOut.addEventListener("click", async () => {
+    signOut.disabled = true;
+    try {
+      await logout();
+    } catch (e) {
+      if (e.status !== 401) {
+        failed(`Could not sign out: ${e.message}`);
+        signOut.disabled = false;
+        return;
+      }
+    }
+    location.replace("login");
+  });
+}

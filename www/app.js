@@ -17,7 +17,7 @@
 // revoked (by its creator or an admin). The relay shows the link only once:
 // it appears with a Copy button until "Done".
 
-import { logout, me, post, retrying } from "./api.js";
+import { me, post, retrying, showSignedIn } from "./api.js";
 import { listCameras } from "./cameras.js";
 import { showOnce } from "./once.js";
 
@@ -185,27 +185,13 @@ function toLogin() {
 
 /** "alice · viewer" and the Sign out button, when the relay has accounts. */
 function showUser(session) {
-  const whoami = document.getElementById("whoami");
-  const signOut = document.getElementById("sign-out");
-  whoami.hidden = signOut.hidden = !session.auth || !session.user;
-  if (whoami.hidden) return;
-  whoami.textContent = `${session.user.name} · ${session.user.role}`;
+  const signedIn = session.auth && session.user;
+  document.getElementById("whoami").hidden = !signedIn;
+  document.getElementById("sign-out").hidden = !signedIn;
+  if (!signedIn) return;
   document.getElementById("admin-link").hidden = session.user.role !== "admin";
   canShare = true;
-  signOut.addEventListener("click", async () => {
-    signOut.disabled = true;
-    try {
-      await logout();
-    } catch (e) {
-      // 401: the session had ended already, which is what was wanted.
-      if (e.status !== 401) {
-        summary.textContent = `Could not sign out: ${e.message}`;
-        signOut.disabled = false;
-        return;
-      }
-    }
-    location.replace("login");
-  });
+  showSignedIn(session.user, (message) => (summary.textContent = message));
 }
 
 /** Resolves with `f()`, or goes to the sign-in page on a 401 (no one signed in). */

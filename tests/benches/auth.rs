@@ -3,7 +3,8 @@
 //! file.
 //!
 //! - sign-in: `POST /api/login` with the right password, one at a time
-//!   (Argon2id, m = 19 MiB, t = 2, off the async threads), 20 sign-ins;
+//!   (Argon2id, m = 19 MiB, t = 2, off the async threads), 20 sign-ins, each
+//!   from another client address (via a trusted proxy's X-Forwarded-For);
 //! - 1000 sockets that each say hello with a ticket (HMAC-SHA256 check, two
 //!   indexed SQLite reads) and subscribe, 100 at a time: the time until all
 //!   are welcomed and subscribed, and per socket. The client runs in the same
@@ -43,7 +44,10 @@ async fn main() -> anyhow::Result<()> {
         auth: AuthConfig::disabled(),
         tls: None,
     };
-    let (config, data) = secured(config)?;
+    let (mut config, data) = secured(config)?;
+    // Each sign-in comes from another address (behind a trusted proxy), as
+    // many users' would: one address would meet the rate limit after 10.
+    config.auth.trusted_proxies = vec!["127.0.0.1/32".parse()?];
     let relay = Relay::start(config).await?;
     let store = Store::open(&data.path().join("sightline.db"))?;
     store.add_user("bench", Role::Admin, &CameraGrant::All, "bench password 1")?;
@@ -55,12 +59,16 @@ async fn main() -> anyhow::Result<()> {
     let mut connect_ms = Vec::new();
     for run in 0..RUNS {
         let mut times = Vec::new();
-        for _ in 0..LOGINS {
+        for i in 0..LOGINS {
+            let client = format!("10.0.{run}.{i}");
             let started = Instant::now();
             let answer = http_request(
                 "POST",
                 &format!("{base}/api/login"),
-                &[("content-type", "application/json")],
+                &[
+                    ("content-type", "application/json"),
+                    ("x-forwarded-for", &client),
+                ],
                 r#"{"user":"bench","password":"bench password 1"}"#,
             )
             .await?;

@@ -119,6 +119,11 @@ pub(crate) fn ticket_rights(
     if store.signing_key_by_id(kid)?.is_none() {
         return Ok(None);
     }
+    claims_rights(store, claims, now)
+}
+
+/// [`ticket_rights`] for a ticket whose signing key was just read to verify it.
+fn claims_rights(store: &Store, claims: &Claims, now: i64) -> Result<Option<Issuer>, StoreError> {
     let Some(issuer) = issuer(store, &claims.sub, now)? else {
         return Ok(None);
     };
@@ -143,9 +148,8 @@ impl Auth {
         let kid = sightline_ticket::kid_of(ticket)
             .map_err(|e| refuse(format!("the ticket is not valid: {e}")))?
             .to_owned();
-        let lookup = kid.clone();
         let key = self
-            .db(move |s| s.signing_key_by_id(&lookup))
+            .db(move |s| s.signing_key_by_id(&kid))
             .await?
             .ok_or_else(|| {
                 refuse("the ticket's signing key is unknown or revoked: get a fresh ticket".into())
@@ -156,7 +160,7 @@ impl Auth {
         let claims = Arc::new(claims);
         let checked = claims.clone();
         let rights = self
-            .db(move |s| ticket_rights(s, &kid, &checked, now))
+            .db(move |s| claims_rights(s, &checked, now))
             .await?
             .ok_or_else(|| {
                 refuse(

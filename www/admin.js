@@ -357,6 +357,8 @@ function keyRow(key) {
     : button("Revoke", "revoke", `Revoke API key ${key.name}`, () => act("keys", revoke, () => revokeKey(key)), true);
   tr.append(
     cell("Name", key.name),
+    cell("Role", key.role),
+    cell("Cameras", grantText(key.cameras)),
     cell("Created by", key.created_by_name ?? "(removed user)"),
     cell("Created", when(key.created_at)),
     cell("Last used", when(key.last_used_at, "never")),
@@ -375,9 +377,11 @@ async function revokeKey(key) {
 
 async function addKey(form) {
   const name = document.getElementById("new-key-name");
-  const empty = requireFields("keys", name);
+  const role = document.getElementById("new-key-role");
+  const cameras = document.getElementById("new-key-cameras");
+  const empty = requireFields("keys", name, cameras);
   if (empty) return empty;
-  const answer = await post("api/keys", { name: name.value.trim() });
+  const answer = await post("api/keys", { name: name.value.trim(), role: role.value, cameras: cameras.value.trim() });
   const created = answer.key?.name ?? name.value.trim();
   form.reset();
   say("keys", `API key "${created}" was created.`);
@@ -385,7 +389,7 @@ async function addKey(form) {
   await showSecret(
     "token",
     `Token of API key "${created}"`,
-    "Put it in your backend's configuration now: it is shown only now. Anyone who has it can mint tickets for every camera; keep it out of web pages and source control.",
+    "Put it in your backend's configuration now: it is shown only now. Anyone who has it can mint tickets for this key's cameras; keep it out of web pages and source control.",
     answer.token,
   );
   return name;

@@ -14,11 +14,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
-use crate::config::{RelayConfig, Source};
+use crate::config::{RelayConfig, Source, TlsCertificate};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ingest::demo::DemoCamera;
 use crate::ingest::rtsp;
+use crate::tls::names::TlsName;
 use crate::tls::{self, TlsStatus};
 
 /// A running relay.
@@ -147,10 +148,21 @@ impl Relay {
                 "[auth] enabled = false: anyone who can reach {addr} sees every camera and may change everything"
             );
         }
+        // The self-signed certificate's names are the relay's (the default
+        // ones, this machine's, are answered to anyway).
+        let certificate_names: Vec<String> = match config.tls.as_ref().map(|t| &t.certificate) {
+            Some(TlsCertificate::SelfSigned { names }) => names
+                .iter()
+                .filter(|n| matches!(n, TlsName::Dns(_)))
+                .map(ToString::to_string)
+                .collect(),
+            _ => Vec::new(),
+        };
         let auth = Auth::new(
             config.auth.clone(),
             store,
             tls.is_some(),
+            &certificate_names,
             shutdown_rx.clone(),
         )?;
         let mut demo_cameras = Vec::new();

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// A WebSocket upgrade of another protocol version.
     UpgradeRequired,
+    /// A `Host` the relay does not answer to (DNS rebinding, auth off).
+    WrongHost,
     /// Not possible now (shutting down, a part not built or running).
     Unavailable,
     /// The relay failed; the log has the cause.
@@ -57,6 +59,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            ErrorKind::WrongHost => StatusCode::MISDIRECTED_REQUEST,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,7 +73,7 @@ impl ErrorKind {
             }
             ErrorKind::ProtocolMismatch => ErrorCode::ProtocolMismatch,
             ErrorKind::Unauthenticated => ErrorCode::Unauthenticated,
-            ErrorKind::Forbidden => ErrorCode::Forbidden,
+            ErrorKind::Forbidden | ErrorKind::WrongHost => ErrorCode::Forbidden,
             ErrorKind::NotFound => ErrorCode::UnknownCamera,
             ErrorKind::NotSubscribed => ErrorCode::NotSubscribed,
             ErrorKind::Conflict => ErrorCode::Conflict,

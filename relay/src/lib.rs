@@ -27,6 +27,7 @@ mod ws;
 
 pub use app::Relay;
 pub use auth::policy::{Need, Route, ROUTES};
+pub use auth::tickets::new_claims;
 pub use config::{AuthConfig, CameraConfig, Cli, RelayConfig, RtspSource, Source, Transport};
 pub use ingest::demo::replay::ReplayOptions;
 pub use ingest::demo::{DemoOptions, Fault};

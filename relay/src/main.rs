@@ -6,8 +6,8 @@ use std::io::BufRead as _;
 use anyhow::Context as _;
 use clap::Parser;
 use sightline_relay::app::{base_url, open_store, signin_link};
-use sightline_relay::config::{default_data_dir, Command, UserCommand, DEFAULT_LISTEN};
-use sightline_relay::{Cli, Relay, RelayConfig};
+use sightline_relay::config::{Command, UserCommand};
+use sightline_relay::{new_claims, Cli, Relay, RelayConfig};
 use sightline_store::{unix_now, AuditEntry, CameraGrant, Role, Secret, Store};
 use tracing_subscriber::EnvFilter;
 
@@ -19,10 +19,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let mut cli = Cli::parse();
-    if let Some(Command::User(command)) = cli.command.take() {
-        return user_command(&cli, command);
-    }
+    let command = cli.command.take();
+    // `user …` reads the same flags and file as the server: the data
+    // directory, and the address and scheme its links point at.
     let config = RelayConfig::from_cli(cli)?;
+    if let Some(Command::User(command)) = command {
+        return user_command(&config, command);
+    }
     // Every viewer is a socket: a default soft limit of 1024 open files would
     // cap a relay at about a thousand viewers. Raise it to the hard limit.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -72,11 +75,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `sightline-relay user …`: the database in the data directory, no server.
-fn user_command(cli: &Cli, command: UserCommand) -> anyhow::Result<()> {
-    let data = match &cli.data {
-        Some(dir) => dir.clone(),
-        None => default_data_dir().context("no data directory: give --data DIR")?,
-    };
+fn user_command(config: &RelayConfig, command: UserCommand) -> anyhow::Result<()> {
+    let data = config
+        .data
+        .clone()
+        .context("no data directory: give --data DIR")?;
+    // What links and audiences say when not told: the relay as it would listen.
+    let base = base_url(config.listen, config.tls.is_some());
     let store = open_store(&data)?;
     eprintln!("data directory: {}", data.display());
     let audit = |store: &Store, action: &str, target: &str| {
@@ -164,13 +169,58 @@ fn user_command(cli: &Cli, command: UserCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        UserCommand::Link { name, base } => {
+        UserCommand::Ticket {
+            name,
+            cameras,
+            ttl,
+            audience,
+        } => {
+            if !(1..=sightline_ticket::MAX_TTL_SECS).contains(&ttl) {
+                anyhow::bail!(
+                    "--ttl must be from 1 to {} seconds",
+                    sightline_ticket::MAX_TTL_SECS
+                );
+            }
+            let user = store
+                .user_by_name(&name)?
+                .with_context(|| format!("no user {name:?}"))?;
+            let cameras = CameraGrant::parse(&cameras)?.intersect(&user.cameras);
+            if cameras.is_empty() {
+                anyhow::bail!("{name} may see none of these cameras");
+            }
+            let audience = audience.unwrap_or_else(|| base.clone());
+            let now = unix_now();
+            let sub = format!("user:{}:{}", user.id, user.generation);
+            let claims = new_claims(
+                sub,
+                &cameras,
+                sightline_ticket::TicketRole::View,
+                audience,
+                ttl,
+                now,
+            )?;
+            let key = store.signing_key(now)?;
+            let ticket = sightline_ticket::sign(&key.kid, &key.secret, &claims)?;
+            store.audit(&AuditEntry {
+                at: now,
+                actor: Some("cli".into()),
+                action: "ticket.mint".into(),
+                target: Some(name.clone()),
+                detail: Some(format!("ttl {ttl} s; jti {}", claims.jti)),
+                peer: None,
+            })?;
+            println!("{ticket}");
+        }
+        UserCommand::Link {
+            name,
+            base: base_given,
+        } => {
             let user = store
                 .user_by_name(&name)?
                 .with_context(|| format!("no user {name:?}"))?;
             let token = store.create_signin_token(user.id, unix_now(), 15 * 60)?;
             audit(&store, "user.link", &name)?;
-            let base = base.unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
+            let base = base_given.unwrap_or_else(|| base.clone());
             println!("{}", signin_link(&base, token.expose()));
         }
     }

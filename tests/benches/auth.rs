@@ -52,7 +52,13 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&data.path().join("sightline.db"))?;
     store.add_user("bench", Role::Admin, &CameraGrant::All, "bench password 1")?;
     let admin = store.user_by_name("bench")?.expect("just added");
-    let (_, key) = store.create_api_key("bench", admin.id, sightline_store::unix_now())?;
+    let (_, key) = store.create_api_key(
+        "bench",
+        Role::Operator,
+        &CameraGrant::All,
+        admin.id,
+        sightline_store::unix_now(),
+    )?;
     let base = format!("http://{}", relay.local_addr());
 
     let mut login_ms = Vec::new();

@@ -106,11 +106,7 @@ async fn sixteen_cameras_in_a_grid_all_paint_over_one_socket() {
             )
             .await?;
         anyhow::ensure!(cols == json!("4"), "columns: {cols}");
-        let shot = browser.client.screenshot().await?;
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e/grid.png");
-        std::fs::create_dir_all(path.parent().expect("a parent"))?;
-        std::fs::write(&path, shot)?;
-        println!("screenshot: {}", path.display());
+        save_screenshot(browser, "grid.png").await?;
 
         // A click on a tile focuses it: it alone is shown, with controls, and
         // the others let go of their streams; Back returns to the grid.
@@ -705,6 +701,7 @@ async fn signing_in_shows_the_granted_cameras_and_nothing_else() {
             .await?
             .send_keys("correct horse battery")
             .await?;
+        save_screenshot(&browser, "login.png").await?;
         client.find(Locator::Css("#sign-in")).await?.click().await?;
         browser.wait_app().await?;
         let whoami = client.find(Locator::Css("#whoami")).await?.text().await?;
@@ -775,7 +772,13 @@ async fn an_embed_of_another_origin_plays_with_get_ticket_across_a_ticket_expiry
     let store = sightline_store::Store::open(&data.path().join("sightline.db")).unwrap();
     let admin = store.user_by_name("admin").unwrap().unwrap();
     let (_, key) = store
-        .create_api_key("shop backend", admin.id, sightline_store::unix_now())
+        .create_api_key(
+            "shop backend",
+            sightline_store::Role::Viewer,
+            &sightline_store::CameraGrant::parse("cam-1").unwrap(),
+            admin.id,
+            sightline_store::unix_now(),
+        )
         .unwrap();
     // The shop: its page, and its backend's ticket endpoint (the README's
     // example backend, in Rust): a 2-second ticket for camera cam-1.
@@ -872,7 +875,8 @@ async fn an_embed_of_another_origin_plays_with_get_ticket_across_a_ticket_expiry
 /// create a kiosk device, open its link on "the kiosk" (this browser), which
 /// plays its camera; revoking the device blanks the kiosk within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_admin_page_adds_users_and_kiosk_devices_and_revoking_blanks_the_kiosk() {
+async fn the_admin_page_adds_users_keys_and_kiosk_devices_revokes_and_rotates_and_revoking_blanks_the_kiosk(
+) {
     let _serial = SERIAL.lock().await;
     let cameras = small_demo_cameras(2);
     let (config, data) =
@@ -885,10 +889,28 @@ async fn the_admin_page_adds_users_and_kiosk_devices_and_revoking_blanks_the_kio
         let base = format!("http://{}", relay.local_addr());
         browser.goto(&link).await?;
         browser.wait_app().await?;
+        // A share link someone made, for the admin to revoke.
+        let admin = store.user_by_name("admin")?.context("admin")?;
+        let now = sightline_store::unix_now();
+        let (share, _) = store.create_share("cam-1", admin.id, now, now + 3600)?;
+        let signing_keys = store.signing_keys()?.len();
         browser.goto(&format!("{base}/admin")).await?;
         browser.wait_page("app", "admin-ready").await?;
         let client = browser.client();
         let css = |s: &'static str| Locator::Css(s);
+        // Confirmations are answered yes, and remembered to check what they said.
+        browser
+            .run(
+                "window.confirm = (m) => { window.confirmed = m; return true; }; arguments[0]();",
+                vec![],
+            )
+            .await?;
+        let confirmed = || async {
+            let said = browser
+                .run("arguments[0](window.confirmed);", vec![])
+                .await?;
+            anyhow::Ok(said.as_str().unwrap_or_default().to_owned())
+        };
         client
             .find(css("#new-user-name"))
             .await?
@@ -929,6 +951,80 @@ async fn the_admin_page_adds_users_and_kiosk_devices_and_revoking_blanks_the_kio
         anyhow::ensure!(kiosk.contains("/kiosk#device=sld_"), "{kiosk:?}");
         client.find(css("#secret-done")).await?.click().await?;
 
+        // An API key for a shop's backend: viewing cam-2 only.
+        client
+            .find(css("#new-key-name"))
+            .await?
+            .send_keys("shop")
+            .await?;
+        client
+            .find(css("#new-key-role option[value=viewer]"))
+            .await?
+            .click()
+            .await?;
+        client
+            .find(css("#new-key-cameras"))
+            .await?
+            .send_keys("cam-2")
+            .await?;
+        client
+            .find(css("#add-key button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let token = eventually_text(&browser, "#secret-value").await?;
+        let key = store
+            .api_key_by_token(&token, sightline_store::unix_now())?
+            .context("the shown token is the key's")?;
+        anyhow::ensure!(
+            key.role == sightline_store::Role::Viewer && key.cameras.to_string() == "cam-2",
+            "{key:?}"
+        );
+        client.find(css("#secret-done")).await?.click().await?;
+        let revoke_key = format!("#keys tr[data-key='{}'] button[data-action=revoke]", key.id);
+        client
+            .find(Locator::Css(&revoke_key))
+            .await?
+            .click()
+            .await?;
+        eventually_text(&browser, "#keys tr.revoked").await?;
+        anyhow::ensure!(confirmed().await?.contains("\"shop\""));
+        anyhow::ensure!(store
+            .api_key_by_token(&token, sightline_store::unix_now())?
+            .is_none());
+
+        // The share link, revoked by the admin.
+        let revoke_share = format!(
+            "#shares tr[data-share='{}'] button[data-action=revoke]",
+            share.id
+        );
+        client
+            .find(Locator::Css(&revoke_share))
+            .await?
+            .click()
+            .await?;
+        eventually_text(&browser, "#shares tr.revoked").await?;
+        anyhow::ensure!(confirmed().await?.contains("cam-1"));
+        let revoked = store.shares(None)?.into_iter().find(|s| s.id == share.id);
+        anyhow::ensure!(
+            revoked.is_some_and(|s| s.revoked_at.is_some()),
+            "the share is revoked"
+        );
+
+        // A new signing key.
+        client
+            .find(css("#rotate-signing-key"))
+            .await?
+            .click()
+            .await?;
+        let said = eventually_text(&browser, "#signing-keys-status").await?;
+        anyhow::ensure!(said.contains("new signing key"), "{said}");
+        anyhow::ensure!(store.signing_keys()?.len() == signing_keys + 1);
+        browser
+            .run("window.scrollTo(0, 0); arguments[0]();", vec![])
+            .await?;
+        save_screenshot(&browser, "admin.png").await?;
+
         // The kiosk: signed out of the admin session first, so only the
         // device's token can make it play.
         client.delete_all_cookies().await?;
@@ -950,6 +1046,19 @@ async fn the_admin_page_adds_users_and_kiosk_devices_and_revoking_blanks_the_kio
     let _ = browser.close().await;
     relay.shutdown().await.expect("clean shutdown");
     result.expect("admin flows");
+}
+
+/// Saves what the browser shows as `target/e2e/NAME` (the README's pictures
+/// come from here).
+async fn save_screenshot(browser: &Browser, name: &str) -> anyhow::Result<()> {
+    let shot = browser.client().screenshot().await?;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/e2e")
+        .join(name);
+    std::fs::create_dir_all(path.parent().context("a parent")?)?;
+    std::fs::write(&path, shot)?;
+    println!("screenshot: {}", path.display());
+    Ok(())
 }
 
 /// The text of `selector` once it is not empty (10 s at most).

@@ -157,10 +157,30 @@ impl Secured {
         let admin = self.store.user_by_name("admin").unwrap().unwrap();
         let (key, token) = self
             .store
-            .create_api_key("backend", admin.id, sightline_store::unix_now())
+            .create_api_key(
+                "backend",
+                Role::Operator,
+                &CameraGrant::All,
+                admin.id,
+                sightline_store::unix_now(),
+            )
             .unwrap();
         (key.id, token.expose().to_owned())
     }
+}
+
+/// A page served from `http://HOST` (the `Host` and `Origin` its browser
+/// sends) opens the socket and says hello, with no credentials: the welcome
+/// or the refusal.
+async fn hello_from_page(
+    relay: std::net::SocketAddr,
+    host: &str,
+) -> anyhow::Result<Result<(), sightline_testkit::WireError>> {
+    let origin = format!("http://{host}");
+    let mut client =
+        RelayClient::open_with(relay, None, &[("host", host), ("origin", &origin)]).await?;
+    client.send_hello(sightline_wire::PROTOCOL_VERSION).await?;
+    Ok(client.welcome().await?.map(|_| ()))
 }
 
 /// Subscribes to `camera`: `Ok` if the relay answers `subscribed`, else the error code.
@@ -454,6 +474,15 @@ async fn cross_site_websocket_hijacking_is_refused() {
         .await
         .unwrap()
         .expect_err("cookie without Origin");
+    assert_eq!(refusal.code, ErrorCode::Unauthenticated);
+    // DNS rebinding with accounts on: the rebound page's requests carry no
+    // cookie (the browser keeps the relay's for the relay's name), so the
+    // relay may answer any name (reverse proxies) and still gives nothing.
+    let rebound = format!("evil.example:{}", addr.port());
+    let refusal = hello_from_page(addr, &rebound)
+        .await
+        .unwrap()
+        .expect_err("no credentials");
     assert_eq!(refusal.code, ErrorCode::Unauthenticated);
     // The relay's own page is welcome.
     let mut client = relay.socket(&cookie).await.unwrap();
@@ -924,6 +953,47 @@ async fn the_admin_api_is_for_admins_and_every_change_is_audited() {
         .as_user(&root, "GET", "/api/devices", serde_json::json!({}))
         .await;
     assert!(!listed.body.contains(&token));
+    // An API key scoped to viewing camera a: its backend mints no more.
+    let key = relay
+        .as_user(
+            &root,
+            "POST",
+            "/api/keys",
+            serde_json::json!({"name": "shop", "role": "viewer", "cameras": "a"}),
+        )
+        .await;
+    assert_eq!(key.status, 200, "{key:?}");
+    let key_token = key.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(key.json()["key"]["role"], "viewer");
+    let minted = relay.mint(&key_token, serde_json::json!({})).await;
+    assert_eq!(
+        minted.json()["cameras"],
+        serde_json::json!(["a"]),
+        "{minted:?}"
+    );
+    for beyond in [
+        serde_json::json!({"cameras": ["b"]}),
+        serde_json::json!({"role": "operate"}),
+    ] {
+        let answer = relay.mint(&key_token, beyond.clone()).await;
+        assert_eq!(answer.status, 403, "{beyond}: {answer:?}");
+    }
+    let admin_key = relay
+        .as_user(
+            &root,
+            "POST",
+            "/api/keys",
+            serde_json::json!({"name": "too much", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(
+        admin_key.status, 400,
+        "tickets never administer: {admin_key:?}"
+    );
+    let listed = relay
+        .as_user(&root, "GET", "/api/keys", serde_json::json!({}))
+        .await;
+    assert!(!listed.body.contains(&key_token));
     // The audit log has it all, by whom; secrets nowhere.
     let audit = relay
         .as_user(&root, "GET", "/api/audit?limit=100", serde_json::json!({}))
@@ -934,12 +1004,15 @@ async fn the_admin_api_is_for_admins_and_every_change_is_audited() {
         "user.change",
         "user.remove",
         "device.add",
+        "key.add",
+        "ticket.mint",
         "login.ok",
     ] {
         assert!(audit.body.contains(action), "{action}: {}", audit.body);
     }
     assert!(audit.body.contains("\"actor\":\"root\""));
     assert!(!audit.body.contains(&token) && !audit.body.contains(&password));
+    assert!(!audit.body.contains(&key_token));
 }
 
 #[tokio::test]
@@ -1065,6 +1138,53 @@ async fn without_accounts_nothing_can_be_administered_and_other_sites_still_cann
         .await
         .unwrap();
     assert_eq!(answer.status, 405, "{answer:?}");
+    // DNS rebinding: a page of evil.example whose name now resolves to the
+    // relay has, to the relay, its own origin. Without accounts, the relay
+    // answers only to names it knows.
+    let port = addr.port();
+    let rebound = format!("evil.example:{port}");
+    let rebound_origin = format!("http://{rebound}");
+    let refused = RelayClient::open_with(
+        addr,
+        None,
+        &[("host", &rebound), ("origin", &rebound_origin)],
+    )
+    .await
+    .err()
+    .expect("a rebound page opened the socket");
+    assert!(format!("{refused:#}").contains("421"), "{refused:#}");
+    for path in ["/api/cameras", "/", "/healthz"] {
+        let answer = http_request(
+            "GET",
+            &format!("http://{addr}{path}"),
+            &[("host", &rebound)],
+            "",
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 421, "{path}: {answer:?}");
+        assert!(!answer.body.contains("evil"), "the name is not echoed back");
+    }
+    for known in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let answer = http_request(
+            "GET",
+            &format!("http://{addr}/api/cameras"),
+            &[("host", &known)],
+            "",
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 200, "{known}: {answer:?}");
+    }
+    relay.shutdown().await.unwrap();
+
+    // A name in `[auth] hosts` is answered to.
+    let mut config = bare_config(vec![("a", Source::Demo(DemoOptions::default()))]);
+    config.auth.hosts = vec!["cams.example.com".into()];
+    let relay = Relay::start(config).await.unwrap();
+    let addr = relay.local_addr();
+    let named = format!("cams.example.com:{}", addr.port());
+    assert!(hello_from_page(addr, &named).await.unwrap().is_ok());
     relay.shutdown().await.unwrap();
 }
 

@@ -7,7 +7,7 @@
 //! pass by accident.
 
 use serde_json::{json, Value};
-use sightline_relay::{DemoOptions, Fault};
+use sightline_relay::{DemoOptions, Fault, Relay};
 use sightline_testkit::{start_relay, Browser, WAIT_LIVE};
 use tokio::sync::Mutex;
 
@@ -362,9 +362,14 @@ async fn a_second_element_on_the_same_camera_shares_the_socket_and_plays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_webcodecs_auto_chooses_wasm() {
     let _serial = SERIAL.lock().await;
-    let relay = start_relay(vec![("demo", DemoOptions::default())])
-        .await
-        .expect("relay starts");
+    // Accounts are off here: the relay answers this name only when told to.
+    let mut config = sightline_testkit::relay_config(vec![(
+        "demo",
+        sightline_relay::Source::Demo(DemoOptions::default()),
+    )])
+    .expect("config");
+    config.auth.hosts = vec!["cameras.sightline.test".into()];
+    let relay = Relay::start(config).await.expect("relay starts");
     let browser = Browser::launch(&["--host-resolver-rules=MAP cameras.sightline.test 127.0.0.1"])
         .await
         .expect("browser starts");

@@ -7,6 +7,11 @@
 //! and the load client's own CPU: it shares the 2 cores with the server, so its
 //! share bounds what the latency figures can show.
 //!
+//! The relay runs twice per N: as the demo runs it (`[auth] enabled = false`)
+//! and with accounts on, every viewer presenting a ticket in `hello` (minted
+//! by `sightline-relay user ticket`): authentication happens at connect and
+//! subscribe, never per frame, so the two must agree within the noise.
+//!
 //! `SIGHTLINE_FANOUT_VIEWERS=1000` (comma-separated) runs only those N, for
 //! checking one change quickly; the default is the whole table.
 
@@ -48,9 +53,20 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
             clip.display().to_string()
         ),
     )?;
+    let secured = root.join("target/bench/fanout-auth.toml");
+    let data = root.join("target/bench/data-auth");
+    std::fs::write(
+        &secured,
+        format!(
+            "data = {:?}\n[auth]\nenabled = true\n\n[[camera]]\nid = \"clip\"\nfile = {:?}\nfps = 30\n",
+            data.display().to_string(),
+            clip.display().to_string()
+        ),
+    )?;
+    bench_user(&bin, &data)?;
     let mut out = String::from(
-        "| viewers | relay CPU % | floor CPU % | relay / floor | relay RSS MB | relay latency p50 / p99 ms | floor latency p50 / p99 ms | frames missed, relay / floor | Mbit/s per viewer | load client CPU %, relay / floor runs |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| viewers | relay CPU % | relay with tickets CPU % | floor CPU % | relay / floor | relay RSS MB | relay latency p50 / p99 ms | with tickets p50 / p99 ms | floor latency p50 / p99 ms | frames missed, relay / tickets / floor | Mbit/s per viewer | load client CPU %, relay / floor runs |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let viewers: Vec<usize> = match std::env::var("SIGHTLINE_FANOUT_VIEWERS") {
         Ok(list) => list
@@ -61,13 +77,19 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
         Err(_) => VIEWERS.to_vec(),
     };
     for &n in &viewers {
-        let (mut relay, mut floor) = (Vec::new(), Vec::new());
+        let (mut relay, mut tickets, mut floor) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..RUNS {
             say(&format!("fan-out: {n} viewers, run {} of {RUNS}", i + 1));
-            relay.push(measure_relay(&bin, &config, n)?);
+            relay.push(measure_relay(&bin, &config, n, None)?);
+            let ticket = mint(&bin, &data)?;
+            tickets.push(measure_relay(&bin, &secured, n, Some(&ticket))?);
             floor.push(measure_floor(&bin, clip, n)?);
         }
-        for (name, runs) in [("relay", &relay), ("floor", &floor)] {
+        for (name, runs) in [
+            ("relay", &relay),
+            ("relay with tickets", &tickets),
+            ("floor", &floor),
+        ] {
             if let Some(r) = runs.iter().find(|r| r.connected < n as u64) {
                 bail!("{name}: only {} of {n} viewers connected", r.connected);
             }
@@ -86,16 +108,20 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
             med(&floor, |r| r.cpu_percent),
         );
         out.push_str(&format!(
-            "| {n} | {} | {} | {:.2} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} | {:.0} / {:.0} |\n",
+            "| {n} | {} | {} | {} | {:.2} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} / {:.0} | {:.2} | {:.0} / {:.0} |\n",
             spread(&relay, |r| r.cpu_percent),
+            spread(&tickets, |r| r.cpu_percent),
             spread(&floor, |r| r.cpu_percent),
             rc / fc.max(0.01),
             med(&relay, |r| r.rss_mb),
             med(&relay, |r| r.p50_ms),
             med(&relay, |r| r.p99_ms),
+            med(&tickets, |r| r.p50_ms),
+            med(&tickets, |r| r.p99_ms),
             med(&floor, |r| r.p50_ms),
             med(&floor, |r| r.p99_ms),
             med(&relay, |r| r.missed),
+            med(&tickets, |r| r.missed),
             med(&floor, |r| r.missed),
             med(&relay, |r| r.mbps_per_viewer),
             med(&relay, |r| r.load_cpu_percent),
@@ -105,7 +131,67 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
     Ok(out)
 }
 
-fn measure_relay(bin: &Path, config: &Path, viewers: usize) -> anyhow::Result<Run> {
+/// The viewer the ticket runs stand for: `bench`, allowed the clip only.
+/// Created before the relay's first start, so that it prints no first-run
+/// link (its stdout is not read after the ready line).
+fn bench_user(bin: &Path, data: &Path) -> anyhow::Result<()> {
+    let relay = || {
+        let mut c = Command::new(bin.join("sightline-relay"));
+        c.arg("--data").arg(data);
+        c
+    };
+    let list = relay().args(["user", "list"]).output()?;
+    anyhow::ensure!(list.status.success(), "sightline-relay user list failed");
+    let exists = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some("bench"));
+    if !exists {
+        let add = relay()
+            .args([
+                "user",
+                "add",
+                "bench",
+                "--role",
+                "viewer",
+                "--cameras",
+                "clip",
+            ])
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(add.success(), "sightline-relay user add bench failed");
+    }
+    Ok(())
+}
+
+/// A fresh ticket for `bench` (an hour: a run takes 15 s).
+fn mint(bin: &Path, data: &Path) -> anyhow::Result<String> {
+    let out = Command::new(bin.join("sightline-relay"))
+        .arg("--data")
+        .arg(data)
+        .args([
+            "user",
+            "ticket",
+            "bench",
+            "--cameras",
+            "clip",
+            "--ttl",
+            "3600",
+        ])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "sightline-relay user ticket failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+fn measure_relay(
+    bin: &Path,
+    config: &Path,
+    viewers: usize,
+    ticket: Option<&str>,
+) -> anyhow::Result<Run> {
     let mut relay = Command::new(bin.join("sightline-relay"));
     relay
         .arg("--config")
@@ -114,20 +200,30 @@ fn measure_relay(bin: &Path, config: &Path, viewers: usize) -> anyhow::Result<Ru
         .env("RUST_LOG", "warn");
     let (server, addr) = start(relay, "Sightline is live: open http://")?;
     let addr = addr.trim_end_matches('/');
-    load(&server, &format!("ws://{addr}/ws"), bin, viewers)
+    load(&server, &format!("ws://{addr}/ws"), bin, viewers, ticket)
 }
 
 fn measure_floor(bin: &Path, clip: &Path, viewers: usize) -> anyhow::Result<Run> {
     let mut floor = Command::new(bin.join("sightline-floor"));
     floor.arg("--clip").arg(clip);
     let (server, addr) = start(floor, "LISTENING ")?;
-    load(&server, &format!("tcp://{addr}"), bin, viewers)
+    load(&server, &format!("tcp://{addr}"), bin, viewers, None)
 }
 
 /// Runs the load against `url` and measures `server` meanwhile.
-fn load(server: &Server, url: &str, bin: &Path, viewers: usize) -> anyhow::Result<Run> {
+fn load(
+    server: &Server,
+    url: &str,
+    bin: &Path,
+    viewers: usize,
+    ticket: Option<&str>,
+) -> anyhow::Result<Run> {
     let pid = server.0.id();
-    let load = Command::new(bin.join("sightline-load"))
+    let mut load = Command::new(bin.join("sightline-load"));
+    if let Some(ticket) = ticket {
+        load.env("SIGHTLINE_TICKET", ticket);
+    }
+    let load = load
         .args(["--url", url, "--viewers", &viewers.to_string()])
         .args(["--warmup", &WARMUP_S.to_string()])
         .args(["--seconds", &WINDOW_S.to_string()])

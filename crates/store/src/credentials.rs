@@ -14,7 +14,7 @@ use rusqlite::{params, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::model::CameraGrant;
+use crate::model::{CameraGrant, Role};
 use crate::secret::{self, Secret};
 use crate::users::user_by_id;
 use crate::{bump_revision, check_label, optional, Store};
@@ -32,6 +32,10 @@ const TOUCH_EVERY_SECS: i64 = 60;
 pub struct ApiKey {
     pub id: i64,
     pub name: String,
+    /// The most its tickets may do: `viewer` or `operator`.
+    pub role: Role,
+    /// The cameras its tickets may name, at most.
+    pub cameras: CameraGrant,
     /// The admin who created it; `None` once that user has been removed.
     pub created_by: Option<i64>,
     pub created_by_name: Option<String>,
@@ -55,7 +59,7 @@ pub struct Device {
 }
 
 const API_KEY_SELECT: &str = "SELECT k.id, k.name, k.created_by, u.name, k.created_at,
-        k.revoked_at, k.last_used_at
+        k.revoked_at, k.last_used_at, k.role, k.cameras
     FROM api_keys k LEFT JOIN users u ON u.id = k.created_by";
 
 fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -67,6 +71,8 @@ fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         created_at: row.get(4)?,
         revoked_at: row.get(5)?,
         last_used_at: row.get(6)?,
+        role: row.get(7)?,
+        cameras: row.get(8)?,
     })
 }
 
@@ -102,22 +108,38 @@ fn check_creator(tx: &rusqlite::Connection, created_by: i64) -> Result<()> {
 }
 
 impl Store {
-    /// Creates an API key. The token is returned here only; keep it in the backend's
-    /// secrets, it cannot be shown again.
+    /// Creates an API key whose tickets may do at most `role` (`viewer` or
+    /// `operator`: a ticket never administers) on at most `cameras`. The
+    /// token is returned here only; keep it in the backend's secrets, it
+    /// cannot be shown again.
     pub fn create_api_key(
         &self,
         name: &str,
+        role: Role,
+        cameras: &CameraGrant,
         created_by: i64,
         now: i64,
     ) -> Result<(ApiKey, Secret)> {
         check_label("an API key's", name)?;
+        if role == Role::Admin {
+            return Err(StoreError::Invalid(
+                "an API key mints viewer or operator tickets: tickets never administer".into(),
+            ));
+        }
         let token = prefixed_token(API_KEY_PREFIX)?;
         let key = self.write(|tx| {
             check_creator(tx, created_by)?;
             tx.execute(
-                "INSERT INTO api_keys (name, token_hash, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![name, secret::hash(token.expose()), created_by, now],
+                "INSERT INTO api_keys (name, token_hash, created_by, created_at, role, cameras)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    name,
+                    secret::hash(token.expose()),
+                    created_by,
+                    now,
+                    role,
+                    cameras
+                ],
             )?;
             Ok(tx.query_row(
                 &format!("{API_KEY_SELECT} WHERE k.id = ?1"),

@@ -17,7 +17,7 @@
 //! created readable by its owner only.
 
 /// The migrations, oldest first. `MIGRATIONS.len()` is the version this build writes.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE users (
@@ -104,4 +104,12 @@ CREATE TABLE revision (
     value INTEGER NOT NULL
 ) STRICT;
 INSERT INTO revision (id, value) VALUES (1, 0);
+"#;
+
+/// API keys get a scope: the role and cameras of the tickets they may mint.
+/// Keys made before keep what they could do (operator, every camera).
+const V2: &str = r#"
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
+    CHECK (role IN ('viewer', 'operator'));
+ALTER TABLE api_keys ADD COLUMN cameras TEXT NOT NULL DEFAULT '*';
 "#;

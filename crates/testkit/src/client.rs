@@ -61,8 +61,9 @@ impl RelayClient {
         }
         let stream = socket.connect(relay).await?;
         let mut request = format!("ws://{relay}/ws").into_client_request()?;
+        // `insert`: a `host` given here replaces the one made from the URL.
         for (name, value) in headers {
-            request.headers_mut().append(
+            request.headers_mut().insert(
                 tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())?,
                 value.parse()?,
             );

@@ -25,7 +25,7 @@ pub mod relay;
 pub mod rtsp;
 
 pub use browser::{Browser, ALL_LIVE, WAIT_LIVE};
-pub use client::{Received, RelayClient};
+pub use client::{Received, RelayClient, WireError};
 pub use http::{http_get, http_request, metric, sample, Answer};
 pub use relay::{
     bare_config, relay_config, secured, small_demo_cameras, start_relay, start_relay_with, www_dir,

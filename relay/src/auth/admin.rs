@@ -262,6 +262,13 @@ pub async fn user_link(
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     name: String,
+    /// The most its tickets may do: `viewer` or `operator` (the default,
+    /// as keys made before scopes existed).
+    #[serde(default)]
+    role: Option<Role>,
+    /// The cameras its tickets may name, at most; default `*`.
+    #[serde(default)]
+    cameras: Option<CameraGrant>,
 }
 
 #[derive(Serialize)]
@@ -281,16 +288,21 @@ pub async fn add_key(
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<Json<KeyAnswer>, Error> {
     let by = actor.user_id()?;
+    let role = body.role.unwrap_or(Role::Operator);
+    let cameras = body.cameras.unwrap_or(CameraGrant::All);
     let (key, token) = state
         .auth
-        .db(move |s| s.create_api_key(&body.name, by, now()))
+        .db(move |s| s.create_api_key(&body.name, role, &cameras, by, now()))
         .await?;
     actor
         .audit(
             &state,
             "key.add",
             format!("key:{}", key.id),
-            Some(key.name.clone()),
+            Some(format!(
+                "{}; role {}; cameras {}",
+                key.name, key.role, key.cameras
+            )),
         )
         .await;
     Ok(Json(KeyAnswer {

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod hosts;
 pub mod limit;
 pub mod origin;
 pub mod policy;
@@ -133,6 +134,8 @@ pub struct Auth {
     store: Option<Arc<Store>>,
     /// Served over TLS (cookie name and flags, the own origin's scheme).
     pub tls: bool,
+    /// The names answered to while auth is off (DNS rebinding).
+    pub hosts: hosts::AllowedHosts,
     limiter: Mutex<LoginLimiter>,
     hashing: Arc<Semaphore>,
     revision: watch::Receiver<i64>,
@@ -148,11 +151,13 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// `store` is required when auth is enabled. The returned task polls the
-    /// revision until `shutdown`.
+    /// revision until `shutdown`. `certificate_names`: the DNS names of the
+    /// relay's own certificate, answered to like `[auth] hosts`.
     pub fn new(
         config: AuthConfig,
         store: Option<Arc<Store>>,
         tls: bool,
+        certificate_names: &[String],
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Arc<Auth>> {
         if config.enabled && store.is_none() {
@@ -200,7 +205,9 @@ impl Auth {
                 }
             });
         }
+        let machine = gethostname::gethostname().to_string_lossy().into_owned();
         Ok(Arc::new(Auth {
+            hosts: hosts::AllowedHosts::new(&config.hosts, &machine, certificate_names),
             config,
             store,
             tls,
@@ -349,8 +356,8 @@ impl Auth {
                     caller(
                         format!("key:{}", k.id),
                         format!("api-key:{}", k.name),
-                        Role::Operator,
-                        CameraGrant::All,
+                        k.role,
+                        k.cameras,
                     )
                 })
             } else if token.starts_with(sightline_store::DEVICE_TOKEN_PREFIX) {

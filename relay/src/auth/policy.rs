@@ -128,6 +128,27 @@ pub async fn check(
     }
 }
 
+/// The middleware on every request, routes and static files alike: while
+/// accounts are off, only the `Host` names of [`super::hosts`] are answered
+/// (DNS rebinding). With accounts on, a rebound page has no cookie and no
+/// ticket, and any name is served (reverse proxies, DDNS names).
+pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or(""));
+    if state.auth.enabled() || state.auth.hosts.allows(host) {
+        return next.run(request).await;
+    }
+    // The name is not echoed back: the page asking is not to be trusted.
+    tracing::info!(host = ?host, "refused: a Host this relay does not answer to while accounts are off");
+    Error::new(
+        ErrorKind::WrongHost,
+        "this relay runs without accounts ([auth] enabled = false) and answers only to its addresses, localhost and the names in [auth] hosts: open it by one of those, or add this name to [auth] hosts",
+    )
+    .into_response()
+}
+
 async fn admit(state: &AppState, _peer: SocketAddr, request: &mut Request) -> Result<(), Error> {
     let auth = &state.auth;
     let path = request

@@ -64,7 +64,7 @@ pub(crate) fn issuer(store: &Store, sub: &str, now: i64) -> Result<Option<Issuer
             .api_keys()?
             .into_iter()
             .find(|k| Some(k.id) == number() && k.revoked_at.is_none())
-            .map(|k| issuer(format!("key:{}", k.name), Role::Operator, CameraGrant::All)),
+            .map(|k| issuer(format!("key:{}", k.name), k.role, k.cameras)),
         "device" => store
             .devices()?
             .into_iter()
@@ -279,15 +279,8 @@ pub async fn mint(
             asked
         }
     };
-    let ids = match &cameras {
-        CameraGrant::All => vec!["*".to_owned()],
-        CameraGrant::Only(ids) => ids.iter().cloned().collect(),
-    };
     let now = sightline_store::unix_now();
-    let nonce = sightline_store::secret::random_bytes::<16>().map_err(Error::from)?;
-    let claims = Claims::new(sub.clone(), ids, audience.clone(), now, nonce)
-        .with_role(role)
-        .with_ttl(ttl);
+    let claims = new_claims(sub.clone(), &cameras, role, audience.clone(), ttl, now)?;
     let key = auth.db(move |s| s.signing_key(now)).await?;
     let ticket =
         sightline_ticket::sign(&key.kid, &key.secret, &claims).map_err(|e| bad(e.to_string()))?;
@@ -311,4 +304,25 @@ pub async fn mint(
         cameras,
         role,
     }))
+}
+
+/// The claims of a new ticket from `sub` (its issuer, see [`issuer`]) for
+/// `cameras` (already capped by the issuer's rights), with a fresh random
+/// `jti`. Used by `POST /api/tickets` and by `sightline-relay user ticket`.
+pub fn new_claims(
+    sub: String,
+    cameras: &CameraGrant,
+    role: TicketRole,
+    audience: String,
+    ttl: i64,
+    now: i64,
+) -> Result<Claims, Error> {
+    let ids = match cameras {
+        CameraGrant::All => vec!["*".to_owned()],
+        CameraGrant::Only(ids) => ids.iter().cloned().collect(),
+    };
+    let nonce = sightline_store::secret::random_bytes::<16>().map_err(Error::from)?;
+    Ok(Claims::new(sub, ids, audience, now, nonce)
+        .with_role(role)
+        .with_ttl(ttl))
 }

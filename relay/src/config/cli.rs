@@ -136,6 +136,22 @@ pub enum UserCommand {
     Remove { name: String },
     /// List the users: name, role, cameras.
     List,
+    /// Print a ticket for a user's WebSocket (`hello`'s `ticket`), signed
+    /// now: for scripts, load tests and checking an embed by hand. Its
+    /// rights never exceed the user's; it ends when they change.
+    Ticket {
+        name: String,
+        /// `*` or camera ids separated by commas (capped by the user's grant).
+        #[arg(long, default_value = "*")]
+        cameras: String,
+        /// Seconds, from 1 to 3600.
+        #[arg(long, default_value_t = sightline_ticket::DEFAULT_TTL_SECS)]
+        ttl: i64,
+        /// The origin of the page that will use it [default: the listen address];
+        /// a client that sends no `Origin` may use any.
+        #[arg(long)]
+        audience: Option<String>,
+    },
     /// Print a one-time sign-in link for a user (valid 15 minutes).
     Link {
         name: String,

@@ -47,6 +47,8 @@ pub(super) struct FileAuth {
     pub embed_origins: Vec<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
     pub session_days: Option<u32>,
     pub metrics_token: Option<String>,
 }

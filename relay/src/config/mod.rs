@@ -131,6 +131,10 @@ pub struct AuthConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed for the client's
     /// address (login rate limits, the audit log).
     pub trusted_proxies: Vec<IpNet>,
+    /// Host names the relay answers to while auth is off, besides its
+    /// addresses, `localhost` and this machine's name (see `auth::hosts`):
+    /// `name`, `*.domain` or `*` (any: no protection from DNS rebinding).
+    pub hosts: Vec<String>,
     /// How long a sign-in lasts.
     pub session_secs: i64,
     /// A bearer token that lets a scraper read `/metrics` (else admins only).
@@ -153,6 +157,7 @@ impl Default for AuthConfig {
             enabled: true,
             embed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            hosts: Vec::new(),
             session_secs: DEFAULT_SESSION_DAYS as i64 * 86_400,
             metrics_token: None,
         }
@@ -411,6 +416,16 @@ fn auth_config(file: file::FileAuth) -> Result<AuthConfig, ConfigError> {
                 ))
             })?;
         auth.trusted_proxies.push(net);
+    }
+    for host in file.hosts {
+        let name = host.strip_prefix("*.").unwrap_or(&host);
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+        if host != "*" && (name.is_empty() || !name.chars().all(plain)) {
+            return Err(ConfigError::Auth(format!(
+                "hosts: {host:?} is not a host name (like cams.example.com, *.example.com, or * for any; no port)"
+            )));
+        }
+        auth.hosts.push(host.to_ascii_lowercase());
     }
     if let Some(days) = file.session_days {
         if !(1..=365).contains(&days) {

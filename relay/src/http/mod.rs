@@ -95,7 +95,12 @@ pub(crate) fn router(state: AppState, www: Option<PathBuf>) -> Router {
             user = tracing::field::Empty,
         )
     });
-    app.with_state(state).layer(trace)
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::policy::check_host,
+    ))
+    .with_state(state)
+    .layer(trace)
 }
 
 fn get_service_file(path: PathBuf) -> axum::routing::MethodRouter<AppState> {

@@ -36,6 +36,11 @@ const PING_INTERVAL: Duration = Duration::from_secs(20);
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a socket's access is re-checked even if nothing changed.
 const RECHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// A socket whose access cannot be checked (the database unreadable) is
+/// given the benefit of the doubt this long — a busy or briefly locked
+/// database must not drop every viewer — and is then closed: access that
+/// cannot be confirmed is not kept forever.
+const RECHECK_GRACE: Duration = Duration::from_secs(120);
 /// How long a session's last words (a close frame) may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -97,6 +102,7 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         frames: StreamMap::new(),
         statuses: StreamMap::new(),
         dropped: 0,
+        unchecked_since: None,
     };
     let end = session.serve(shutdown).await;
     let dropped = session.dropped;
@@ -136,6 +142,8 @@ struct Session {
     statuses: StreamMap<u16, WatchStream<sightline_wire::CameraState>>,
     /// Frames this viewer missed by falling behind (logged when the session ends).
     dropped: u64,
+    /// Since when re-checks of this socket's access have failed.
+    unchecked_since: Option<tokio::time::Instant>,
 }
 
 impl Session {
@@ -298,7 +306,10 @@ impl Session {
             return Ok(());
         };
         match self.auth.still_valid(caller).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.unchecked_since = None;
+                Ok(())
+            }
             Ok(false) => {
                 tracing::info!("access revoked: closing the socket");
                 let message = "your access was revoked or changed: sign in again";
@@ -307,8 +318,20 @@ impl Session {
                 Err(End::Revoked)
             }
             Err(e) => {
-                tracing::warn!("cannot re-check this socket's access: {e:#}");
-                Ok(())
+                let since = *self
+                    .unchecked_since
+                    .get_or_insert_with(tokio::time::Instant::now);
+                tracing::warn!(
+                    "cannot re-check this socket's access (failing for {:?}): {e:#}",
+                    since.elapsed()
+                );
+                if since.elapsed() < RECHECK_GRACE {
+                    return Ok(());
+                }
+                let message = "the relay cannot confirm your access (its database is unavailable): try again shortly";
+                self.send_error(Error::new(ErrorKind::Unavailable, message), None)
+                    .await?;
+                Err(End::Revoked)
             }
         }
     }

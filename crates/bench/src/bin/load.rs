@@ -7,6 +7,10 @@
 //! frames and bytes received, frames missed (gaps in the timestamps) and
 //! flagged as discontinuities, and latency (relay receive → viewer receive)
 //! percentiles in µs. The clocks agree: everything runs on this machine.
+//!
+//! For a relay with accounts, `SIGHTLINE_TICKET` holds a ticket every viewer
+//! sends in `hello` (an environment variable, not an argument: a ticket is a
+//! credential, and arguments are visible to every user in `ps`).
 
 use std::time::Duration;
 
@@ -14,7 +18,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use sightline_bench::{now_us, raise_file_limit, Tally};
-use sightline_wire::{ClientMessage, MediaHeader, PROTOCOL_VERSION};
+use sightline_wire::{ClientMessage, MediaHeader, Ticket, PROTOCOL_VERSION};
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -54,15 +58,17 @@ async fn main() -> anyhow::Result<()> {
         start: opened + Duration::from_secs_f64(args.warmup),
         end: opened + Duration::from_secs_f64(args.warmup + args.seconds),
     };
+    let ticket = std::env::var("SIGHTLINE_TICKET").ok().map(Ticket);
     let mut viewers = Vec::with_capacity(args.viewers);
     for _ in 0..args.viewers {
         let url = args.url.clone();
+        let ticket = ticket.clone();
         let camera = args.camera.clone();
         let fps = args.fps;
         viewers.push(tokio::spawn(async move {
             let mut tally = Tally::new(fps);
             let watched = match url.scheme() {
-                "ws" => watch_relay(&url, &camera, window, &mut tally).await,
+                "ws" => watch_relay(&url, &camera, ticket, window, &mut tally).await,
                 "tcp" => watch_floor(&url, window, &mut tally).await,
                 other => Err(anyhow::anyhow!("unknown scheme {other}")),
             };
@@ -104,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
 async fn watch_relay(
     url: &url::Url,
     camera: &str,
+    ticket: Option<Ticket>,
     window: Window,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
@@ -114,7 +121,7 @@ async fn watch_relay(
         ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             client: Some("sightline-load".into()),
-            ticket: None,
+            ticket,
         },
         ClientMessage::Subscribe {
             id: 1,
@@ -126,7 +133,10 @@ async fn watch_relay(
     loop {
         let next = tokio::time::timeout_at(window.end, socket.next()).await;
         let Ok(msg) = next else {
-            return Ok(()); // the window is over
+            // The window is over. A viewer that saw nothing (its subscribe
+            // refused, say) did not connect.
+            anyhow::ensure!(tally.frames > 0, "no frame in the window");
+            return Ok(());
         };
         match msg.context("the relay closed the socket")?? {
             Message::Binary(data) => {

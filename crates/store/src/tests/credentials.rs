@@ -5,7 +5,9 @@ use crate::{StoreError, API_KEY_PREFIX, DEVICE_TOKEN_PREFIX};
 fn api_keys_work_until_revoked() {
     let store = store();
     let boss = admin(&store);
-    let (key, token) = store.create_api_key("backend", boss.id, NOW).expect("key");
+    let (key, token) = store
+        .create_api_key("backend", Role::Operator, &CameraGrant::All, boss.id, NOW)
+        .expect("key");
     assert!(token.expose().starts_with(API_KEY_PREFIX), "prefix");
     assert_eq!(token.expose().len(), API_KEY_PREFIX.len() + 43);
     assert_eq!(key.name, "backend");
@@ -48,7 +50,9 @@ fn api_keys_work_until_revoked() {
         .expect("lookup")
         .is_none());
 
-    let (other, other_token) = store.create_api_key("other", boss.id, NOW).expect("key");
+    let (other, other_token) = store
+        .create_api_key("other", Role::Operator, &CameraGrant::All, boss.id, NOW)
+        .expect("key");
     assert!(store.revoke_api_key(key.id, NOW + 100).expect("revoke"));
     assert!(!store.revoke_api_key(key.id, NOW + 200).expect("again"));
     assert!(!store.revoke_api_key(999, NOW).expect("unknown"));
@@ -76,14 +80,14 @@ fn api_keys_need_a_name_and_a_creator() {
     for bad in ["", " padded", &"k".repeat(65), "tab\there"] {
         assert!(
             matches!(
-                store.create_api_key(bad, boss.id, NOW),
+                store.create_api_key(bad, Role::Operator, &CameraGrant::All, boss.id, NOW),
                 Err(StoreError::Invalid(_))
             ),
             "{bad:?}"
         );
     }
     assert!(matches!(
-        store.create_api_key("backend", 999, NOW),
+        store.create_api_key("backend", Role::Operator, &CameraGrant::All, 999, NOW),
         Err(StoreError::NotFound(_))
     ));
     assert!(store.api_keys().expect("list").is_empty());
@@ -132,7 +136,9 @@ fn devices_work_until_revoked() {
 fn tokens_of_one_kind_do_not_open_another() {
     let store = store();
     let boss = admin(&store);
-    let (_, key) = store.create_api_key("k", boss.id, NOW).expect("key");
+    let (_, key) = store
+        .create_api_key("k", Role::Operator, &CameraGrant::All, boss.id, NOW)
+        .expect("key");
     let (_, device) = store
         .create_device("d", &CameraGrant::All, boss.id, NOW)
         .expect("device");

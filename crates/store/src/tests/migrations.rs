@@ -123,3 +123,40 @@ fn in_memory_gets_the_latest_version_and_store_is_shareable() {
     assert_send_sync::<Store>();
     assert_eq!(store().schema_version().expect("version"), SCHEMA_VERSION);
 }
+
+#[test]
+fn api_keys_made_before_scopes_keep_what_they_could_do() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    {
+        // A database as version 1 left it, with a key.
+        let raw = rusqlite::Connection::open(&path).expect("raw open");
+        raw.execute_batch(crate::migrations::MIGRATIONS[0])
+            .expect("version 1");
+        raw.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO users (name, role, cameras, password_hash, created_at)
+                 VALUES ('boss', 'admin', '*', 'x', 1);
+             INSERT INTO api_keys (name, token_hash, created_by, created_at)
+                 VALUES ('old', 'h', 1, 1);",
+        )
+        .expect("old rows");
+    }
+    let store = Store::open(&path).expect("migrates");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    let keys = store.api_keys().expect("keys");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].role, Role::Operator);
+    assert_eq!(keys[0].cameras, CameraGrant::All);
+    // New keys say their scope, and never administer.
+    let boss = store.user_by_name("boss").expect("read").expect("boss");
+    let only_a = CameraGrant::parse("a").expect("grant");
+    let (key, _) = store
+        .create_api_key("new", Role::Viewer, &only_a, boss.id, NOW)
+        .expect("key");
+    assert_eq!((key.role, key.cameras), (Role::Viewer, only_a));
+    assert!(matches!(
+        store.create_api_key("root", Role::Admin, &CameraGrant::All, boss.id, NOW),
+        Err(StoreError::Invalid(_))
+    ));
+}

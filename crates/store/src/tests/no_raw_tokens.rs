@@ -9,7 +9,9 @@ fn the_database_never_holds_a_raw_token() {
     let signin = store
         .create_signin_token(boss.id, NOW, HOUR)
         .expect("signin");
-    let (_, key) = store.create_api_key("backend", boss.id, NOW).expect("key");
+    let (_, key) = store
+        .create_api_key("backend", Role::Operator, &CameraGrant::All, boss.id, NOW)
+        .expect("key");
     let (_, device) = store
         .create_device("wall", &CameraGrant::All, boss.id, NOW)
         .expect("device");

@@ -22,7 +22,11 @@ fn every_revocation_moves_the_revision_and_creations_do_not() {
         add(s, "carol", Role::Viewer, "*");
         session = Some(s.create_session(alice.id, NOW, HOUR).expect("session"));
         s.create_signin_token(alice.id, NOW, HOUR).expect("signin");
-        key = Some(s.create_api_key("k", boss.id, NOW).expect("key").0);
+        key = Some(
+            s.create_api_key("k", Role::Operator, &CameraGrant::All, boss.id, NOW)
+                .expect("key")
+                .0,
+        );
         device = Some(
             s.create_device("d", &CameraGrant::All, boss.id, NOW)
                 .expect("device")

@@ -204,7 +204,9 @@ fn removing_a_user_takes_its_access_with_it() {
     let (_, share) = store
         .create_share("front", bob.id, NOW, NOW + HOUR)
         .expect("share");
-    let (key, key_token) = store.create_api_key("backend", bob.id, NOW).expect("key");
+    let (key, key_token) = store
+        .create_api_key("backend", Role::Operator, &CameraGrant::All, bob.id, NOW)
+        .expect("key");
     let revision = store.revision().expect("revision");
 
     let removed = store.remove_user("bob").expect("remove");

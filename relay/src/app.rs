@@ -147,6 +147,16 @@ impl Relay {
             tracing::warn!(
                 "[auth] enabled = false: anyone who can reach {addr} sees every camera and may change everything"
             );
+            if config.auth.embed_origins.iter().any(|o| o == "*") {
+                tracing::warn!(
+                    "[auth] enabled = false with embed_origins = [\"*\"]: any web site a viewer on this network opens can stream every camera through their browser"
+                );
+            }
+            if config.auth.hosts.iter().any(|h| h == "*") {
+                tracing::warn!(
+                    "[auth] enabled = false with hosts = [\"*\"]: web sites can reach this relay through DNS rebinding"
+                );
+            }
         }
         // The self-signed certificate's names are the relay's (the default
         // ones, this machine's, are answered to anyway).

@@ -26,6 +26,7 @@ pub mod tls;
 mod ws;
 
 pub use app::Relay;
+pub use auth::origin::normalize as normalize_origin;
 pub use auth::policy::{Need, Route, ROUTES};
 pub use auth::tickets::new_claims;
 pub use config::{AuthConfig, CameraConfig, Cli, RelayConfig, RtspSource, Source, Transport};

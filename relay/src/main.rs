@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use sightline_relay::app::{base_url, open_store, signin_link};
 use sightline_relay::config::{Command, UserCommand};
-use sightline_relay::{new_claims, Cli, Relay, RelayConfig};
+use sightline_relay::{new_claims, normalize_origin, Cli, Relay, RelayConfig};
 use sightline_store::{unix_now, AuditEntry, CameraGrant, Role, Secret, Store};
 use tracing_subscriber::EnvFilter;
 
@@ -188,7 +188,9 @@ fn user_command(config: &RelayConfig, command: UserCommand) -> anyhow::Result<()
             if cameras.is_empty() {
                 anyhow::bail!("{name} may see none of these cameras");
             }
-            let audience = audience.unwrap_or_else(|| base.clone());
+            // As `POST /api/tickets` takes it: one origin (`*` is for API keys).
+            let audience = normalize_origin(audience.as_deref().unwrap_or(&base))
+                .map_err(|why| anyhow::anyhow!("--audience: {why}"))?;
             let now = unix_now();
             let sub = format!("user:{}:{}", user.id, user.generation);
             let claims = new_claims(
@@ -206,7 +208,10 @@ fn user_command(config: &RelayConfig, command: UserCommand) -> anyhow::Result<()
                 actor: Some("cli".into()),
                 action: "ticket.mint".into(),
                 target: Some(name.clone()),
-                detail: Some(format!("ttl {ttl} s; jti {}", claims.jti)),
+                detail: Some(format!(
+                    "cameras {cameras}; role View; audience {}; ttl {ttl} s; jti {}",
+                    claims.aud, claims.jti
+                )),
                 peer: None,
             })?;
             println!("{ticket}");

@@ -139,6 +139,24 @@ fn a_ticket_from_the_shell_is_signed_and_capped_by_the_users_grant() {
     assert!(!none.status.success(), "no ticket for nothing");
     let long = relay(&data, &["user", "ticket", "bo", "--ttl", "3601"], None);
     assert!(!long.status.success(), "at most an hour");
+    let anywhere = relay(&data, &["user", "ticket", "bo", "--audience", "*"], None);
+    assert!(!anywhere.status.success(), "`*` is for API keys");
+    let shop = ok(relay(
+        &data,
+        &[
+            "user",
+            "ticket",
+            "bo",
+            "--audience",
+            "HTTPS://Shop.Example:443/",
+        ],
+        None,
+    ));
+    let claims = sightline_ticket::verify_with(shop.trim(), now, None, |kid| {
+        store.signing_key_by_id(kid).unwrap().map(|k| k.secret)
+    })
+    .unwrap();
+    assert_eq!(claims.aud, "https://shop.example", "normalised");
     let audit = store.audit_page(None, 10).unwrap();
     assert!(audit.iter().any(|e| e.entry.action == "ticket.mint"));
 }

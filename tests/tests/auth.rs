@@ -986,6 +986,15 @@ async fn the_admin_api_is_for_admins_and_every_change_is_audited() {
             serde_json::json!({"name": "too much", "role": "admin"}),
         )
         .await;
+    let no_cameras = relay
+        .as_user(
+            &root,
+            "POST",
+            "/api/keys",
+            serde_json::json!({"name": "nothing", "cameras": []}),
+        )
+        .await;
+    assert_eq!(no_cameras.status, 400, "{no_cameras:?}");
     assert_eq!(
         admin_key.status, 400,
         "tickets never administer: {admin_key:?}"

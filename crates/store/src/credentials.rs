@@ -126,6 +126,11 @@ impl Store {
                 "an API key mints viewer or operator tickets: tickets never administer".into(),
             ));
         }
+        if cameras.is_empty() {
+            return Err(StoreError::Invalid(
+                "an API key needs cameras: `*` or camera ids".into(),
+            ));
+        }
         let token = prefixed_token(API_KEY_PREFIX)?;
         let key = self.write(|tx| {
             check_creator(tx, created_by)?;

@@ -262,8 +262,8 @@ pub async fn user_link(
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     name: String,
-    /// The most its tickets may do: `viewer` or `operator` (the default,
-    /// as keys made before scopes existed).
+    /// The most its tickets may do: `viewer` (the default: least privilege)
+    /// or `operator`.
     #[serde(default)]
     role: Option<Role>,
     /// The cameras its tickets may name, at most; default `*`.
@@ -288,7 +288,7 @@ pub async fn add_key(
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<Json<KeyAnswer>, Error> {
     let by = actor.user_id()?;
-    let role = body.role.unwrap_or(Role::Operator);
+    let role = body.role.unwrap_or(Role::Viewer);
     let cameras = body.cameras.unwrap_or(CameraGrant::All);
     let (key, token) = state
         .auth

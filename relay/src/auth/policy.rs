@@ -133,10 +133,12 @@ pub async fn check(
 /// (DNS rebinding). With accounts on, a rebound page has no cookie and no
 /// ticket, and any name is served (reverse proxies, DDNS names).
 pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|h| h.to_str().unwrap_or(""));
+    // HTTP/2 without TLS (h2c, which no browser speaks) names the host in
+    // the request's authority instead of a `Host` header.
+    let host = match request.headers().get(header::HOST) {
+        Some(h) => Some(h.to_str().unwrap_or("")),
+        None => request.uri().authority().map(|a| a.as_str()),
+    };
     if state.auth.enabled() || state.auth.hosts.allows(host) {
         return next.run(request).await;
     }

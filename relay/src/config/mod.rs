@@ -418,14 +418,21 @@ fn auth_config(file: file::FileAuth) -> Result<AuthConfig, ConfigError> {
         auth.trusted_proxies.push(net);
     }
     for host in file.hosts {
-        let name = host.strip_prefix("*.").unwrap_or(&host);
-        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
-        if host != "*" && (name.is_empty() || !name.chars().all(plain)) {
-            return Err(ConfigError::Auth(format!(
-                "hosts: {host:?} is not a host name (like cams.example.com, *.example.com, or * for any; no port)"
-            )));
+        if host.trim() == "*" {
+            auth.hosts.push("*".into());
+            continue;
         }
-        auth.hosts.push(host.to_ascii_lowercase());
+        // The certificate names' rules: labels, a wildcard only first and
+        // over at least two labels (`*.com` would be every .com name).
+        match TlsName::parse(&host) {
+            Ok(TlsName::Dns(name)) => auth.hosts.push(name),
+            Ok(TlsName::Ip(_)) => {} // addresses are always answered to
+            Err(why) => {
+                return Err(ConfigError::Auth(format!(
+                    "hosts: {host:?}: {why} (like cams.example.com or *.example.com; * for any; no port)"
+                )))
+            }
+        }
     }
     if let Some(days) = file.session_days {
         if !(1..=365).contains(&days) {
@@ -505,6 +512,28 @@ mod tests {
             fn drop(&mut self) {
                 let _ = std::fs::remove_file(&self.0);
             }
+        }
+    }
+
+    #[test]
+    fn auth_hosts_are_host_names_or_star() {
+        let hosts = |list: &str| {
+            RelayConfig::from_file_text(&format!("[auth]\nenabled = false\nhosts = {list}\n"))
+                .map(|c| c.auth.hosts)
+        };
+        assert_eq!(
+            hosts(r#"["Cams.Example.com.", "*.site.example", "*", "10.0.0.5"]"#).unwrap(),
+            ["cams.example.com", "*.site.example", "*"]
+        );
+        for bad in [
+            r#"["*.."]"#,
+            r#"["*.com"]"#,
+            r#"["cams.example.com:8080"]"#,
+            r#"["a/b"]"#,
+            r#"[""]"#,
+        ] {
+            let err = hosts(bad).expect_err(bad).to_string();
+            assert!(err.contains("hosts:"), "{bad}: {err}");
         }
     }
 

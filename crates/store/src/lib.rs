@@ -1,6 +1,6 @@
 //! Sightline's database: one SQLite file holding the users, their sessions, one-time
 //! sign-in tokens, API keys, kiosk devices, share links, the keys that sign tickets,
-//! and the audit log.
+//! the audit log, and the alert history ([`Alert`]; its files live beside it).
 //!
 //! **Blocking by design.** No tokio, no HTTP: every call is a short synchronous
 //! transaction on one [`rusqlite::Connection`] behind a mutex, and the relay calls
@@ -25,6 +25,7 @@
 //! sockets when it moves, which also catches changes made by the CLI in another
 //! process.
 
+mod alerts;
 mod audit;
 mod credentials;
 mod error;
@@ -46,6 +47,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 
+pub use alerts::{
+    Alert, AlertQuery, MediaFile, MediaKind, NewAlert, Severity, DEFAULT_ALERT_PAGE,
+    MAX_ALERT_PAGE, MAX_ALERT_ZONES,
+};
 pub use audit::{AuditEntry, AuditRecord, MAX_AUDIT_PAGE};
 pub use credentials::{ApiKey, Device, API_KEY_PREFIX, DEVICE_TOKEN_PREFIX};
 pub use error::{Result, StoreError};

@@ -17,7 +17,7 @@
 //! created readable by its owner only.
 
 /// The migrations, oldest first. `MIGRATIONS.len()` is the version this build writes.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 CREATE TABLE users (
@@ -112,4 +112,37 @@ const V2: &str = r#"
 ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
     CHECK (role IN ('viewer', 'operator'));
 ALTER TABLE api_keys ADD COLUMN cameras TEXT NOT NULL DEFAULT '*';
+"#;
+
+/// The alert history (see `alerts.rs`): times in Unix milliseconds, zones one name
+/// a line, files named relative to the alerts folder. `acked_by` is a name, not a
+/// user id: the history keeps it when the user is removed.
+const V3: &str = r#"
+CREATE TABLE alerts (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    camera         TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    severity       TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    started_at_ms  INTEGER NOT NULL,
+    ended_at_ms    INTEGER,
+    zones          TEXT    NOT NULL DEFAULT '',
+    score          REAL    NOT NULL DEFAULT 0,
+    area           REAL    NOT NULL DEFAULT 0,
+    label          TEXT,
+    message        TEXT,
+    acked_by       TEXT,
+    acked_at       INTEGER,
+    snapshot_path  TEXT,
+    snapshot_bytes INTEGER CHECK (snapshot_bytes >= 0),
+    clip_path      TEXT,
+    clip_bytes     INTEGER CHECK (clip_bytes >= 0),
+    CHECK ((acked_by IS NULL) = (acked_at IS NULL)),
+    CHECK ((snapshot_path IS NULL) = (snapshot_bytes IS NULL)),
+    CHECK ((clip_path IS NULL) = (clip_bytes IS NULL))
+) STRICT;
+CREATE INDEX alerts_by_camera ON alerts (camera, started_at_ms);
+CREATE INDEX alerts_by_start ON alerts (started_at_ms);
+CREATE INDEX alerts_open ON alerts (started_at_ms) WHERE ended_at_ms IS NULL;
+CREATE INDEX alerts_with_media ON alerts (started_at_ms)
+    WHERE snapshot_path IS NOT NULL OR clip_path IS NOT NULL;
 "#;

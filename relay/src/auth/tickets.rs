@@ -234,9 +234,6 @@ pub async fn mint(
         }
     };
     let ttl = request.ttl.unwrap_or(DEFAULT_TTL_SECS);
-    if !(1..=MAX_TTL_SECS).contains(&ttl) {
-        return Err(bad(format!("ttl must be from 1 to {MAX_TTL_SECS} seconds")));
-    }
     let role = request.role.unwrap_or_default();
     if role_of(role) > caller.role {
         return Err(Error::new(
@@ -308,7 +305,8 @@ pub async fn mint(
 
 /// The claims of a new ticket from `sub` (its issuer, see [`issuer`]) for
 /// `cameras` (already capped by the issuer's rights), with a fresh random
-/// `jti`. Used by `POST /api/tickets` and by `sightline-relay user ticket`.
+/// `jti`, living `ttl` seconds (1 to [`MAX_TTL_SECS`]). Used by
+/// `POST /api/tickets` and by `sightline-relay user ticket`.
 pub fn new_claims(
     sub: String,
     cameras: &CameraGrant,
@@ -317,6 +315,12 @@ pub fn new_claims(
     ttl: i64,
     now: i64,
 ) -> Result<Claims, Error> {
+    if !(1..=MAX_TTL_SECS).contains(&ttl) {
+        return Err(Error::new(
+            ErrorKind::BadRequest,
+            format!("ttl must be from 1 to {MAX_TTL_SECS} seconds"),
+        ));
+    }
     let ids = match cameras {
         CameraGrant::All => vec!["*".to_owned()],
         CameraGrant::Only(ids) => ids.iter().cloned().collect(),

@@ -16,7 +16,13 @@
 // who has it watch that one camera for 1 to 168 hours, until it expires or is
 // revoked (by its creator or an admin). The relay shows the link only once:
 // it appears with a Copy button until "Done".
+//
+// Alerts (alerts.js): every tile outlines its camera while an alert lasts
+// (the player's `alerts` attribute, off while the camera is snoozed), and the
+// Alerts button opens the panel: live list and history, acknowledge, clips,
+// snooze, sound and notifications. `?alerts` opens it at once.
 
+import { setUpAlerts } from "./alerts.js";
 import { me, post, retrying, showSignedIn } from "./api.js";
 import { listCameras } from "./cameras.js";
 import { showOnce } from "./once.js";
@@ -57,6 +63,8 @@ function tile(camera) {
   const player = document.createElement("cam-player");
   player.camera = camera.id;
   player.stats = showStats.checked;
+  // The outline while an alert lasts (alerts.js takes it off while snoozed).
+  player.alerts = true;
   if (decoder) player.decoder = decoder;
   if (renderer) player.renderer = renderer;
   const caption = document.createElement("figcaption");
@@ -223,6 +231,15 @@ showUser(await signedIn(() => retrying(me, waiting)));
 const list = await signedIn(() => listCameras(waiting));
 for (const camera of list) names.set(camera.id, camera.name);
 grid.replaceChildren(...list.map(tile));
+setUpAlerts({
+  grid,
+  cameras: list,
+  focus: (id) => {
+    if (grid.dataset.focus !== id) focus(id, true);
+  },
+  relayout: layout,
+  signedOut: toLogin,
+});
 if (!list.length) summary.textContent = "The relay has no cameras: see README, Configuration.";
 else updateSummary();
 focus(query.get("camera"), false);

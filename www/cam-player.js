@@ -28,6 +28,18 @@
 //   reconnects the element with the new credentials.
 // - A refusal fires `error` with `detail = {source: "relay", code, message}`
 //   (`code`: `unauthenticated`, `unknown_camera` or `protocol_mismatch`).
+//
+// Alerts. While in the document, seen or not, an element hears its camera's
+// alerts (motion, camera events, webhooks, the camera going offline) and fires
+// `alert` for each change: `detail` is the alert as the relay gives it (`id`,
+// `camera`, `kind`, `severity`, `label`, `message`, `started_at_ms`,
+// `ended_at_ms`, `zones`, `score`, `area`, `acked_by`, `acked_at_ms`,
+// `snapshot`, `clip`) plus `event`: `active` (already going when the socket
+// opened: show it, do not ring), `start`, `update`, `end` or `ack`. One id
+// comes several times: key by `id`. With the `alerts` attribute the tile is
+// outlined (colour by severity) with the label while an alert lasts; the host
+// then has `alerting="info|warning|critical"`. `activeAlerts` lists the
+// camera's active alerts, most severe first.
 
 import init, { CamPlayerCore, setAssetBase } from "./sightline-player.js";
 
@@ -38,7 +50,7 @@ const ready = init({ module_or_path: new URL("sightline-player_bg.wasm", base) }
 
 /** Attributes mirrored as string properties, and as boolean ones. */
 const STRINGS = ["camera", "relay", "ticket", "decoder", "renderer", "fit"];
-const FLAGS = ["controls", "stats"];
+const FLAGS = ["controls", "stats", "alerts"];
 
 export class CamPlayer extends HTMLElement {
   static observedAttributes = [...STRINGS, ...FLAGS];
@@ -99,6 +111,11 @@ export class CamPlayer extends HTMLElement {
   /** `connecting`, `live`, `reconnecting` or `offline`. */
   get state() {
     return this.#core ? this.#core.state : "connecting";
+  }
+
+  /** The camera's active alerts, most severe first (objects as in the `alert` event, without `event`). */
+  get activeAlerts() {
+    return this.#core ? this.#core.activeAlerts() : [];
   }
 
   /** Counters and live figures (see README: `getStats()`). */

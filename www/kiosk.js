@@ -3,7 +3,13 @@
 // - cams: camera ids (default: every camera the relay lists);
 // - layout: COLSxROWS (default: the smallest near-square grid that holds them);
 // - rotate: with more cameras than cells, show the next page every N seconds (default 30);
-// - fit: contain (default) or cover; decoder, renderer: as the element's attributes.
+// - fit: contain (default) or cover; decoder, renderer: as the element's attributes;
+// - alerts: `outline` outlines a tile while its camera has an alert (the
+//   element's `alerts` attribute); `focus` does that too and brings a camera
+//   whose alert starts to the whole screen for `alerts_secs` seconds (default
+//   30; a newer alert takes over and starts the time again), then goes back
+//   to the page it was showing and to rotation (paused meanwhile). Every
+//   player of the wall hears its camera's alerts, on the page shown or not.
 // No chrome, no cursor, the screen kept awake (Screen Wake Lock). Each player
 // reconnects forever on its own; on top of that a watchdog restarts any tile
 // that painted nothing new for 10 s, so a stuck tile heals without a reload.
@@ -135,9 +141,11 @@ message.textContent = "";
 const { cols, rows } = parseLayout(query.get("layout"), ids.length);
 wall.style.setProperty("--cols", cols);
 wall.style.setProperty("--rows", rows);
+const alertMode = query.get("alerts");
 const players = ids.map((id) => {
   const player = document.createElement("cam-player");
   player.camera = id;
+  if (alertMode !== null) player.alerts = true;
   player.fit = query.get("fit") === "cover" ? "cover" : "contain";
   if (query.get("decoder")) player.decoder = query.get("decoder");
   if (query.get("renderer")) player.renderer = query.get("renderer");
@@ -150,18 +158,46 @@ wall.replaceChildren(...players);
 const perPage = cols * rows;
 const pages = Math.ceil(players.length / perPage);
 let page = 0;
+/** The player shown full screen for an alert, or null. */
+let focused = null;
+let focusTimer = null;
 function showPage() {
+  if (focused) return;
+  wall.style.setProperty("--cols", cols);
+  wall.style.setProperty("--rows", rows);
   players.forEach((p, i) => (p.hidden = Math.floor(i / perPage) !== page));
+  delete document.documentElement.dataset.alertFocus;
 }
 showPage();
 const rotate = Math.max(5, Number(query.get("rotate")) || 30);
 if (pages > 1) {
   timers.push(
     setInterval(() => {
+      if (focused) return; // rotation waits while an alert has the screen
       page = (page + 1) % pages;
       showPage();
     }, rotate * 1000),
   );
+}
+
+// `alerts=focus`: a camera whose alert starts takes the whole screen for a while.
+if (alertMode === "focus") {
+  const seconds = Math.max(1, Number(query.get("alerts_secs")) || 30);
+  wall.addEventListener("alert", (event) => {
+    if (event.detail?.event !== "start" || refused) return;
+    const player = players.find((p) => p.camera === event.detail.camera);
+    if (!player) return;
+    focused = player;
+    wall.style.setProperty("--cols", 1);
+    wall.style.setProperty("--rows", 1);
+    players.forEach((p) => (p.hidden = p !== player));
+    document.documentElement.dataset.alertFocus = player.camera;
+    clearTimeout(focusTimer);
+    focusTimer = setTimeout(() => {
+      focused = null;
+      showPage();
+    }, seconds * 1000);
+  });
 }
 
 // The watchdog: a shown tile whose painted-frame count has not moved for

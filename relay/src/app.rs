@@ -13,10 +13,11 @@ use sightline_store::{CameraGrant, Role, Store};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::alerts::Alerts;
 use crate::auth::Auth;
 use crate::config::{RelayConfig, Source, TlsCertificate};
 use crate::http::{self, AppState};
-use crate::hub::Hub;
+use crate::hub::{Feed, Hub};
 use crate::ingest::demo::DemoCamera;
 use crate::ingest::rtsp;
 use crate::tls::names::TlsName;
@@ -26,6 +27,7 @@ use crate::tls::{self, TlsStatus};
 pub struct Relay {
     addr: SocketAddr,
     hub: Arc<Hub>,
+    alerts: Arc<Alerts>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     demo_cameras: Vec<DemoCamera>,
@@ -131,7 +133,7 @@ impl Relay {
             )),
             None => None,
         };
-        let store = match &config.data {
+        let store: Option<Arc<Store>> = match &config.data {
             Some(dir) => Some(Arc::new(open_store(dir)?)),
             None => None,
         };
@@ -170,13 +172,85 @@ impl Relay {
         };
         let auth = Auth::new(
             config.auth.clone(),
-            store,
+            store.clone(),
             tls.is_some(),
             &certificate_names,
             shutdown_rx.clone(),
         )?;
+        // Without a data directory (tests, benchmarks) alerts live in memory.
+        let alert_store = match &store {
+            Some(store) => store.clone(),
+            None => Arc::new(Store::open_in_memory()?),
+        };
+        let alerts = Alerts::start(
+            config.alerts.clone(),
+            alert_store,
+            config.data.as_deref(),
+            hub.clone(),
+            shutdown_rx.clone(),
+        )?;
+        if let Some(broker) = config.mqtt.clone() {
+            tokio::spawn(crate::alerts::mqtt::run(
+                broker,
+                alerts.clone(),
+                hub.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+        let offline_after = Duration::from_secs(config.alerts.offline_alert_after);
+        for feed in hub.feeds() {
+            if config.alerts.clips {
+                feed.keep_preroll(sightline_media::PrerollConfig {
+                    pre_roll: Duration::from_secs(config.alerts.pre_roll),
+                    ..Default::default()
+                });
+            }
+            tokio::spawn(crate::alerts::health::watch_camera(
+                alerts.clone(),
+                feed.clone(),
+                offline_after,
+                shutdown_rx.clone(),
+            ));
+        }
         let mut demo_cameras = Vec::new();
         let mut rtsp_cameras = Vec::new();
+        for camera in &config.cameras {
+            if let Some(onvif) = &camera.onvif {
+                tokio::spawn(crate::alerts::onvif::run(
+                    alerts.clone(),
+                    camera.id.clone(),
+                    onvif.clone(),
+                    shutdown_rx.clone(),
+                ));
+            }
+            let Some(motion) = &camera.motion else {
+                continue;
+            };
+            let Some(feed) = hub.get(&camera.id).cloned() else {
+                continue;
+            };
+            // A substream for detection is pulled like a camera of its own,
+            // into a feed no viewer sees.
+            let analysed = match &motion.detect_url {
+                Some(rtsp) => {
+                    let detect = Feed::standalone(&camera.id, &format!("{} (motion)", camera.name));
+                    rtsp_cameras.push(rtsp::spawn(
+                        detect.clone(),
+                        rtsp.clone(),
+                        shutdown_rx.clone(),
+                    ));
+                    detect
+                }
+                None => feed,
+            };
+            tokio::spawn(crate::alerts::motion::run(
+                alerts.clone(),
+                camera.id.clone(),
+                analysed,
+                motion.detector.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
         for (feed, source) in sources {
             match source {
                 Source::Demo(options) => demo_cameras
@@ -192,6 +266,7 @@ impl Relay {
             AppState {
                 hub: hub.clone(),
                 auth,
+                alerts: alerts.clone(),
                 shutdown: shutdown_rx.clone(),
             },
             config.www,
@@ -249,6 +324,7 @@ impl Relay {
         Ok(Relay {
             addr,
             hub,
+            alerts,
             shutdown,
             server,
             demo_cameras,
@@ -294,6 +370,23 @@ impl Relay {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The alert engine (history, active alerts, signals).
+    pub fn alerts(&self) -> &Arc<Alerts> {
+        &self.alerts
+    }
+
+    /// Sends the intruder across demo camera `camera`'s doorway now; false
+    /// when no such demo camera runs.
+    pub fn intrude(&self, camera: &str) -> bool {
+        match self.demo_cameras.iter().find(|c| c.id == camera) {
+            Some(c) => {
+                c.intrude();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Closes every session, stops the cameras and waits for the server to end.

@@ -15,6 +15,7 @@
 //!
 //! Only what the binary, the tests and the benchmarks use is public.
 
+pub mod alerts;
 pub mod app;
 mod auth;
 pub mod config;

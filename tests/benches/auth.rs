@@ -33,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
         cameras: vec![CameraConfig {
             id: "cam".into(),
             name: "Camera".into(),
+            motion: None,
+            onvif: None,
             source: Source::Demo(DemoOptions {
                 width: 160,
                 height: 96,
@@ -43,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
         data: None,
         auth: AuthConfig::disabled(),
         tls: None,
+        alerts: Default::default(),
+        mqtt: None,
     };
     let (mut config, data) = secured(config)?;
     // Each sign-in comes from another address (behind a trusted proxy), as

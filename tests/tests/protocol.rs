@@ -20,6 +20,8 @@ async fn relay() -> Relay {
         cameras: vec![CameraConfig {
             id: "demo".into(),
             name: "Demo".into(),
+            motion: None,
+            onvif: None,
             // Small and with frequent keyframes: the protocol is under test, not the encoder.
             source: Source::Demo(DemoOptions {
                 width: 320,
@@ -33,6 +35,8 @@ async fn relay() -> Relay {
         data: None,
         auth: AuthConfig::disabled(),
         tls: None,
+        alerts: Default::default(),
+        mqtt: None,
     };
     Relay::start(config).await.expect("relay starts")
 }

@@ -12,13 +12,18 @@
 //! - [`EventState`]: which motion/alarm states are active, with the debounce a
 //!   camera that never sends the "end" needs.
 //!
-//! What is not: the HTTP transport (SOAP 1.2 over HTTP POST, with HTTP digest for
-//! the cameras that want it), the PullPoint loop (renew, resubscribe with backoff)
-//! and the relay's alert engine. They use this crate.
+//! - GetServices/GetCapabilities, to find the events service's address.
+//!
+//! With the `client` feature (default): [`client`], the HTTP transport (SOAP 1.2
+//! over HTTP POST, with HTTP digest for the cameras that want it), [`Camera`] and
+//! the PullPoint loop [`run_events`] (renew, resubscribe with backoff). Not here:
+//! the relay's alert engine, which consumes [`EventUpdate`]s.
 //!
 //! Parsing matches on namespace URIs and local names, never on prefixes, and
 //! skips elements it does not know; it rejects XML that is not well-formed.
 
+#[cfg(feature = "client")]
+pub mod client;
 mod error;
 pub mod events;
 pub mod requests;
@@ -27,11 +32,16 @@ mod security;
 mod time;
 mod xml;
 
+#[cfg(feature = "client")]
+pub use client::{
+    reachable_address, run_events, Camera, ClientError, EventOptions, EventStatus, EventUpdate,
+};
 pub use error::{Error, Fault};
 pub use events::{EventState, StateChange};
 pub use responses::{
-    parse_create_pull_point_subscription, parse_pull_messages, parse_renew,
-    parse_system_date_and_time, Notification, PropertyOperation, PullMessages, Subscription,
+    parse_create_pull_point_subscription, parse_get_capabilities, parse_get_services,
+    parse_pull_messages, parse_renew, parse_system_date_and_time, Capabilities, Notification,
+    PropertyOperation, PullMessages, Service, Subscription,
 };
 pub use security::UsernameToken;
 pub use time::{xsd_duration, ClockOffset, Timestamp};

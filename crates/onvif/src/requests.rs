@@ -34,6 +34,8 @@ pub const MOTION_TOPICS: &[&str] = &[
 pub mod action {
     pub const GET_SYSTEM_DATE_AND_TIME: &str =
         "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime";
+    pub const GET_SERVICES: &str = "http://www.onvif.org/ver10/device/wsdl/GetServices";
+    pub const GET_CAPABILITIES: &str = "http://www.onvif.org/ver10/device/wsdl/GetCapabilities";
     pub const CREATE_PULL_POINT_SUBSCRIPTION: &str =
         "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest";
     pub const PULL_MESSAGES: &str =
@@ -103,6 +105,32 @@ pub fn get_system_date_and_time() -> Request {
         action::GET_SYSTEM_DATE_AND_TIME,
         &[],
         "<tds:GetSystemDateAndTime/>",
+    )
+}
+
+/// GetServices (ONVIF 2.0 and later): every service's namespace and address,
+/// capabilities left out. Cameras differ on whether it needs authentication, so
+/// the token goes with it when there is one.
+pub fn get_services(token: Option<&UsernameToken>) -> Request {
+    let headers: Vec<String> = security(token).into_iter().collect();
+    envelope(
+        action::GET_SERVICES,
+        &headers,
+        "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>",
+    )
+}
+
+/// GetCapabilities for one category (`"Events"`, `"PTZ"`, `"All"`): the older
+/// way to find a service's address, for firmware without GetServices.
+pub fn get_capabilities(token: Option<&UsernameToken>, category: &str) -> Request {
+    let headers: Vec<String> = security(token).into_iter().collect();
+    envelope(
+        action::GET_CAPABILITIES,
+        &headers,
+        &format!(
+            "<tds:GetCapabilities><tds:Category>{}</tds:Category></tds:GetCapabilities>",
+            escape(category)
+        ),
     )
 }
 

@@ -75,6 +75,26 @@ pub struct PullMessages {
     pub messages: Vec<Notification>,
 }
 
+/// One entry of GetServicesResponse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// The service's WSDL namespace, e.g. [`ns::TEV`] for events.
+    pub namespace: String,
+    /// Where to send its requests, as the camera reported it.
+    pub xaddr: String,
+    /// (major, minor), when given.
+    pub version: Option<(u32, u32)>,
+}
+
+/// The service addresses GetCapabilities reports (those Sightline uses).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub device: Option<String>,
+    pub events: Option<String>,
+    pub media: Option<String>,
+    pub ptz: Option<String>,
+}
+
 /// The SOAP body's first element, or the fault it carries.
 fn body(text: &str, expected: &'static str) -> Result<Element, Error> {
     let root = xml::parse(text)?;
@@ -188,6 +208,64 @@ pub fn parse_system_date_and_time(xml: &str) -> Result<Timestamp, Error> {
             what: "UTCDateTime",
             value: format!("{year}-{month}-{day} {hour}:{minute}:{second}"),
         }
+    })
+}
+
+/// GetServicesResponse → the services, in the order sent. Entries without a
+/// namespace or address are skipped (seen as empty placeholders on NVRs).
+pub fn parse_get_services(xml: &str) -> Result<Vec<Service>, Error> {
+    let response = body(xml, "GetServicesResponse")?;
+    if !response.is(ns::TDS, "GetServicesResponse") {
+        return Err(Error::Unexpected {
+            expected: "GetServicesResponse",
+        });
+    }
+    Ok(response
+        .children_named(ns::TDS, "Service")
+        .filter_map(|service| {
+            let text = |local| {
+                service
+                    .child(ns::TDS, local)
+                    .map(|e| e.trimmed_text().to_owned())
+                    .filter(|t| !t.is_empty())
+            };
+            let version = service.child(ns::TDS, "Version").and_then(|v| {
+                let n = |local| v.child(ns::TT, local)?.trimmed_text().parse().ok();
+                Some((n("Major")?, n("Minor")?))
+            });
+            Some(Service {
+                namespace: text("Namespace")?,
+                xaddr: text("XAddr")?,
+                version,
+            })
+        })
+        .collect())
+}
+
+/// GetCapabilitiesResponse → the service addresses it names.
+pub fn parse_get_capabilities(xml: &str) -> Result<Capabilities, Error> {
+    let response = body(xml, "GetCapabilitiesResponse")?;
+    if !response.is(ns::TDS, "GetCapabilitiesResponse") {
+        return Err(Error::Unexpected {
+            expected: "GetCapabilitiesResponse",
+        });
+    }
+    let capabilities = response
+        .child(ns::TDS, "Capabilities")
+        .ok_or(Error::Missing {
+            what: "GetCapabilitiesResponse/Capabilities",
+        })?;
+    let xaddr = |local| {
+        capabilities
+            .path(&[(ns::TT, local), (ns::TT, "XAddr")])
+            .map(|e| e.trimmed_text().to_owned())
+            .filter(|t| !t.is_empty())
+    };
+    Ok(Capabilities {
+        device: xaddr("Device"),
+        events: xaddr("Events"),
+        media: xaddr("Media"),
+        ptz: xaddr("PTZ"),
     })
 }
 

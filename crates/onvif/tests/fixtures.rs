@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use sightline_onvif::requests::{self, action, MOTION_TOPICS};
 use sightline_onvif::{
-    parse_create_pull_point_subscription, parse_pull_messages, parse_renew,
-    parse_system_date_and_time, ClockOffset, Error, EventState, PropertyOperation, StateChange,
-    Timestamp, UsernameToken,
+    ns, parse_create_pull_point_subscription, parse_get_capabilities, parse_get_services,
+    parse_pull_messages, parse_renew, parse_system_date_and_time, ClockOffset, Error, EventState,
+    PropertyOperation, StateChange, Timestamp, UsernameToken,
 };
 
 fn fixture(name: &str) -> String {
@@ -210,6 +210,8 @@ fn requests_are_well_formed_and_namespaced() {
         requests::pull_messages(Some(&token), &sub, Duration::from_secs(5), 10),
         requests::renew(Some(&token), &sub, Duration::from_secs(60)),
         requests::unsubscribe(Some(&token), &sub),
+        requests::get_services(Some(&token)),
+        requests::get_capabilities(Some(&token), "Events"),
     ];
     let actions = [
         action::GET_SYSTEM_DATE_AND_TIME,
@@ -217,6 +219,8 @@ fn requests_are_well_formed_and_namespaced() {
         action::PULL_MESSAGES,
         action::RENEW,
         action::UNSUBSCRIBE,
+        action::GET_SERVICES,
+        action::GET_CAPABILITIES,
     ];
     for (request, expected) in all.iter().zip(actions) {
         assert_eq!(request.action, expected);
@@ -250,4 +254,37 @@ fn requests_are_well_formed_and_namespaced() {
         .body
         .contains("<wsnt:TerminationTime>PT60S</wsnt:TerminationTime>"));
     assert!(!all[0].body.contains("wsse:Security"));
+}
+
+#[test]
+fn services_name_the_events_address() {
+    let services = parse_get_services(&fixture("hikvision_get_services.xml")).unwrap();
+    // The empty placeholder entry is skipped.
+    assert_eq!(services.len(), 4);
+    let events = services.iter().find(|s| s.namespace == ns::TEV).unwrap();
+    assert_eq!(events.xaddr, "http://192.168.1.64/onvif/Events");
+    assert_eq!(events.version, Some((17, 12)));
+    assert_eq!(services[3].namespace, "http://www.onvif.org/ver20/ptz/wsdl");
+}
+
+#[test]
+fn capabilities_with_a_default_namespace() {
+    let caps = parse_get_capabilities(&fixture("axis_get_capabilities.xml")).unwrap();
+    assert_eq!(
+        caps.events.as_deref(),
+        Some("http://10.0.0.20/onvif/services")
+    );
+    assert_eq!(caps.media, None);
+    assert_eq!(caps.ptz, None);
+    // GetServices on firmware without it: a fault the client falls back on.
+    let Err(Error::Fault(fault)) = parse_get_services(&fixture("fault_action_not_supported.xml"))
+    else {
+        panic!("not a fault");
+    };
+    assert!(fault.has_subcode("ter:ActionNotSupported"));
+    // The wrong answer is not read as capabilities.
+    assert!(matches!(
+        parse_get_capabilities(&fixture("hikvision_get_services.xml")),
+        Err(Error::Unexpected { .. })
+    ));
 }

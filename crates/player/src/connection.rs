@@ -11,6 +11,16 @@
 //! more failed connect: the elements fire `error`, and the next attempt asks
 //! for a fresh ticket.
 //!
+//! Alerts: the relay sends every `alert` of a camera this socket may see,
+//! whether or not it watches that camera's video (the active ones right after
+//! `welcome`). The connection keeps them in one [`AlertBook`] and tells every
+//! element that watches that camera's alerts ([`Connection::watch_alerts`]),
+//! which elements do for as long as they are in the document, seen or not: a
+//! tile out of view still learns of its camera's alerts (that is often the
+//! point of an alert). At every `welcome` the book forgets its active set,
+//! which the relay then sends anew: an alert that ended while the socket was
+//! down does not stay lit.
+//!
 //! A connection without a ticket stays open once opened, for the page's
 //! lifetime. One with a ticket closes a few seconds after the last element
 //! using its credentials left the document or moved to other credentials.
@@ -22,8 +32,8 @@ use std::time::Duration;
 
 use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use sightline_wire::{
-    CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, StreamConfig, Ticket,
-    HEADER_LEN, PROTOCOL_VERSION,
+    AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage,
+    StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -31,6 +41,7 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use sightline_backoff::Backoff;
 
+use crate::alerts::{AlertBook, Applied};
 use crate::credentials;
 use crate::now_ms;
 
@@ -56,10 +67,27 @@ pub trait ChannelSink {
     fn on_link_lost(&self);
 }
 
+/// What an element hears of its camera's alerts.
+pub trait AlertSink {
+    /// An `alert` message for this camera, once the book has taken it in
+    /// (`applied` says what it changed). Also called with `active` for the
+    /// alerts already going when the element starts watching.
+    fn on_alert(&self, event: AlertEvent, alert: &AlertInfo, applied: Applied);
+    /// The socket was welcomed again: the camera's active set was forgotten
+    /// and is about to be sent anew. Redraw.
+    fn on_alerts_reset(&self);
+}
+
 struct Attachment {
     id: u32,
     camera: String,
     sink: Weak<dyn ChannelSink>,
+}
+
+struct AlertWatch {
+    id: u32,
+    camera: String,
+    sink: Weak<dyn AlertSink>,
 }
 
 /// A reconnect timer's handle and the callback it runs.
@@ -101,6 +129,10 @@ pub struct Connection {
     retry: RefCell<Option<Retry>>,
     /// `performance.now()` of the latest message from the relay.
     last_message_ms: Cell<f64>,
+    /// The active alerts of every camera this socket may see.
+    alerts: RefCell<AlertBook>,
+    /// Elements told of their camera's alerts, seen or not.
+    alert_watches: RefCell<Vec<AlertWatch>>,
 }
 
 /// A socket this long without a message while cameras are watched is taken
@@ -150,6 +182,8 @@ pub fn connection_for(url: &str, credentials: Credentials) -> Rc<Connection> {
         backoff: RefCell::new(Backoff::new(RECONNECT_FIRST, RECONNECT_MAX)),
         retry: RefCell::new(None),
         last_message_ms: Cell::new(now_ms()),
+        alerts: RefCell::new(AlertBook::new()),
+        alert_watches: RefCell::new(Vec::new()),
     });
     CONNECTIONS.with(|all| all.borrow_mut().push(conn.clone()));
     conn.open();
@@ -262,6 +296,56 @@ impl Connection {
             self.subscribe(camera.to_owned());
         }
         id
+    }
+
+    /// Tells `sink` of `camera`'s alerts until [`Connection::unwatch_alerts`]
+    /// with the returned id; the ones already active are told at once (as
+    /// `active`, without ringing).
+    pub fn watch_alerts(&self, camera: &str, sink: Weak<dyn AlertSink>) -> u32 {
+        let id = self.take_id();
+        self.alert_watches.borrow_mut().push(AlertWatch {
+            id,
+            camera: camera.to_owned(),
+            sink: sink.clone(),
+        });
+        let active: Vec<AlertInfo> = self.active_alerts(camera);
+        if let Some(sink) = sink.upgrade() {
+            let applied = Applied {
+                changed: true,
+                active: true,
+                ring: false,
+            };
+            for alert in &active {
+                sink.on_alert(AlertEvent::Active, alert, applied);
+            }
+        }
+        id
+    }
+
+    /// Stops telling one sink of alerts.
+    pub fn unwatch_alerts(&self, id: u32) {
+        self.alert_watches.borrow_mut().retain(|w| w.id != id);
+    }
+
+    /// `camera`'s active alerts, the most severe first, then the newest.
+    pub fn active_alerts(&self, camera: &str) -> Vec<AlertInfo> {
+        self.alerts
+            .borrow()
+            .active(camera)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Live sinks watching `camera`'s alerts (collected first: a sink may
+    /// watch or unwatch while being called, a DOM listener run by it too).
+    fn alert_sinks(&self, camera: &str) -> Vec<Rc<dyn AlertSink>> {
+        self.alert_watches
+            .borrow()
+            .iter()
+            .filter(|w| w.camera == camera)
+            .filter_map(|w| w.sink.upgrade())
+            .collect()
     }
 
     /// Whether the socket is open and the relay has welcomed it.
@@ -527,6 +611,13 @@ impl Connection {
             ServerMessage::Welcome { cameras, .. } => {
                 self.welcomed.set(true);
                 self.backoff.borrow_mut().reset();
+                // The relay sends the active alerts anew right after this.
+                let had_alerts = self.alerts.borrow_mut().reset();
+                for camera in had_alerts {
+                    for sink in self.alert_sinks(&camera) {
+                        sink.on_alerts_reset();
+                    }
+                }
                 for info in cameras {
                     self.set_status(&info.id, info.status);
                 }
@@ -564,6 +655,12 @@ impl Connection {
                 self.channels.borrow_mut().remove(&channel);
             }
             ServerMessage::CameraStatus { camera, status } => self.set_status(&camera, status),
+            ServerMessage::Alert { event, alert } => {
+                let applied = self.alerts.borrow_mut().apply(event, &alert);
+                for sink in self.alert_sinks(&alert.camera) {
+                    sink.on_alert(event, &alert, applied);
+                }
+            }
             ServerMessage::Error {
                 code,
                 message,

@@ -2,8 +2,17 @@
 //! `www/cam-player.js` creates one per element and forwards its lifecycle
 //! (connected, disconnected, attribute changed, credentials changed) and its
 //! methods; this owns the subscription (only while the element can be seen:
-//! `visibility.rs`), the decoder, the state, the stats and the `statechange`
-//! and `error` events. What is shown lives in `view.rs`.
+//! `visibility.rs`), the decoder, the state, the stats and the `statechange`,
+//! `error` and `alert` events. What is shown lives in `view.rs`.
+//!
+//! Alerts: from the moment it is in a document until it leaves, seen or not,
+//! the element hears its camera's alerts from its connection (which then
+//! opens, even before the element can be seen: an alert on a camera nobody
+//! is looking at is the one that matters). Each `alert` message fires an
+//! `alert` event (`detail` = the alert, as the relay's JSON, plus `event`:
+//! `active`, `start`, `update`, `end` or `ack`); with the `alerts` attribute
+//! the tile is outlined, coloured by severity, with the label of its most
+//! severe active alert, until it ends. `activeAlerts` lists them.
 //!
 //! Credentials: the element's `getTicket` property (a function returning a
 //! ticket or a Promise of one, asked at every (re)connect) wins over its
@@ -16,13 +25,16 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use sightline_wire::{CameraState, MediaHeader, StreamConfig};
+use sightline_wire::{
+    AlertEvent, AlertInfo, CameraState, MediaHeader, ServerMessage, StreamConfig,
+};
 use wasm_bindgen::prelude::*;
 use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
 
+use crate::alerts::{self, Applied};
 use crate::assets;
 use crate::backend::{Decoder, Kind, Preference};
-use crate::connection::{self, ChannelSink, Connection, Credentials, Member};
+use crate::connection::{self, AlertSink, ChannelSink, Connection, Credentials, Member};
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
 use crate::gl;
@@ -68,6 +80,9 @@ struct Player {
     webcodecs_failed: Cell<bool>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
+    /// Where this element hears its camera's alerts: the connection, the
+    /// watch's id and the camera (while in a document).
+    alert_watch: RefCell<Option<(Rc<Connection>, u32, String)>>,
     /// The connection whose credentials this element uses, from its first
     /// subscription until it leaves the document or changes relay or
     /// credentials (kept while paused out of view).
@@ -113,6 +128,7 @@ impl CamPlayerCore {
                 webcodecs_failed: Cell::new(false),
                 config: RefCell::new(None),
                 link: RefCell::new(None),
+                alert_watch: RefCell::new(None),
                 member: RefCell::new(None),
                 in_document: Cell::new(false),
                 stats_shown: Cell::new(false),
@@ -137,6 +153,7 @@ impl CamPlayerCore {
         self.player.in_document.set(false);
         self.player.visibility.stop();
         self.player.unsubscribe();
+        self.player.unwatch_alerts();
         let left = self.player.member.take();
         drop(left);
     }
@@ -151,6 +168,7 @@ impl CamPlayerCore {
                 self.player.restart()
             }
             "stats" => self.player.update_stats_box(true),
+            "alerts" => self.player.draw_alerts(false),
             // `fit` and `controls` are CSS on the host's attributes.
             _ => {}
         }
@@ -168,6 +186,19 @@ impl CamPlayerCore {
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
         self.player.state.borrow().name().to_owned()
+    }
+
+    /// The camera's active alerts (most severe first, then newest), as the
+    /// relay's JSON objects.
+    #[wasm_bindgen(js_name = activeAlerts)]
+    pub fn active_alerts(&self) -> js_sys::Array {
+        let list = js_sys::Array::new();
+        if let Some((conn, _, camera)) = self.player.alert_watch.borrow().as_ref() {
+            for alert in conn.active_alerts(camera) {
+                list.push(&alert_object(None, alert));
+            }
+        }
+        list
     }
 
     /// A snapshot of the counters, as a plain object.
@@ -206,6 +237,7 @@ impl Player {
     /// (Re)starts from scratch: new counters, `connecting`, a new subscription.
     fn restart(&self) {
         self.unsubscribe();
+        self.unwatch_alerts();
         // Other relay or credentials: leave the old connection (subscribing
         // joins the new one; while out of view, nothing holds it open).
         let target = self.target().ok();
@@ -226,7 +258,73 @@ impl Player {
         }
         self.set_state(PlayerState::Connecting);
         self.update_stats_box(true);
+        self.watch_alerts();
         self.follow_visibility();
+    }
+
+    /// Hears the camera's alerts from the connection for its relay and
+    /// credentials (opening it), seen or not; draws the outline.
+    fn watch_alerts(&self) {
+        let camera = self.host.get_attribute("camera").filter(|c| !c.is_empty());
+        let (Some(camera), Ok((url, credentials)), true) =
+            (camera, self.target(), self.in_document.get())
+        else {
+            // `subscribe` says what is wrong with the attributes.
+            return self.draw_alerts(false);
+        };
+        let conn = connection::connection_for(&url, credentials);
+        self.join(&conn);
+        let me: Weak<dyn AlertSink> = self.me.clone();
+        let id = conn.watch_alerts(&camera, me);
+        if !self.in_document.get() {
+            // An `alert` listener took the element out of the document.
+            conn.unwatch_alerts(id);
+            return;
+        }
+        *self.alert_watch.borrow_mut() = Some((conn, id, camera));
+        self.draw_alerts(false);
+    }
+
+    fn unwatch_alerts(&self) {
+        if let Some((conn, id, _)) = self.alert_watch.borrow_mut().take() {
+            conn.unwatch_alerts(id);
+        }
+        self.draw_alerts(false);
+    }
+
+    /// The outline, from the connection's active alerts for this camera:
+    /// shown only with the `alerts` attribute; `ring` pulses it. The host's
+    /// `alerting` attribute names the outline's severity (for the page's CSS).
+    fn draw_alerts(&self, ring: bool) {
+        let outline = if self.host.has_attribute("alerts") {
+            self.alert_watch
+                .borrow()
+                .as_ref()
+                .and_then(|(conn, _, camera)| {
+                    let active = conn.active_alerts(camera);
+                    alerts::outline(&active.iter().collect::<Vec<_>>())
+                })
+        } else {
+            None
+        };
+        self.view.show_alert(outline.as_ref(), ring);
+        let _ = match &outline {
+            Some(o) => self.host.set_attribute("alerting", o.severity),
+            None => self.host.remove_attribute("alerting"),
+        };
+    }
+
+    /// Counts this element as a user of `conn`'s credentials (see [`Member`]).
+    fn join(&self, conn: &Rc<Connection>) {
+        let joined = self
+            .member
+            .borrow()
+            .as_ref()
+            .is_some_and(|member| Rc::ptr_eq(member.connection(), conn));
+        if !joined {
+            let left = self.member.replace(Some(conn.join()));
+            drop(left);
+        }
     }
 
     /// Subscribed exactly while the element is in a document and can be seen.
@@ -271,15 +369,7 @@ impl Player {
             Err(e) => return self.fail("config", &e),
         };
         let conn = connection::connection_for(&url, credentials);
-        let joined = self
-            .member
-            .borrow()
-            .as_ref()
-            .is_some_and(|member| Rc::ptr_eq(member.connection(), &conn));
-        if !joined {
-            let left = self.member.replace(Some(conn.join()));
-            drop(left);
-        }
+        self.join(&conn);
         let me: Weak<dyn ChannelSink> = self.me.clone();
         let id = conn.attach(&camera, me);
         // Back from a pause while the link is down: not live any more.
@@ -587,6 +677,10 @@ impl Player {
     }
 
     fn dispatch(&self, name: &str, detail: &Object, bubbles: bool) {
+        self.dispatch_value(name, detail, bubbles);
+    }
+
+    fn dispatch_value(&self, name: &str, detail: &JsValue, bubbles: bool) {
         let init = CustomEventInit::new();
         init.set_detail(detail);
         init.set_bubbles(bubbles);
@@ -691,4 +785,37 @@ impl ChannelSink for Player {
     fn on_link_lost(&self) {
         self.set_state(PlayerState::Reconnecting(None));
     }
+}
+
+impl AlertSink for Player {
+    fn on_alert(&self, event: AlertEvent, alert: &AlertInfo, applied: Applied) {
+        // The outline first: an `alert` listener sees it (and `activeAlerts`) as it is now.
+        if applied.changed || applied.ring {
+            self.draw_alerts(applied.ring);
+        }
+        let detail = alert_object(Some(event), alert.clone());
+        self.dispatch_value("alert", &detail, true);
+    }
+
+    fn on_alerts_reset(&self) {
+        self.draw_alerts(false);
+    }
+}
+
+/// An alert as the relay's JSON object (what `GET /api/alerts` gives too),
+/// with `event` when it comes from a message.
+fn alert_object(event: Option<AlertEvent>, alert: AlertInfo) -> JsValue {
+    let json = ServerMessage::Alert {
+        event: event.unwrap_or(AlertEvent::Active),
+        alert,
+    }
+    .to_json();
+    let Ok(message) = js_sys::JSON::parse(&json) else {
+        return JsValue::NULL;
+    };
+    let object = Reflect::get(&message, &"alert".into()).unwrap_or(JsValue::NULL);
+    if let Some(event) = event {
+        let _ = Reflect::set(&object, &"event".into(), &alerts::event_name(event).into());
+    }
+    object
 }

@@ -1,5 +1,7 @@
 //! The Sightline player: Rust compiled to WebAssembly.
 //!
+//! - [`alerts`]: the active alerts a connection knows of, keyed by id, and a
+//!   tile's outline (pure, host-tested).
 //! - [`credentials`]: how a connection identifies itself (no ticket, the
 //!   `ticket` attribute, the `getTicket` function) and which elements share a
 //!   socket (pure, host-tested).
@@ -17,12 +19,13 @@
 //! - `fallback` (wasm): OpenH264 in a Web Worker, for browsers without WebCodecs.
 //! - `render` (wasm): draws decoded frames on a `<canvas>`.
 //! - `view` (wasm): the element's shadow DOM: canvas, overlay, badge, stats box,
-//!   controls, snapshots.
+//!   controls, snapshots, the alert outline.
 //! - `visibility` (wasm): whether an element can be seen (on screen, visible tab).
 //! - `gl` (wasm): the page's one WebGL context, YUV → RGB for the fallback's pictures.
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` loads this module and hands its lifecycle to it.
 
+pub mod alerts;
 pub mod credentials;
 pub mod live;
 pub mod meter;

@@ -1,7 +1,12 @@
 //! What a `<cam-player>` shows, inside its shadow DOM: the canvas (via
 //! `render.rs`), the status overlay, the decoder badge, the stats box (the
 //! `stats` attribute), the control bar (the `controls` attribute: snapshot and
-//! full screen), and `snapshot()`.
+//! full screen), the alert outline (the `alerts` attribute: a border and glow
+//! coloured by severity, with the alert's label; it pulses when an alert
+//! starts), and `snapshot()`.
+//!
+//! The alert's label comes from outside (a webhook's caller chooses it): it
+//! is only ever set as text, never as HTML.
 //!
 //! `fit`, `controls` and `stats` take effect through CSS on the host's
 //! attributes, so changing them costs no work in Rust.
@@ -10,6 +15,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{HtmlAnchorElement, HtmlCanvasElement, HtmlElement, ShadowRootInit, ShadowRootMode};
 
+use crate::alerts::Outline;
 use crate::render::CanvasRenderer;
 
 const SHADOW_HTML: &str = r#"<style>
@@ -36,11 +42,25 @@ canvas { display: block; width: 100%; height: 100%; object-fit: contain; }
 button { font: 13px system-ui, sans-serif; color: #fff; background: rgba(255, 255, 255, .15);
   border: 0; border-radius: .3em; padding: .3em .7em; cursor: pointer; }
 button:hover, button:focus-visible { background: rgba(255, 255, 255, .3); }
+.alert { --alert: #f5a623; position: absolute; inset: 0; pointer-events: none; box-sizing: border-box;
+  border: 3px solid var(--alert); box-shadow: inset 0 0 22px color-mix(in srgb, var(--alert) 55%, transparent); }
+.alert[data-severity=info] { --alert: #4aa8ff; }
+.alert[data-severity=critical] { --alert: #ff3b30; border-width: 4px; }
+.alert-label { position: absolute; right: .4em; top: .4em; max-width: 65%; padding: .15em .5em; border-radius: .3em;
+  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: #000; background: var(--alert);
+  font: 600 clamp(11px, 4cqh, 15px) system-ui, sans-serif; }
+/* A start pulses (the name alternates so that each start plays it again). */
+.alert[data-ring="1"] { animation: sightline-ring-a .5s ease-in-out 6 alternate; }
+.alert[data-ring="2"] { animation: sightline-ring-b .5s ease-in-out 6 alternate; }
+@keyframes sightline-ring-a { to { box-shadow: inset 0 0 60px var(--alert); } }
+@keyframes sightline-ring-b { to { box-shadow: inset 0 0 60px var(--alert); } }
+@media (prefers-reduced-motion: reduce) { .alert { animation: none !important; } }
 </style>
 <canvas part="canvas"></canvas>
 <div class="overlay" part="overlay">Connecting…</div>
 <div class="stats" part="stats"></div>
 <div class="badge" part="badge" hidden></div>
+<div class="alert" part="alert" hidden><span class="alert-label" part="alert-label"></span></div>
 <div class="controls" part="controls">
   <button class="snapshot" title="Save a snapshot (PNG)">Snapshot</button>
   <button class="fullscreen" title="Full screen">Full screen</button>
@@ -52,6 +72,10 @@ pub struct View {
     overlay: HtmlElement,
     badge: HtmlElement,
     stats: HtmlElement,
+    alert: HtmlElement,
+    alert_label: HtmlElement,
+    /// Starts pulsed so far (the pulse's name alternates with its parity).
+    rings: std::cell::Cell<u32>,
     _on_snapshot: Closure<dyn FnMut()>,
     _on_fullscreen: Closure<dyn FnMut()>,
 }
@@ -96,6 +120,9 @@ impl View {
             overlay: find(".overlay")?.dyn_into()?,
             badge: find(".badge")?.dyn_into()?,
             stats: find(".stats")?.dyn_into()?,
+            alert: find(".alert")?.dyn_into()?,
+            alert_label: find(".alert-label")?.dyn_into()?,
+            rings: std::cell::Cell::new(0),
             _on_snapshot: on_snapshot,
             _on_fullscreen: on_fullscreen,
         })
@@ -120,6 +147,27 @@ impl View {
 
     pub fn show_stats(&self, text: &str) {
         self.stats.set_text_content(Some(text));
+    }
+
+    /// The alert outline; `None` hides it. `ring`: an alert just started,
+    /// pulse.
+    pub fn show_alert(&self, outline: Option<&Outline>, ring: bool) {
+        let Some(outline) = outline else {
+            self.alert.set_hidden(true);
+            let _ = self.alert.remove_attribute("data-ring");
+            return;
+        };
+        let _ = self.alert.set_attribute("data-severity", outline.severity);
+        self.alert_label.set_text_content(Some(&outline.label));
+        self.alert.set_title(&outline.label);
+        self.alert.set_hidden(false);
+        if ring {
+            let n = self.rings.get().wrapping_add(1);
+            self.rings.set(n);
+            let _ = self
+                .alert
+                .set_attribute("data-ring", if n % 2 == 1 { "1" } else { "2" });
+        }
     }
 
     /// The picture on the canvas now, as an image Blob at the stream's size.

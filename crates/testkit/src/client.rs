@@ -191,18 +191,59 @@ impl RelayClient {
         }
     }
 
-    /// The next control message, skipping frames; within [`STEP`].
+    /// The next control message, skipping frames and `alert`s (a camera
+    /// offline for long raises one in any suite; [`RelayClient::next_alert`]
+    /// reads them); within [`STEP`].
     pub async fn next_control(&mut self) -> anyhow::Result<ServerMessage> {
         let next = async {
             loop {
-                if let Received::Control(msg) = self.next().await? {
-                    return anyhow::Ok(msg);
+                match self.next().await? {
+                    Received::Control(ServerMessage::Alert { .. }) | Received::Frame(..) => {}
+                    Received::Control(msg) => return anyhow::Ok(msg),
                 }
             }
         };
         tokio::time::timeout(STEP, next)
             .await
             .with_context(|| format!("no control message within {STEP:?}"))?
+    }
+
+    /// The next `alert` message within `within`, skipping everything else.
+    pub async fn next_alert(
+        &mut self,
+        within: Duration,
+    ) -> anyhow::Result<(sightline_wire::AlertEvent, sightline_wire::AlertInfo)> {
+        let next = async {
+            loop {
+                if let Received::Control(ServerMessage::Alert { event, alert }) =
+                    self.next().await?
+                {
+                    return anyhow::Ok((event, alert));
+                }
+            }
+        };
+        tokio::time::timeout(within, next)
+            .await
+            .with_context(|| format!("no alert within {within:?}"))?
+    }
+
+    /// Waits up to `within` for an alert message that `pred` accepts.
+    pub async fn wait_alert(
+        &mut self,
+        within: Duration,
+        pred: impl Fn(sightline_wire::AlertEvent, &sightline_wire::AlertInfo) -> bool,
+    ) -> anyhow::Result<sightline_wire::AlertInfo> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let (event, alert) = self
+                .next_alert(left)
+                .await
+                .context("waiting for a particular alert")?;
+            if pred(event, &alert) {
+                return Ok(alert);
+            }
+        }
     }
 
     /// The next control message, which must be an error.

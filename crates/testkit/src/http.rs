@@ -22,6 +22,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub body: String,
+    /// The body as received (images, video).
+    pub bytes: hyper::body::Bytes,
 }
 
 impl Answer {
@@ -67,6 +69,7 @@ pub async fn http_request(
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
     })
 }
 

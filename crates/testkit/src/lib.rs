@@ -20,6 +20,8 @@ pub mod browser;
 pub mod client;
 pub mod flip;
 pub mod http;
+pub mod mqtt;
+pub mod onvif;
 pub mod procs;
 pub mod relay;
 pub mod rtsp;

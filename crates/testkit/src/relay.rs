@@ -58,15 +58,13 @@ pub fn bare_config(cameras: Vec<(&str, Source)>) -> RelayConfig {
         www: None,
         cameras: cameras
             .into_iter()
-            .map(|(id, source)| CameraConfig {
-                id: id.into(),
-                name: format!("Camera {id}"),
-                source,
-            })
+            .map(|(id, source)| CameraConfig::new(id, format!("Camera {id}"), source))
             .collect(),
         data: None,
         auth: AuthConfig::disabled(),
         tls: None,
+        alerts: Default::default(),
+        mqtt: None,
     }
 }
 
@@ -230,6 +228,7 @@ pub async fn https_request(
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
     })
 }
 

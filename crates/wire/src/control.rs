@@ -31,7 +31,7 @@ pub enum ClientMessage {
 }
 
 /// Messages the relay sends to a player.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ServerMessage {
     /// Answer to `hello`: the protocol version and the cameras this client may see.
@@ -65,6 +65,10 @@ pub enum ServerMessage {
     /// A camera's state: sent right after `subscribed` (the state then), and
     /// whenever it changes while subscribed.
     CameraStatus { camera: String, status: CameraState },
+    /// An alert on a camera this client may see, whether or not it watches
+    /// that camera's video: the ones still active right after `welcome`
+    /// (`active`), then every change as it happens.
+    Alert { event: AlertEvent, alert: AlertInfo },
     /// Something went wrong; `request` names the request it answers, if any.
     Error {
         code: ErrorCode,
@@ -108,6 +112,69 @@ pub struct CameraInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub ptz: bool,
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertEvent {
+    /// Already active when the socket opened (sent right after `welcome`):
+    /// show it, but do not ring.
+    Active,
+    /// It just started.
+    Start,
+    /// Still going: more zones, a higher peak, or its snapshot/clip is ready.
+    Update,
+    /// It ended (`ended_at_ms` is set).
+    End,
+    /// Someone acknowledged it (`acked_by`, `acked_at_ms`).
+    Ack,
+}
+
+/// How much an alert matters; configurable per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// One alert, as the socket and `GET /api/alerts` give it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertInfo {
+    pub id: i64,
+    pub camera: String,
+    /// `motion`, `onvif:<topic>`, `webhook:<label>`, `camera_offline`.
+    pub kind: String,
+    pub severity: AlertSeverity,
+    /// Short text for a tile's outline and the list ("Motion: door", "Doorbell").
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<i64>,
+    /// Motion zones it touched (empty: the whole picture, or not motion).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Peak detector score, 0..1 (0 where the source gives none).
+    #[serde(default)]
+    pub score: f64,
+    /// Peak moving area as a fraction of the picture, 0..1.
+    #[serde(default)]
+    pub area: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_at_ms: Option<i64>,
+    /// A snapshot is ready at `/api/alerts/{id}/snapshot.jpg`.
+    #[serde(default)]
+    pub snapshot: bool,
+    /// A clip is ready at `/api/alerts/{id}/clip.mp4`.
+    #[serde(default)]
+    pub clip: bool,
 }
 
 /// A camera's connection state, as shown to viewers.
@@ -377,6 +444,35 @@ mod tests {
             }),
             (".*", arb_state())
                 .prop_map(|(camera, status)| ServerMessage::CameraStatus { camera, status }),
+            (
+                any::<i64>(),
+                ".*",
+                ".*",
+                proptest::option::of(any::<i64>()),
+                any::<bool>()
+            )
+                .prop_map(|(id, camera, kind, ended_at_ms, snapshot)| {
+                    ServerMessage::Alert {
+                        event: AlertEvent::Update,
+                        alert: AlertInfo {
+                            id,
+                            camera,
+                            label: kind.clone(),
+                            kind,
+                            severity: AlertSeverity::Warning,
+                            message: None,
+                            started_at_ms: 1,
+                            ended_at_ms,
+                            zones: vec!["door".into()],
+                            score: 0.5,
+                            area: 0.25,
+                            acked_by: None,
+                            acked_at_ms: None,
+                            snapshot,
+                            clip: false,
+                        },
+                    }
+                }),
             (code, ".*", proptest::option::of(any::<u32>())).prop_map(
                 |(code, message, request)| ServerMessage::Error {
                     code,

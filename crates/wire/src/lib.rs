@@ -12,8 +12,8 @@ pub mod control;
 pub mod media;
 
 pub use control::{
-    CameraInfo, CameraState, Capabilities, ClientMessage, ErrorCode, ServerMessage, StreamConfig,
-    Ticket, WhoAmI,
+    AlertEvent, AlertInfo, AlertSeverity, CameraInfo, CameraState, Capabilities, ClientMessage,
+    ErrorCode, ServerMessage, StreamConfig, Ticket, WhoAmI,
 };
 pub use media::{video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
 

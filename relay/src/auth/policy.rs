@@ -57,6 +57,15 @@ const fn route(method: &'static str, path: &'static str, need: Need) -> Route {
 pub const ROUTES: &[Route] = &[
     route("GET", "/ws", Need::WebSocket),
     route("GET", "/api/cameras", Need::SignedOrToken),
+    // Webhooks in: an API key (or a session) with the operator role and the
+    // camera in its grant, checked by the handler.
+    route("POST", "/api/cameras/{id}/alerts", Need::SignedOrToken),
+    // Each checks the grant for the alert's camera, on every request.
+    route("GET", "/api/alerts", Need::Signed),
+    route("GET", "/api/alerts/{id}", Need::Signed),
+    route("GET", "/api/alerts/{id}/snapshot.jpg", Need::Signed),
+    route("GET", "/api/alerts/{id}/clip.mp4", Need::Signed),
+    route("POST", "/api/alerts/{id}/ack", Need::Signed),
     route("GET", "/api/me", Need::Signed),
     route("POST", "/api/login", Need::Public),
     route("POST", "/api/logout", Need::Signed),

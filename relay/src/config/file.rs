@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
-use super::{CameraConfig, ConfigError, RtspSource, Source, Transport};
+use super::{
+    CameraConfig, ConfigError, MotionSettings, OnvifSource, RtspSource, Source, Transport,
+};
 use crate::ingest::demo::replay::ReplayOptions;
 use crate::ingest::demo::DemoOptions;
 
@@ -25,6 +27,8 @@ pub(super) struct FileConfig {
     pub data: Option<PathBuf>,
     pub auth: Option<FileAuth>,
     pub tls: Option<FileTls>,
+    pub alerts: Option<crate::alerts::AlertsConfig>,
+    pub mqtt: Option<crate::alerts::mqtt::MqttConfig>,
 }
 
 /// The file's `[tls]` table: `cert` and `key`, or `self_signed = true`.
@@ -81,6 +85,19 @@ pub(super) struct FileCamera {
     file: Option<PathBuf>,
     /// The clip's frame rate.
     fps: Option<u32>,
+    /// The camera's ONVIF device service (`http://host/onvif/device_service`),
+    /// for its own events; it logs in with `username`/`password` unless
+    /// `onvif_username`/`onvif_password` are given.
+    onvif: Option<String>,
+    onvif_username: Option<String>,
+    onvif_password: Option<String>,
+    /// ONVIF topics to alert on besides motion (`tns1:RuleEngine/LineDetector/Crossed`…).
+    #[serde(default)]
+    onvif_topics: Vec<String>,
+    /// Motion detection by the relay; present (even empty) turns it on.
+    motion: Option<sightline_motion::MotionConfig>,
+    /// A lighter stream to run motion detection on (the camera's substream).
+    detect_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -147,10 +164,80 @@ pub(super) fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigE
             ))
         }
     };
+    if c.detect_url.is_some() && c.motion.is_none() {
+        return Err(fail(
+            "`detect_url` is the stream motion detection reads: add a [camera.motion] table to turn it on".into(),
+        ));
+    }
+    let motion = match c.motion.clone() {
+        Some(detector) => {
+            sightline_motion::Detector::new(detector.clone())
+                .map_err(|e| fail(format!("[camera.motion]: {e}")))?;
+            let detect_url = match &c.detect_url {
+                Some(url) => {
+                    let (url, user, pass) =
+                        rtsp_url(url).map_err(|e| fail(format!("detect_url: {e}")))?;
+                    Some(RtspSource {
+                        url,
+                        username: user.or_else(|| c.username.clone()),
+                        password: pass.or_else(|| c.password.clone()),
+                        transport: c.transport,
+                    })
+                }
+                None => None,
+            };
+            Some(MotionSettings {
+                detector,
+                detect_url,
+            })
+        }
+        None => None,
+    };
+    let onvif = match &c.onvif {
+        Some(text) => {
+            let mut url = Url::parse(text).map_err(|e| fail(format!("onvif: invalid URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(fail(
+                    "onvif: expected http://host/onvif/device_service".into(),
+                ));
+            }
+            let username = Some(url.username().to_owned()).filter(|u| !u.is_empty());
+            let password = url.password().map(str::to_owned);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            for topic in &c.onvif_topics {
+                if topic.is_empty() || topic.chars().any(char::is_whitespace) {
+                    return Err(fail(format!("onvif_topics: {topic:?} is not a topic")));
+                }
+            }
+            Some(OnvifSource {
+                url,
+                username: c
+                    .onvif_username
+                    .clone()
+                    .or(username)
+                    .or_else(|| c.username.clone()),
+                password: c
+                    .onvif_password
+                    .clone()
+                    .or(password)
+                    .or_else(|| c.password.clone()),
+                topics: c.onvif_topics.clone(),
+            })
+        }
+        None if !c.onvif_topics.is_empty() => {
+            return Err(fail(
+                "`onvif_topics` go with `onvif` (the device service URL)".into(),
+            ))
+        }
+        None => None,
+    };
     Ok(Some(CameraConfig {
         name: c.name.clone().unwrap_or_else(|| c.id.clone()),
         id: c.id,
         source,
+        motion,
+        onvif,
     }))
 }
 
@@ -169,16 +256,16 @@ pub(super) fn camera_arg(arg: &str) -> Result<CameraConfig, ConfigError> {
         return Err(fail("the name needs at least one letter or digit"));
     }
     let (url, username, password) = rtsp_url(url.trim()).map_err(|why| fail(&why))?;
-    Ok(CameraConfig {
+    Ok(CameraConfig::new(
         id,
-        name: name.to_owned(),
-        source: Source::Rtsp(RtspSource {
+        name,
+        Source::Rtsp(RtspSource {
             url,
             username,
             password,
             transport: Transport::Tcp,
         }),
-    })
+    ))
 }
 
 /// Parses an `rtsp://` URL and takes any credentials out of it (retina wants them

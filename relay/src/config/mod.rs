@@ -23,6 +23,7 @@ use cli::parse_size;
 pub use cli::{Cli, Command, TlsMode, UserCommand};
 use file::{camera_arg, file_camera, read_file, FileConfig, FileTls};
 
+use crate::alerts::AlertsConfig;
 use crate::tls::names::TlsName;
 
 /// Where the relay listens unless told otherwise.
@@ -85,6 +86,55 @@ pub struct CameraConfig {
     pub id: String,
     pub name: String,
     pub source: Source,
+    /// Motion detection by the relay (`[camera.motion]`), off when `None`.
+    pub motion: Option<MotionSettings>,
+    /// The camera's ONVIF service, for its own events.
+    pub onvif: Option<OnvifSource>,
+}
+
+impl CameraConfig {
+    /// A camera with no alert sources of its own.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, source: Source) -> CameraConfig {
+        CameraConfig {
+            id: id.into(),
+            name: name.into(),
+            source,
+            motion: None,
+            onvif: None,
+        }
+    }
+}
+
+/// `[camera.motion]`: the detector's settings, and where to decode from.
+#[derive(Debug, Clone)]
+pub struct MotionSettings {
+    pub detector: sightline_motion::MotionConfig,
+    /// A lighter stream to analyse (a camera's substream); `None`: the
+    /// camera's own stream.
+    pub detect_url: Option<RtspSource>,
+}
+
+/// A camera's ONVIF device service, for its events.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OnvifSource {
+    /// `http://host/onvif/device_service`.
+    pub url: Url,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Topics besides the default motion ones (line crossing, tamper…).
+    pub topics: Vec<String>,
+}
+
+impl fmt::Debug for OnvifSource {
+    // Never print the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnvifSource")
+            .field("url", &self.url.as_str())
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("topics", &self.topics)
+            .finish()
+    }
 }
 
 /// Everything the relay starts from.
@@ -99,6 +149,10 @@ pub struct RelayConfig {
     pub auth: AuthConfig,
     /// HTTPS instead of HTTP (`None`: plain HTTP).
     pub tls: Option<TlsConfig>,
+    /// `[alerts]`: retention, clips, camera health, severities.
+    pub alerts: AlertsConfig,
+    /// `[mqtt]`: alerts to an MQTT broker.
+    pub mqtt: Option<crate::alerts::mqtt::Broker>,
 }
 
 /// Serving HTTPS (`--tls…` flags, `[tls]` in the file).
@@ -192,6 +246,10 @@ pub enum ConfigError {
     Auth(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("[alerts] {0}")]
+    Alerts(String),
+    #[error("[mqtt] {0}")]
+    Mqtt(String),
     #[error(
         "no data directory: give --data DIR (or SIGHTLINE_DATA); neither XDG_DATA_HOME nor HOME is set"
     )]
@@ -264,7 +322,14 @@ impl RelayConfig {
         let no_cameras_configured =
             cli.config.is_none() && cli.cameras.is_empty() && cli.demo.is_none();
         if no_cameras_configured {
-            cameras.extend(demo_cameras(1, &demo));
+            // The first run shows alerts too: an intruder crosses the
+            // demo's doorway every 20 s, watched by motion detection.
+            let mut camera = demo_cameras(1, &demo).remove(0);
+            if let Source::Demo(options) = &mut camera.source {
+                options.intruder_every = Some(std::time::Duration::from_secs(20));
+            }
+            camera.motion = Some(demo_motion());
+            cameras.push(camera);
         }
         let mut ids: Vec<&str> = cameras.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
@@ -277,6 +342,12 @@ impl RelayConfig {
                 .expect("the default listen address parses")
         });
         let tls = tls_config(&cli, file.tls)?;
+        let alerts = file.alerts.unwrap_or_default();
+        alerts.validate().map_err(ConfigError::Alerts)?;
+        let mqtt = match &file.mqtt {
+            Some(m) => Some(m.broker().map_err(ConfigError::Mqtt)?),
+            None => None,
+        };
         let data = match cli.data.or(file.data) {
             Some(dir) => dir,
             None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
@@ -288,6 +359,8 @@ impl RelayConfig {
             data: Some(data),
             auth: auth_config(file.auth.unwrap_or_default())?,
             tls,
+            alerts,
+            mqtt,
         })
     }
 }
@@ -453,6 +526,29 @@ fn auth_config(file: file::FileAuth) -> Result<AuthConfig, ConfigError> {
     Ok(auth)
 }
 
+/// Motion detection for a demo camera with an intruder: the doorway is the
+/// zone, everything else (scrolling, a bouncing square, the clock) masked.
+pub fn demo_motion() -> MotionSettings {
+    use sightline_motion::{Mask, MotionConfig, Zone};
+    let [x0, y0, x1, y1] = crate::ingest::demo::scene::DOORWAY;
+    // A little inside the panel: its edges sit on moving background.
+    let (ix0, iy0, ix1, iy1) = (x0 + 0.01, y0 + 0.01, x1 - 0.01, y1 - 0.01);
+    let rect = |a: f32, b: f32, c: f32, d: f32| vec![[a, b], [c, b], [c, d], [a, d]];
+    MotionSettings {
+        detector: MotionConfig {
+            zones: vec![Zone::new("doorway", rect(ix0, iy0, ix1, iy1))],
+            masks: vec![
+                Mask::new(rect(0.0, 0.0, 1.0, iy0)),
+                Mask::new(rect(0.0, iy1, 1.0, 1.0)),
+                Mask::new(rect(0.0, iy0, ix0, iy1)),
+                Mask::new(rect(ix1, iy0, 1.0, iy1)),
+            ],
+            ..MotionConfig::default()
+        },
+        detect_url: None,
+    }
+}
+
 /// `count` demo cameras: `demo` alone, or `demo-1` … `demo-N`. Each draws a
 /// scene of its own (the hub gives each a channel, and the scene varies with it).
 fn demo_cameras(count: u16, options: &DemoOptions) -> Vec<CameraConfig> {
@@ -463,11 +559,7 @@ fn demo_cameras(count: u16, options: &DemoOptions) -> Vec<CameraConfig> {
             } else {
                 (format!("demo-{n}"), format!("Demo camera {n}"))
             };
-            CameraConfig {
-                id,
-                name,
-                source: Source::Demo(options.clone()),
-            }
+            CameraConfig::new(id, name, Source::Demo(options.clone()))
         })
         .collect()
 }

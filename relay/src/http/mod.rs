@@ -19,6 +19,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+use crate::alerts;
 use crate::auth::{self, admin, Auth, Caller};
 use crate::error::{Error, ErrorKind};
 use crate::hub::{metrics, Hub};
@@ -29,6 +30,7 @@ use crate::ws;
 pub(crate) struct AppState {
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
+    pub alerts: Arc<crate::alerts::Alerts>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -43,6 +45,12 @@ pub(crate) fn router(state: AppState, www: Option<PathBuf>) -> Router {
     let routes = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/api/cameras", get(cameras))
+        .route("/api/cameras/{id}/alerts", post(alerts::api::webhook))
+        .route("/api/alerts", get(alerts::api::list))
+        .route("/api/alerts/{id}", get(alerts::api::one))
+        .route("/api/alerts/{id}/snapshot.jpg", get(alerts::api::snapshot))
+        .route("/api/alerts/{id}/clip.mp4", get(alerts::api::clip))
+        .route("/api/alerts/{id}/ack", post(alerts::api::ack))
         .route("/api/me", get(auth::api::me))
         .route("/api/login", post(auth::api::login))
         .route("/api/logout", post(auth::api::logout))

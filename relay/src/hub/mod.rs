@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use sightline_h264::StreamParams;
+use sightline_media::{Preroll, PrerollConfig, PrerollFrame};
 use sightline_wire::media::now_us;
 use sightline_wire::{video_frame, CameraInfo, CameraState, Capabilities, StreamConfig};
 use tokio::sync::{broadcast, watch};
@@ -88,6 +89,52 @@ struct FeedState {
     params: Option<Arc<Params>>,
     gop: Vec<Frame>,
     gop_bytes: usize,
+    /// The last seconds of video, for alert clips (only when clips are on).
+    preroll: Option<Preroll>,
+}
+
+/// What an alert clip starts from: the pre-roll, the parameters it decodes
+/// with, and everything published after it.
+pub struct ClipStart {
+    pub preroll: Vec<PrerollFrame>,
+    pub params: Option<Arc<Params>>,
+    pub live: broadcast::Receiver<Frame>,
+    _internal: InternalReader,
+}
+
+/// A subscription of the relay's own (motion, snapshots, clips): it is not
+/// a viewer and is not counted as one.
+pub struct InternalSubscription {
+    pub sub: Subscription,
+    _internal: InternalReader,
+}
+
+impl std::ops::Deref for InternalSubscription {
+    type Target = Subscription;
+    fn deref(&self) -> &Subscription {
+        &self.sub
+    }
+}
+
+impl std::ops::DerefMut for InternalSubscription {
+    fn deref_mut(&mut self) -> &mut Subscription {
+        &mut self.sub
+    }
+}
+
+struct InternalReader(Arc<AtomicUsize>);
+
+impl InternalReader {
+    fn new(count: &Arc<AtomicUsize>) -> InternalReader {
+        count.fetch_add(1, Ordering::Relaxed);
+        InternalReader(count.clone())
+    }
+}
+
+impl Drop for InternalReader {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One camera's stream inside the relay.
@@ -101,6 +148,8 @@ pub struct Feed {
     state: Mutex<FeedState>,
     live: broadcast::Sender<Frame>,
     status: watch::Sender<CameraState>,
+    /// Receivers of `live` that are the relay's own, not viewers.
+    internal: Arc<AtomicUsize>,
 }
 
 impl Feed {
@@ -115,9 +164,58 @@ impl Feed {
                 params: None,
                 gop: Vec::new(),
                 gop_bytes: 0,
+                preroll: None,
             }),
             live: broadcast::channel(VIEWER_QUEUE_FRAMES).0,
             status: watch::channel(CameraState::Connecting).0,
+            internal: Arc::default(),
+        }
+    }
+
+    /// A feed outside the hub, nobody's to watch: a camera's substream read
+    /// only for motion detection (`detect_url`).
+    pub fn standalone(id: &str, name: &str) -> Arc<Feed> {
+        Arc::new(Feed::new(id.to_owned(), name.to_owned(), 0))
+    }
+
+    /// Keeps the last seconds of video for alert clips from now on.
+    pub fn keep_preroll(&self, config: PrerollConfig) {
+        self.lock().preroll = Some(Preroll::new(config));
+    }
+
+    /// Where an alert clip starts: the pre-roll (empty unless
+    /// [`Feed::keep_preroll`]; else the cached GOP) and the live ring.
+    pub fn clip_start(&self) -> ClipStart {
+        let state = self.lock();
+        let preroll = match &state.preroll {
+            Some(p) => p.snapshot(),
+            None => state
+                .gop
+                .iter()
+                .filter_map(|f| {
+                    let (header, _) = sightline_wire::MediaHeader::parse(&f.data).ok()?;
+                    Some(PrerollFrame {
+                        data: f.data.clone(),
+                        timestamp_us: header.timestamp_us,
+                        keyframe: f.keyframe,
+                    })
+                })
+                .collect(),
+        };
+        ClipStart {
+            preroll,
+            params: state.params.clone(),
+            live: self.live.subscribe(),
+            _internal: InternalReader::new(&self.internal),
+        }
+    }
+
+    /// Like [`Feed::subscribe`], for the relay's own readers.
+    pub fn subscribe_internal(&self) -> InternalSubscription {
+        let internal = InternalReader::new(&self.internal);
+        InternalSubscription {
+            sub: self.subscribe(),
+            _internal: internal,
         }
     }
 
@@ -140,6 +238,9 @@ impl Feed {
         // Frames cached under the old parameters cannot start a decoder with the new ones.
         state.gop.clear();
         state.gop_bytes = 0;
+        if let Some(p) = state.preroll.as_mut() {
+            p.clear();
+        }
         true
     }
 
@@ -154,6 +255,9 @@ impl Feed {
         let mut state = self.lock();
         state.gop.clear();
         state.gop_bytes = 0;
+        if let Some(p) = state.preroll.as_mut() {
+            p.clear();
+        }
     }
 
     /// Publishes one access unit to every viewer. Returns false (and drops the
@@ -190,6 +294,14 @@ impl Feed {
             state.gop.clear();
             state.gop_bytes = 0;
         }
+        if let Some(p) = state.preroll.as_mut() {
+            // A pointer clone: the frame's bytes are shared with the viewers.
+            p.push(PrerollFrame {
+                data: frame.data.clone(),
+                timestamp_us: au.timestamp_us,
+                keyframe: frame.keyframe,
+            });
+        }
         // Sent under the lock so a concurrent subscribe sees the frame either in
         // its GOP copy or in its receiver, never both or neither.
         let _no_viewers_is_fine = self.live.send(frame);
@@ -216,13 +328,20 @@ impl Feed {
         });
     }
 
+    /// The camera's state now and every change after.
+    pub fn subscribe_status(&self) -> watch::Receiver<CameraState> {
+        self.status.subscribe()
+    }
+
     pub fn status(&self) -> CameraState {
         self.status.borrow().clone()
     }
 
-    /// Viewers currently attached.
+    /// Viewers currently attached (the relay's own readers not counted).
     pub fn viewers(&self) -> usize {
-        self.live.receiver_count()
+        self.live
+            .receiver_count()
+            .saturating_sub(self.internal.load(Ordering::Relaxed))
     }
 
     pub fn info(&self) -> CameraInfo {

@@ -14,14 +14,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use sightline_wire::{
-    ClientMessage, FrameFlags, MediaHeader, ServerMessage, Ticket, WhoAmI, PROTOCOL_VERSION,
+    AlertEvent, ClientMessage, FrameFlags, MediaHeader, ServerMessage, Ticket, WhoAmI,
+    PROTOCOL_VERSION,
 };
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::StreamMap;
 
 use super::socket::{Message, ReadError, Socket};
+use crate::alerts::{AlertChange, Alerts};
 use crate::auth::policy::WsAccess;
 use crate::auth::{Auth, Caller, Via};
 use crate::error::{Error, ErrorKind};
@@ -88,6 +90,7 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
     let AppState {
         hub,
         auth,
+        alerts,
         shutdown,
     } = state;
     let _open = hub.session_opened();
@@ -101,6 +104,8 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         viewers: HashMap::new(),
         frames: StreamMap::new(),
         statuses: StreamMap::new(),
+        alert_changes: alerts.subscribe(),
+        alerts,
         dropped: 0,
         unchecked_since: None,
     };
@@ -140,6 +145,9 @@ struct Session {
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
     statuses: StreamMap<u16, WatchStream<sightline_wire::CameraState>>,
+    alerts: Arc<Alerts>,
+    /// Every alert change; only those of cameras this caller may see go out.
+    alert_changes: broadcast::Receiver<Arc<AlertChange>>,
     /// Frames this viewer missed by falling behind (logged when the session ends).
     dropped: u64,
     /// Since when re-checks of this socket's access have failed.
@@ -190,6 +198,7 @@ impl Session {
                         None => Ok(()),
                     }
                 }
+                change = self.alert_changes.recv() => self.on_alert(change).await,
                 _ = ping.tick() => self.send(Out::Ping).await,
                 Ok(()) = self.revision.changed(), if self.auth.enabled() => self.recheck().await,
                 _ = recheck.tick(), if self.auth.enabled() => self.recheck().await,
@@ -237,13 +246,16 @@ impl Session {
                         role: caller.role.to_string(),
                     });
                     self.caller = Some(caller);
-                    return self
-                        .send_json(&ServerMessage::Welcome {
-                            protocol: PROTOCOL_VERSION,
-                            user,
-                            cameras,
-                        })
-                        .await;
+                    self.send_json(&ServerMessage::Welcome {
+                        protocol: PROTOCOL_VERSION,
+                        user,
+                        cameras,
+                    })
+                    .await?;
+                    // Changes from here on are in `alert_changes` (subscribed
+                    // when the session began): an alert may arrive twice, as
+                    // active and as a change; players key them by id.
+                    return self.send_active_alerts().await;
                 }
                 Ok(ClientMessage::Hello { protocol, .. }) => {
                     let message = format!(
@@ -333,6 +345,46 @@ impl Session {
                     .await?;
                 Err(End::Revoked)
             }
+        }
+    }
+
+    /// The alerts active now on cameras this caller may see.
+    async fn send_active_alerts(&mut self) -> Result<(), End> {
+        for alert in self.alerts.active() {
+            if self.may_view(&alert.camera) {
+                self.send_json(&ServerMessage::Alert {
+                    event: AlertEvent::Active,
+                    alert,
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn may_view(&self, camera: &str) -> bool {
+        self.caller.as_ref().is_some_and(|c| c.may_view(camera))
+    }
+
+    async fn on_alert(
+        &mut self,
+        change: Result<Arc<AlertChange>, broadcast::error::RecvError>,
+    ) -> Result<(), End> {
+        match change {
+            Ok(change) if self.may_view(&change.alert.camera) => {
+                self.send_json(&ServerMessage::Alert {
+                    event: change.event,
+                    alert: change.alert.clone(),
+                })
+                .await
+            }
+            Ok(_) => Ok(()),
+            // Fell behind a storm of alerts: what matters is what is active.
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "alert changes missed: sending the active set");
+                self.send_active_alerts().await
+            }
+            Err(broadcast::error::RecvError::Closed) => Err(End::Shutdown),
         }
     }
 

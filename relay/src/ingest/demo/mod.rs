@@ -37,6 +37,10 @@ pub struct DemoOptions {
     pub bitrate_bps: u32,
     /// Deliberate damage, for tests that must prove they notice it. Never set in production.
     pub fault: Option<Fault>,
+    /// Draw a doorway panel (see [`scene::DOORWAY`]) that an intruder walks
+    /// across this often (and whenever [`DemoCamera::intrude`] is called):
+    /// motion alerts with no camera at all.
+    pub intruder_every: Option<Duration>,
 }
 
 impl Default for DemoOptions {
@@ -48,6 +52,7 @@ impl Default for DemoOptions {
             keyframe_every: 60,
             bitrate_bps: 2_500_000,
             fault: None,
+            intruder_every: None,
         }
     }
 }
@@ -66,7 +71,10 @@ pub enum Fault {
 
 /// A running demo or replay camera; stops when dropped.
 pub struct DemoCamera {
+    /// The camera's id.
+    pub id: String,
     stop: Arc<AtomicBool>,
+    intrude: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -74,9 +82,19 @@ impl DemoCamera {
     /// Starts encoding into `feed` on a thread of its own (encoding is CPU work
     /// that must not stall the async runtime).
     pub fn start(feed: Arc<Feed>, options: DemoOptions) -> std::io::Result<DemoCamera> {
-        DemoCamera::spawn(feed, "demo encoder", move |feed, stop| {
-            run(feed, &options, stop)
-        })
+        let intrude = Arc::new(AtomicBool::new(false));
+        let trigger = intrude.clone();
+        let mut camera = DemoCamera::spawn(feed, "demo encoder", move |feed, stop| {
+            run(feed, &options, stop, &trigger)
+        })?;
+        camera.intrude = intrude;
+        Ok(camera)
+    }
+
+    /// Sends the intruder across the doorway now (if the camera draws one):
+    /// motion on demand, for tests and demonstrations.
+    pub fn intrude(&self) {
+        self.intrude.store(true, Ordering::Relaxed);
     }
 
     /// Starts replaying a recorded clip into `feed` (see [`replay`]).
@@ -94,6 +112,7 @@ impl DemoCamera {
         body: impl FnOnce(&Feed, &AtomicBool) -> anyhow::Result<()> + Send + 'static,
     ) -> std::io::Result<DemoCamera> {
         let stop = Arc::new(AtomicBool::new(false));
+        let id = feed.id.clone();
         let thread = std::thread::Builder::new()
             .name(format!("demo-{}", feed.id))
             .spawn({
@@ -108,7 +127,9 @@ impl DemoCamera {
                 }
             })?;
         Ok(DemoCamera {
+            id,
             stop,
+            intrude: Arc::default(),
             thread: Some(thread),
         })
     }
@@ -132,7 +153,15 @@ impl Drop for DemoCamera {
     }
 }
 
-fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
+/// How long the intruder takes to cross the doorway.
+const INTRUDER_WALK: Duration = Duration::from_secs(4);
+
+fn run(
+    feed: &Feed,
+    o: &DemoOptions,
+    stop: &AtomicBool,
+    intrude: &AtomicBool,
+) -> anyhow::Result<()> {
     let config = EncoderConfig::new()
         .usage_type(UsageType::CameraVideoRealTime)
         .rate_control_mode(RateControlMode::Bitrate)
@@ -148,13 +177,35 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut annex_b = Vec::new();
     let mut n: u64 = 0;
+    let frames = |d: Duration| (d.as_secs_f64() * f64::from(o.fps)).round().max(1.0) as u64;
+    let walk = frames(INTRUDER_WALK);
+    let every = o.intruder_every.map(frames);
+    // The frame the current walk began at.
+    let mut walk_from: Option<u64> = None;
     while !stop.load(Ordering::Relaxed) {
         if matches!(o.fault, Some(Fault::StallAfter(frames)) if n >= frames) {
             // Hung: nothing more, but the status stays `online`.
             std::thread::sleep(period);
             continue;
         }
+        let intruder = match every {
+            Some(every) => {
+                // The first walk starts after one period: a fresh page
+                // shows the empty doorway first.
+                if intrude.swap(false, Ordering::Relaxed) || (n > 0 && n.is_multiple_of(every)) {
+                    walk_from = Some(n);
+                }
+                match walk_from {
+                    Some(from) if n - from < walk => Some((n - from) as f32 / walk as f32),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
         scene.draw(n, &clock_text());
+        if every.is_some() {
+            scene.draw_doorway(intruder);
+        }
         let yuv = YUVSlices::new(
             (&scene.y, &scene.u, &scene.v),
             (o.width, o.height),

@@ -18,6 +18,11 @@ pub const BARS_YUV: [(u8, u8, u8); 8] = [
     (16, 128, 128),
 ];
 
+/// Where the demo's doorway is, as fractions of the picture: x0, y0, x1, y1.
+/// Nothing else moves there, so motion detection can watch it (the demo's
+/// motion zone) while the rest of the picture scrolls (masked).
+pub const DOORWAY: [f32; 4] = [0.66, 0.3, 0.96, 0.86];
+
 /// I420 picture buffers and what is drawn into them.
 pub struct Scene {
     pub width: usize,
@@ -93,6 +98,47 @@ impl Scene {
         let (px, py) = (scale * 2, h - plate_h - scale * 2);
         self.fill(px, py & !1, text_w + 2 * scale, plate_h + 2, 16, 128, 128);
         font::draw(&mut self.y, w, px + scale, py + scale, scale, clock, 235);
+    }
+
+    /// The doorway panel ([`DOORWAY`], still) and, at `walk` (0..1 across),
+    /// the intruder crossing it.
+    pub fn draw_doorway(&mut self, walk: Option<f32>) {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let [x0, y0, x1, y1] = DOORWAY;
+        let even = |v: f32| (v as usize) & !1;
+        let (px, py) = (even(x0 * w), even(y0 * h));
+        let (pw, ph) = (even((x1 - x0) * w), even((y1 - y0) * h));
+        // A grey wall with a darker door frame.
+        self.fill(px, py, pw, ph, 96, 128, 128);
+        let frame = (pw / 24).max(2) & !1;
+        self.fill(px + pw / 4, py + ph / 8, pw / 2, ph * 7 / 8, 60, 128, 128);
+        self.fill(
+            px + pw / 4 + frame,
+            py + ph / 8 + frame,
+            pw / 2 - 2 * frame,
+            ph * 7 / 8 - frame,
+            80,
+            120,
+            136,
+        );
+        if let Some(t) = walk {
+            // A bright figure, head and body, walking left to right.
+            let body_w = even(pw as f32 * 0.16).max(2);
+            let body_h = even(ph as f32 * 0.55).max(2);
+            let head = even(body_w as f32 * 0.8).max(2);
+            let x = px + even(t.clamp(0.0, 1.0) * (pw - body_w) as f32);
+            let y = py + ph - body_h - even(ph as f32 * 0.05);
+            self.fill(x, y, body_w, body_h, 200, 100, 170);
+            self.fill(
+                (x + (body_w - head) / 2) & !1,
+                y - head,
+                head,
+                head,
+                220,
+                110,
+                150,
+            );
+        }
     }
 
     /// Fills a rectangle (even coordinates) with one colour.

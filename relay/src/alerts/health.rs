@@ -32,7 +32,7 @@ pub async fn watch_camera(
             away_since = None;
             if raised {
                 raised = false;
-                alerts.signal(signal(&feed, Change::End));
+                alerts.send(signal(&feed, Change::End)).await;
             }
         } else if away_since.is_none() {
             away_since = Some(tokio::time::Instant::now());
@@ -58,7 +58,7 @@ pub async fn watch_camera(
                     _ => None,
                 };
                 let secs = after.as_secs();
-                alerts.signal(signal(&feed, Change::Start {
+                alerts.send(signal(&feed, Change::Start {
                     kind: CAMERA_OFFLINE.into(),
                     label: None,
                     message: Some(match reason {
@@ -71,7 +71,7 @@ pub async fn watch_camera(
                     area: 0.0,
                     hold: None,
                     snapshot: None,
-                }));
+                })).await;
             }
             _ = shutdown.changed() => return,
         }

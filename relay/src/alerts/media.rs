@@ -30,7 +30,7 @@ use sightline_media::{
 };
 use sightline_store::{MediaFile, MediaKind};
 use sightline_wire::{AlertInfo, MediaHeader, HEADER_LEN};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Semaphore};
 
 use super::decode::FrameDecoder;
 use super::{lock, Alerts, AlertsConfig, CAMERA_OFFLINE};
@@ -38,6 +38,14 @@ use crate::hub::{Feed, Hub};
 
 /// Frames waiting for a clip's writer thread (about 8 s at 30 fps).
 const CLIP_QUEUE: usize = 256;
+/// Snapshots decoded at once (each decodes up to a GOP: tens of ms of a core).
+const SNAPSHOTS_AT_ONCE: usize = 2;
+/// Clips recorded at once, whatever the number of alerts: each holds a
+/// blocking thread for up to `max_clip`, and the blocking pool is shared
+/// with the database. One per camera at a time: an alert that starts while
+/// its camera's clip runs is in that clip already (or will be, through the
+/// post-roll), and a storm of alerts must not start a storm of writers.
+const CLIPS_AT_ONCE: usize = 16;
 
 /// What goes to a clip's writer thread.
 enum ClipItem {
@@ -58,8 +66,10 @@ pub struct Recorder {
     dir: Option<PathBuf>,
     clips: bool,
     policy: ClipPolicy,
-    /// Running clips: alert id → its end signal.
-    running: Mutex<HashMap<i64, watch::Sender<bool>>>,
+    /// Running clips: alert id → its camera and end signal.
+    running: Mutex<HashMap<i64, (String, watch::Sender<bool>)>>,
+    snapshots: Arc<Semaphore>,
+    clip_slots: Arc<Semaphore>,
 }
 
 impl Recorder {
@@ -73,6 +83,8 @@ impl Recorder {
                 max_length: Duration::from_secs(config.max_clip),
             },
             running: Mutex::default(),
+            snapshots: Arc::new(Semaphore::new(SNAPSHOTS_AT_ONCE)),
+            clip_slots: Arc::new(Semaphore::new(CLIPS_AT_ONCE)),
         }
     }
 
@@ -96,13 +108,21 @@ impl Recorder {
             let feed = feed.clone();
             let dir = dir.clone();
             let base = base.clone();
+            let slots = self.snapshots.clone();
             tokio::spawn(async move {
                 let jpeg = match snapshot {
                     Some(jpeg) => Some(jpeg),
-                    None => tokio::task::spawn_blocking(move || newest_picture(&feed))
-                        .await
-                        .ok()
-                        .flatten(),
+                    None => {
+                        // Busy decoding others: this alert goes without.
+                        let Ok(permit) = slots.try_acquire_owned() else {
+                            tracing::debug!(alert = id, "snapshots busy: none for this alert");
+                            return;
+                        };
+                        let picture =
+                            tokio::task::spawn_blocking(move || newest_picture(&feed)).await;
+                        drop(permit);
+                        picture.ok().flatten()
+                    }
                 };
                 let Some(jpeg) = jpeg else {
                     return;
@@ -126,8 +146,23 @@ impl Recorder {
         if !self.clips || info.kind == CAMERA_OFFLINE {
             return;
         }
-        let (ended, ended_rx) = watch::channel(false);
-        lock(&self.running).insert(id, ended);
+        let permit = {
+            let mut running = lock(&self.running);
+            if running.values().any(|(camera, _)| *camera == info.camera) {
+                return;
+            }
+            let Ok(permit) = self.clip_slots.clone().try_acquire_owned() else {
+                tracing::warn!(
+                    alert = id,
+                    "{CLIPS_AT_ONCE} clips are being recorded: none for this alert"
+                );
+                return;
+            };
+            let (ended, ended_rx) = watch::channel(false);
+            running.insert(id, (info.camera.clone(), ended));
+            (permit, ended_rx)
+        };
+        let (permit, ended_rx) = permit;
         let alerts = alerts.clone();
         let policy = self.policy;
         tokio::spawn(async move {
@@ -135,6 +170,7 @@ impl Recorder {
             let path = dir.join(&relative);
             let result = record_clip(&feed, &path, policy, ended_rx).await;
             lock(&alerts.media.running).remove(&id);
+            drop(permit);
             match result {
                 Ok(Some(bytes)) => {
                     let file = MediaFile {
@@ -151,7 +187,7 @@ impl Recorder {
 
     /// An alert ended: its clip runs on for the post-roll.
     pub fn ended(&self, info: &AlertInfo) {
-        if let Some(ended) = lock(&self.running).get(&info.id) {
+        if let Some((_, ended)) = lock(&self.running).get(&info.id) {
             let _ = ended.send(true);
         }
     }
@@ -268,6 +304,14 @@ async fn record_clip(
     let started = tokio::time::Instant::now();
     let max = started + policy.max_length;
     let mut deadline = max;
+    // The alert may have ended already (a short webhook alert).
+    let mut end_seen = *ended.borrow_and_update();
+    if end_seen {
+        deadline = max.min(started + policy.post_roll);
+        if let Some(at_us) = newest_us {
+            let _ = tx.send(ClipItem::Ended { at_us }).await;
+        }
+    }
     loop {
         tokio::select! {
             frame = live.recv() => match frame {
@@ -293,8 +337,11 @@ async fn record_clip(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            changed = ended.changed(), if !*ended.borrow() => {
-                if changed.is_ok() && *ended.borrow() {
+            changed = ended.changed(), if !end_seen => {
+                if changed.is_err() {
+                    end_seen = true;
+                } else if *ended.borrow_and_update() {
+                    end_seen = true;
                     deadline = max.min(tokio::time::Instant::now() + policy.post_roll);
                     if let Some(at_us) = newest_us {
                         let _ = tx.send(ClipItem::Ended { at_us }).await;

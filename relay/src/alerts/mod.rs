@@ -15,7 +15,10 @@
 //! one task: it turns signals into alert rows (start, update, end), keeps the
 //! set of active alerts for sockets that open later, and broadcasts every
 //! change on a bounded ring ([`LIVE_QUEUE`]); a session that falls behind is
-//! sent the active set again rather than queueing without end.
+//! closed (the player reconnects and is sent the active set afresh) rather
+//! than queueing without end. The relay's own sources wait for room in the
+//! queue ([`Alerts::send`]: an "end" is never lost); webhooks, which a caller
+//! could flood, are refused when it is full ([`Alerts::signal`]).
 //!
 //! Every alert has a camera, and every path to it — the socket, the history
 //! API, its snapshot and clip — checks the caller's grant for that camera on
@@ -127,6 +130,9 @@ impl AlertsConfig {
         }
         if self.pre_roll > 30 || self.post_roll > 60 {
             return Err("pre_roll is at most 30 s and post_roll at most 60 s".into());
+        }
+        if self.offline_alert_after == 0 || self.offline_alert_after > 86_400 {
+            return Err("offline_alert_after must be from 1 to 86400 seconds".into());
         }
         if self.webhook_hold == 0 || self.webhook_hold > 3600 {
             return Err("webhook_hold must be from 1 to 3600 seconds".into());
@@ -334,6 +340,11 @@ impl Alerts {
             active: Mutex::default(),
             dropped: AtomicU64::new(0),
         });
+        // Before anything records: leftovers of a crash (a file written but
+        // not recorded, a record of a file that never made it) go now.
+        if let Err(e) = alerts.enforce_retention(true) {
+            tracing::warn!("alert retention at start failed: {e:#}");
+        }
         tokio::spawn(alerts.clone().engine(rx, shutdown.clone()));
         tokio::spawn(alerts.clone().housekeeping(shutdown));
         Ok(alerts)
@@ -351,6 +362,19 @@ impl Alerts {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Hands a signal to the engine, waiting for room: for the relay's own
+    /// sources (motion, ONVIF, health), whose "end" must never be lost — an
+    /// alert that never ends would stay on screens and keep MQTT at ON.
+    /// Only webhooks, which a caller could flood, use [`Alerts::signal`].
+    pub async fn send(&self, signal: Signal) -> bool {
+        self.signals.send(signal).await.is_ok()
+    }
+
+    /// [`Alerts::send`] from a blocking thread (the motion decoder).
+    pub fn blocking_send(&self, signal: Signal) -> bool {
+        self.signals.blocking_send(signal).is_ok()
     }
 
     /// Every change from now on.
@@ -390,7 +414,11 @@ impl Alerts {
             let mut active = lock(&self.active);
             if alert.ended_at_ms.is_some() {
                 active.remove(&alert.id);
-            } else if event != AlertEvent::Ack || active.contains_key(&alert.id) {
+            } else if matches!(event, AlertEvent::Start | AlertEvent::Active)
+                || active.contains_key(&alert.id)
+            {
+                // A late update (a snapshot written after the alert ended)
+                // must not bring an ended alert back.
                 active.insert(alert.id, alert.clone());
             }
         }
@@ -582,7 +610,12 @@ impl Alerts {
                             self.publish(AlertEvent::End, info);
                             Ok(())
                         }
-                        Err(e) => Err(e),
+                        Err(e) => {
+                            // Ended here whatever the database says: no
+                            // screen may keep it forever.
+                            lock(&self.active).remove(&o.id);
+                            Err(e)
+                        }
                     }
                 }
                 None => Ok(()),
@@ -620,16 +653,15 @@ impl Alerts {
     async fn housekeeping(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(RETENTION_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut first = true;
+        // The first tick is now: `start` just did it.
+        tick.tick().await;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
             let this = self.clone();
-            let sweep = first;
-            first = false;
-            let done = tokio::task::spawn_blocking(move || this.enforce_retention(sweep)).await;
+            let done = tokio::task::spawn_blocking(move || this.enforce_retention(false)).await;
             match done {
                 Ok(Ok((old, trimmed))) => tracing::debug!(old, trimmed, "alert retention enforced"),
                 Ok(Err(e)) => tracing::warn!("alert retention failed: {e:#}"),
@@ -708,12 +740,12 @@ mod tests {
         config.severity.insert("onvif:".into(), AlertSeverity::Info);
         config
             .severity
-            .insert("onvif:tns1:VideoSource/".into(), AlertSeverity::Critical);
+            .insert("onvif:tns1:".into(), AlertSeverity::Critical);
         config
             .severity
             .insert("webhook:doorbell".into(), AlertSeverity::Critical);
         assert_eq!(
-            config.severity_of("onvif:tns1:RuleEngine/X"),
+            config.severity_of("onvif:tnsaxis:CameraApplicationPlatform/X"),
             AlertSeverity::Info
         );
         assert_eq!(

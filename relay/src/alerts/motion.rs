@@ -24,10 +24,15 @@ use crate::hub::{Feed, Frame};
 /// Frames waiting for the decoder thread: about a second at 30 fps.
 pub const DECODE_QUEUE: usize = 32;
 
-struct Work {
-    frame: Frame,
-    /// Frames were dropped before this one: resume at a keyframe.
-    after_gap: bool,
+enum Work {
+    Frame {
+        frame: Frame,
+        /// Frames were dropped before this one: resume at a keyframe.
+        after_gap: bool,
+    },
+    /// The camera stopped sending: a running event ends now (it would
+    /// otherwise last until the camera is back).
+    Finish,
 }
 
 /// Analyses `feed` (the camera's stream, or its `detect_url` substream) for
@@ -69,7 +74,7 @@ pub async fn run(
             return;
         }
         *skipping = false;
-        match tx.try_send(Work {
+        match tx.try_send(Work::Frame {
             frame,
             after_gap: std::mem::take(gap),
         }) {
@@ -84,8 +89,18 @@ pub async fn run(
     for frame in std::mem::take(&mut sub.gop) {
         hand_over(frame, &mut gap, &mut skipping);
     }
+    let mut status = feed.subscribe_status();
     loop {
         tokio::select! {
+            changed = status.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let online = matches!(*status.borrow_and_update(), sightline_wire::CameraState::Online);
+                if !online && tx.send(Work::Finish).await.is_err() {
+                    break;
+                }
+            }
             frame = sub.live.recv() => match frame {
                 Ok(frame) => hand_over(frame, &mut gap, &mut skipping),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -112,7 +127,17 @@ fn analyse(mut rx: mpsc::Receiver<Work>, mut detector: Detector, alerts: &Alerts
     };
     let mut waiting_for_keyframe = true;
     let mut newest_us = 0u64;
-    while let Some(Work { frame, after_gap }) = rx.blocking_recv() {
+    while let Some(work) = rx.blocking_recv() {
+        let (frame, after_gap) = match work {
+            Work::Frame { frame, after_gap } => (frame, after_gap),
+            Work::Finish => {
+                if let Some(event) = detector.finish(newest_us) {
+                    alerts.blocking_send(signal(camera, event, None));
+                }
+                waiting_for_keyframe = true;
+                continue;
+            }
+        };
         if after_gap {
             waiting_for_keyframe = true;
         }
@@ -148,7 +173,9 @@ fn analyse(mut rx: mpsc::Receiver<Work>, mut detector: Detector, alerts: &Alerts
             Some((event, snapshot))
         });
         match decoded {
-            Ok(Some(Some((event, snapshot)))) => alerts.signal(signal(camera, event, snapshot)),
+            Ok(Some(Some((event, snapshot)))) => {
+                alerts.blocking_send(signal(camera, event, snapshot))
+            }
             Ok(_) => true,
             Err(e) => {
                 tracing::debug!(%camera, "motion: {e}; waiting for the next keyframe");
@@ -158,7 +185,7 @@ fn analyse(mut rx: mpsc::Receiver<Work>, mut detector: Detector, alerts: &Alerts
         };
     }
     if let Some(event) = detector.finish(newest_us) {
-        alerts.signal(signal(camera, event, None));
+        alerts.blocking_send(signal(camera, event, None));
     }
 }
 

@@ -241,13 +241,16 @@ pub async fn run(
         .collect();
     let ids: Vec<String> = cameras.iter().map(|(id, _)| id.clone()).collect();
     let mut changes = alerts.subscribe();
-    // What the broker was last told per camera (re-sent on each reconnect).
-    let mut motion = motion_states(&ids, &alerts.active());
+    // What the broker was last told per camera; none yet.
+    let mut motion: BTreeMap<String, bool> = BTreeMap::new();
     let mut active: HashMap<i64, AlertInfo> =
         alerts.active().into_iter().map(|a| (a.id, a)).collect();
     let mut dropped: u64 = 0;
     let mut failures: u32 = 0;
-    let publish = |topic: String, retain: bool, payload: String, dropped: &mut u64| {
+    // While the broker is away nothing is queued but state changes: a queue
+    // full of stale alert messages would crowd out what a reconnect says.
+    let mut connected = false;
+    let publish = |topic: String, retain: bool, payload: String, dropped: &mut u64| -> bool {
         if client
             .try_publish(topic, QoS::AtLeastOnce, retain, payload.into_bytes())
             .is_err()
@@ -259,7 +262,9 @@ pub async fn run(
                     "MQTT: the broker is not keeping up (or away): messages dropped"
                 );
             }
+            return false;
         }
+        true
     };
     loop {
         tokio::select! {
@@ -271,6 +276,7 @@ pub async fn run(
                         tracing::info!(host = %broker.host, port = broker.port, "MQTT: connected");
                     }
                     failures = 0;
+                    connected = true;
                     publish(status_topic.clone(), true, "online".into(), &mut dropped);
                     if broker.discovery.is_some() {
                         for (id, name) in &cameras {
@@ -278,12 +284,16 @@ pub async fn run(
                             publish(topic, true, payload, &mut dropped);
                         }
                     }
-                    for (camera, on) in &motion {
-                        publish(motion_topic(&broker, camera), true, on_off(*on), &mut dropped);
+                    let now: Vec<AlertInfo> = active.values().cloned().collect();
+                    for (camera, on) in motion_states(&ids, &now) {
+                        if publish(motion_topic(&broker, &camera), true, on_off(on), &mut dropped) {
+                            motion.insert(camera, on);
+                        }
                     }
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    connected = false;
                     failures += 1;
                     let wait = backoff(failures);
                     if failures == 1 || failures.is_power_of_two() {
@@ -306,10 +316,14 @@ pub async fn run(
                             event: change.event,
                             alert: change.alert.clone(),
                         };
-                        publish(format!("{}/alerts", broker.prefix), false, message.to_json(), &mut dropped);
+                        if connected {
+                            publish(format!("{}/alerts", broker.prefix), false, message.to_json(), &mut dropped);
+                        }
                         if change.alert.ended_at_ms.is_some() {
                             active.remove(&change.alert.id);
-                        } else if change.event != AlertEvent::Ack || active.contains_key(&change.alert.id) {
+                        } else if matches!(change.event, AlertEvent::Start | AlertEvent::Active)
+                            || active.contains_key(&change.alert.id)
+                        {
                             active.insert(change.alert.id, change.alert.clone());
                         }
                         active.values().cloned().collect()
@@ -321,13 +335,16 @@ pub async fn run(
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                let next = motion_states(&ids, &alerts_now);
-                for (camera, on) in &next {
-                    if motion.get(camera) != Some(on) {
-                        publish(motion_topic(&broker, camera), true, on_off(*on), &mut dropped);
+                // `motion` is what the broker was told: a state whose
+                // message was dropped stays different, and is sent with the
+                // next change or the next reconnect.
+                for (camera, on) in motion_states(&ids, &alerts_now) {
+                    if motion.get(&camera) != Some(&on)
+                        && publish(motion_topic(&broker, &camera), true, on_off(on), &mut dropped)
+                    {
+                        motion.insert(camera, on);
                     }
                 }
-                motion = next;
             }
             _ = shutdown.changed() => {
                 // A clean stop says so itself (the will is for vanishing).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sightline_onvif::{run_events, Camera, EventOptions, EventStatus, EventUpdate, StateChange};
 use tokio::sync::{mpsc, watch};
 
-use super::{Alerts, Change, Signal};
+use super::{check_kind, Alerts, Change, Signal};
 use crate::config::OnvifSource;
 
 /// Updates waiting for this task; the subscriber waits when it is full.
@@ -58,28 +58,37 @@ pub async fn run(
         };
         match update {
             EventUpdate::Change(StateChange::Started { topic, source, .. }) => {
-                alerts.signal(Signal {
-                    camera: camera.clone(),
-                    key: format!("onvif:{topic}:{source}"),
-                    change: Change::Start {
-                        kind: format!("onvif:{topic}"),
-                        label: None,
-                        message: None,
-                        severity: None,
-                        zones: Vec::new(),
-                        score: 0.0,
-                        area: 0.0,
-                        hold: None,
-                        snapshot: None,
-                    },
-                });
+                let kind = format!("onvif:{topic}");
+                if let Err(why) = check_kind(&kind) {
+                    tracing::debug!(%camera, "ONVIF event ignored: {why}");
+                    continue;
+                }
+                alerts
+                    .send(Signal {
+                        camera: camera.clone(),
+                        key: key(&topic, &source),
+                        change: Change::Start {
+                            kind,
+                            label: None,
+                            message: None,
+                            severity: None,
+                            zones: Vec::new(),
+                            score: 0.0,
+                            area: 0.0,
+                            hold: None,
+                            snapshot: None,
+                        },
+                    })
+                    .await;
             }
             EventUpdate::Change(StateChange::Ended { topic, source, .. }) => {
-                alerts.signal(Signal {
-                    camera: camera.clone(),
-                    key: format!("onvif:{topic}:{source}"),
-                    change: Change::End,
-                });
+                alerts
+                    .send(Signal {
+                        camera: camera.clone(),
+                        key: key(&topic, &source),
+                        change: Change::End,
+                    })
+                    .await;
             }
             EventUpdate::Status(EventStatus::Connected { clock_offset, .. }) => {
                 tracing::info!(%camera, ?clock_offset, "ONVIF events: subscribed");
@@ -95,4 +104,11 @@ pub async fn run(
         }
     }
     let _ = subscriber.await;
+}
+
+/// One alert per topic and source; a camera's source text is cut short (a
+/// reply may be large, and the key is kept while the alert lasts).
+fn key(topic: &str, source: &str) -> String {
+    let source: String = source.chars().take(200).collect();
+    format!("onvif:{topic}:{source}")
 }

@@ -65,6 +65,8 @@ enum End {
     Shutdown,
     #[error("access revoked")]
     Revoked,
+    #[error("fell behind the alerts")]
+    AlertsLagged,
 }
 
 /// What a session writes to its socket.
@@ -120,6 +122,9 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         End::Refused(_) => Some((1002, "protocol error")),
         // Policy violation: the client should sign in again or get a new ticket.
         End::Revoked => Some((1008, "access revoked")),
+        // The player reconnects and is sent the active alerts afresh: what
+        // it missed may include ends, which a re-sent active set cannot say.
+        End::AlertsLagged => Some((1013, "fell behind the alerts: reconnect")),
         _ => None,
     };
     let bye = async {
@@ -379,10 +384,12 @@ impl Session {
                 .await
             }
             Ok(_) => Ok(()),
-            // Fell behind a storm of alerts: what matters is what is active.
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "alert changes missed: sending the active set");
-                self.send_active_alerts().await
+                tracing::info!(
+                    missed,
+                    "alert changes missed: closing so the player starts afresh"
+                );
+                Err(End::AlertsLagged)
             }
             Err(broadcast::error::RecvError::Closed) => Err(End::Shutdown),
         }

@@ -389,6 +389,15 @@ impl Relay {
         }
     }
 
+    /// When demo camera `camera`'s intruder last began a walk (Unix ms of
+    /// its first frame); `None` before the first or for other cameras.
+    pub fn intruder_walked_at_ms(&self, camera: &str) -> Option<i64> {
+        self.demo_cameras
+            .iter()
+            .find(|c| c.id == camera)
+            .and_then(|c| c.intruder_walked_at_ms())
+    }
+
     /// Closes every session, stops the cameras and waits for the server to end.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);

@@ -23,6 +23,7 @@ pub mod error;
 mod http;
 pub mod hub;
 pub mod ingest;
+pub mod ptz;
 pub mod tls;
 mod ws;
 

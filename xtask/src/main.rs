@@ -35,6 +35,10 @@ const C_TOOLCHAIN: &[(&str, &str)] = &[
     ("/usr/bin/clang++-14", "clang-14"),
     ("/usr/bin/llvm-ar-14", "llvm-14"),
     ("/usr/include/wasm32-wasi/stdlib.h", "wasi-libc"),
+    // OpenH264's x86 assembly (the relay's demo encoder and motion decoder):
+    // without nasm the openh264 crate quietly builds plain C, about 10 %
+    // slower to decode and slower still to encode.
+    ("/usr/bin/nasm", "nasm"),
 ];
 /// Debian packages of GStreamer's RTSP server and the elements the test server uses.
 const GST_PACKAGES: &[&str] = &[
@@ -94,7 +98,7 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…] | fuzz [SECONDS]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest|peer …]: decoders, one player\
+                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest|peer|auth|alerts …]: decoders, one player\
                  \n         and the 16-tile page in headless Chromium, download sizes, relay fan-out against the floor, RTSP ingest,\
                  \n         side by side with rtsp-relay (npm); not part of test\
                  \n  fuzz   [SECONDS] every cargo-fuzz target in fuzz/ for SECONDS each (default 60)\
@@ -249,10 +253,11 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
     }
 
     // 6. clang, llvm-ar and wasi-libc's headers: OpenH264's decoder compiled to
-    //    wasm32 (crates/openh264-wasm), the player's fallback where WebCodecs is missing.
+    //    wasm32 (crates/openh264-wasm), the player's fallback where WebCodecs is
+    //    missing; nasm for the native OpenH264's assembly. Before anything is built.
     ensure_packages(
         C_TOOLCHAIN,
-        "clang-14, llvm-ar-14 and wasi-libc (OpenH264 for wasm32)",
+        "clang-14, llvm-ar-14, wasi-libc (OpenH264 for wasm32) and nasm",
     )?;
 
     // 7. For the tests: Debian's Chromium and its WebDriver.
@@ -474,7 +479,7 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
 const BENCH_PARTS: &[&str] = &[
-    "decoders", "player", "page", "sizes", "fanout", "ingest", "peer", "auth",
+    "decoders", "player", "page", "sizes", "fanout", "ingest", "peer", "auth", "alerts",
 ];
 
 /// The peer of `bench peer`, from npm: rtsp-relay as its README sets it up
@@ -552,6 +557,36 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             ])
             .arg(&file))?;
     }
+    if want("alerts") {
+        for (size, bitrate) in [
+            ("640x360", "600k"),
+            ("1280x720", "1500k"),
+            ("1920x1080", "3M"),
+        ] {
+            let file = streams.join(format!("scene_{size}.h264"));
+            if file.is_file() {
+                continue;
+            }
+            say(&format!("making the {size} camera-like scene with ffmpeg"));
+            // What a camera sees: a still, detailed picture (testsrc2's first
+            // frame), light sensor noise, one object walking across.
+            let (w, _) = size.split_once('x').unwrap_or((size, ""));
+            run(Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg(format!(
+                    "testsrc2=size={size}:rate=30,trim=end_frame=1,loop=loop=-1:size=1,setpts=N/30/TB"
+                ))
+                .args(["-f", "lavfi", "-i"])
+                .arg(format!("color=c=white:s={}x{}:r=30", w.parse::<u32>().unwrap_or(640) / 12, w.parse::<u32>().unwrap_or(640) / 6))
+                .arg("-filter_complex")
+                .arg(format!(
+                    "[0][1]overlay=x='mod(t*{w}/4,{w})':y=main_h/3:shortest=1,noise=alls=2:allf=t,format=yuv420p"
+                ))
+                .args(["-frames:v", "90", "-c:v", "libx264", "-profile:v", "high"])
+                .args(["-bf", "0", "-g", "60", "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate])
+                .arg(&file))?;
+        }
+    }
     build_web(root)?;
     let mut table =
         String::from("| what | decoder | median | min | max |\n| --- | --- | --- | --- | --- |\n");
@@ -617,6 +652,11 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             "auth",
             "auth",
             "accounts: sign-in time, 1000 sockets connecting with tickets (5 runs each)",
+        ),
+        (
+            "alerts",
+            "alerts",
+            "alerts: scene change → alert painted, motion detection CPU, fan-out to 100 sockets (3 runs each)",
         ),
     ] {
         if !want(part) {

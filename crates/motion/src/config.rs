@@ -71,6 +71,12 @@ pub struct MotionConfig {
     /// Analysed frames in a row with motion before an event starts. A flash or
     /// a single corrupt frame is shorter. Default 3.
     pub confirm_frames: u32,
+    /// Frames analysed per second while motion seen in one frame is being
+    /// confirmed by the next ones (never below `fps`): at 5 fps alone three
+    /// confirming frames would take 400 ms; at 15 fps they take 133 ms, so an
+    /// alert shows about 270 ms sooner while the still scene costs no more.
+    /// Confirming frames do not teach the background. Default 15.
+    pub confirm_fps: f32,
     /// Seconds without motion before an event ends. Default 5.
     pub cooldown_secs: f32,
     /// Fraction of the unmasked picture that, when changed at once, means the
@@ -106,6 +112,7 @@ impl Default for MotionConfig {
             dilate: 2,
             connectivity: 8,
             confirm_frames: 3,
+            confirm_fps: 15.0,
             cooldown_secs: 5.0,
             whole_frame_area: 0.5,
             brightness_jump: 30,
@@ -283,6 +290,13 @@ impl MotionConfig {
             0.1,
             30.0,
             "from 0.1 to 30 frames per second",
+        )?;
+        check_range(
+            "confirm_fps",
+            self.confirm_fps,
+            self.fps,
+            60.0,
+            "from fps (no faster confirmation) to 60 frames per second",
         )?;
         if !(32..=1280).contains(&self.analysis_size) {
             return Err(setting(

@@ -178,6 +178,8 @@ pub struct Detector {
     base_threshold: u8,
     cooldown_us: u64,
     interval_us: u64,
+    /// Between analyses while a streak awaits confirmation.
+    confirm_interval_us: u64,
     /// Buffers for the current frame size; `None` before the first frame.
     plan: Option<Plan>,
     recalibrate: bool,
@@ -392,6 +394,7 @@ impl Detector {
             base_threshold: threshold_for(config.sensitivity),
             cooldown_us: (f64::from(config.cooldown_secs) * 1e6).round() as u64,
             interval_us: (1e6 / f64::from(config.fps)).round() as u64,
+            confirm_interval_us: (1e6 / f64::from(config.confirm_fps)).round() as u64,
             plan: None,
             recalibrate: false,
             fresh: true,
@@ -414,8 +417,26 @@ impl Detector {
     /// [`MotionConfig::fps`]. Frames that are not can be skipped without
     /// converting them. Analysis times keep to the rate on average: from a
     /// 30 fps camera at 5 fps, every sixth frame.
+    /// While motion seen in a frame awaits confirmation, frames are due at
+    /// [`MotionConfig::confirm_fps`] instead.
     pub fn due(&self, at_us: u64) -> bool {
+        self.on_schedule(at_us) || self.confirming_due(at_us)
+    }
+
+    fn on_schedule(&self, at_us: u64) -> bool {
         self.next_due_us.is_none_or(|due| at_us >= due)
+    }
+
+    /// A streak is under way (not yet an event) and the last analysis was
+    /// about a confirmation interval ago (¾ of it: camera timestamps are
+    /// rounded, and 66 667 µs must not miss the frame 66 666 µs later).
+    fn confirming_due(&self, at_us: u64) -> bool {
+        self.confirm_interval_us < self.interval_us
+            && self.active.is_none()
+            && self.streak.frames > 0
+            && self
+                .last_at_us
+                .is_some_and(|last| at_us >= last.saturating_add(self.confirm_interval_us * 3 / 4))
     }
 
     /// Whether an event is running (started, not yet ended).
@@ -453,12 +474,17 @@ impl Detector {
     /// running event), as after a camera reconnects or changes resolution.
     #[must_use = "the analysis may carry an event"]
     pub fn process(&mut self, frame: &LumaFrame<'_>, at_us: u64) -> Analysis<'_> {
-        self.next_due_us = Some(match self.next_due_us {
-            Some(due) if (due..due.saturating_add(self.interval_us)).contains(&at_us) => {
-                due + self.interval_us
-            }
-            _ => at_us.saturating_add(self.interval_us),
-        });
+        // A confirming frame between scheduled ones neither moves the
+        // schedule nor teaches the background (alpha is per scheduled frame).
+        let confirming = !self.on_schedule(at_us) && self.confirming_due(at_us);
+        if !confirming {
+            self.next_due_us = Some(match self.next_due_us {
+                Some(due) if (due..due.saturating_add(self.interval_us)).contains(&at_us) => {
+                    due + self.interval_us
+                }
+                _ => at_us.saturating_add(self.interval_us),
+            });
+        }
         self.regions.clear();
         let source = (frame.width(), frame.height());
         let went_back = self.last_at_us.is_some_and(|last| at_us < last);
@@ -509,7 +535,9 @@ impl Detector {
                     (Status::Recalibrated(why), changed, None)
                 }
                 Outcome::Compared(seen) => {
-                    plan.learn(self.config.alpha);
+                    if !confirming {
+                        plan.learn(self.config.alpha);
+                    }
                     let status = if seen.is_some() {
                         Status::Motion
                     } else {

@@ -589,6 +589,58 @@ fn due_keeps_to_the_analysis_rate() {
 }
 
 #[test]
+fn motion_is_confirmed_at_the_faster_rate() {
+    // A 30 fps camera: a still scene for 2 s, then an object that stays.
+    let frame_at = |i: u64| i * 1_000_000 / 30;
+    let bg = scene(W, H, 5);
+    let mut with_object = bg.clone();
+    rect(&mut with_object, W, 300, 150, 60, 60, 250);
+    let start_frame = |config: MotionConfig| {
+        let mut detector = Detector::new(config).unwrap();
+        let mut analysed = Vec::new();
+        for i in 0..150u64 {
+            let picture = if i < 60 { &bg } else { &with_object };
+            let luma = LumaFrame::new(W as u32, H as u32, W, picture).unwrap();
+            if detector.due(frame_at(i)) {
+                analysed.push(i);
+                let event = detector.process(&luma, frame_at(i)).event;
+                if matches!(event, Some(MotionEvent::Start { .. })) {
+                    return (i, analysed);
+                }
+            }
+        }
+        panic!("no start: analysed {analysed:?}");
+    };
+    // At 15 fps the two confirming frames come 2 camera frames apart.
+    let (fast, analysed) = start_frame(MotionConfig::default());
+    assert_eq!(fast, 60 + 4, "{analysed:?}");
+    // Without it (confirm_fps = fps) they wait for the 5 fps schedule.
+    let (slow, analysed) = start_frame(MotionConfig {
+        confirm_fps: 5.0,
+        ..MotionConfig::default()
+    });
+    assert_eq!(slow, 60 + 12, "{analysed:?}");
+    // Still scenes are analysed at 5 fps only (see the test above); a
+    // confirmation that fails goes back to it.
+    let mut detector = Detector::new(MotionConfig::default()).unwrap();
+    let mut analysed = Vec::new();
+    for i in 0..90u64 {
+        // One frame with the object (a flash), the rest still.
+        let picture = if i == 60 { &with_object } else { &bg };
+        let luma = LumaFrame::new(W as u32, H as u32, W, picture).unwrap();
+        if detector.due(frame_at(i)) {
+            analysed.push(i);
+            assert!(detector.process(&luma, frame_at(i)).event.is_none());
+        }
+    }
+    assert_eq!(
+        analysed,
+        [0, 6, 12, 18, 24, 30, 36, 42, 48, 54, 60, 62, 66, 72, 78, 84],
+        "one confirming frame after the flash at 60, then the schedule"
+    );
+}
+
+#[test]
 fn frames_with_bad_geometry_are_refused() {
     let data = [0u8; 100];
     let err = LumaFrame::new(10, 10, 9, &data).unwrap_err();

@@ -14,6 +14,9 @@
 //!
 //! - GetServices/GetCapabilities, to find the events service's address.
 //!
+//! And for PTZ (issue 15), [`ptz`]: GetProfiles, GetConfigurationOptions, the
+//! moves, presets, home and status, with the camera quirks as named policies.
+//!
 //! With the `client` feature (default): [`client`], the HTTP transport (SOAP 1.2
 //! over HTTP POST, with HTTP digest for the cameras that want it), [`Camera`] and
 //! the PullPoint loop [`run_events`] (renew, resubscribe with backoff). Not here:
@@ -26,6 +29,7 @@
 pub mod client;
 mod error;
 pub mod events;
+pub mod ptz;
 pub mod requests;
 pub mod responses;
 mod security;
@@ -44,7 +48,7 @@ pub use responses::{
     PropertyOperation, PullMessages, Service, Subscription,
 };
 pub use security::UsernameToken;
-pub use time::{xsd_duration, ClockOffset, Timestamp};
+pub use time::{parse_xsd_duration, xsd_duration, ClockOffset, Timestamp};
 
 /// The namespaces ONVIF messages use.
 pub mod ns {
@@ -57,6 +61,10 @@ pub mod ns {
     pub const WSTOP: &str = "http://docs.oasis-open.org/wsn/t-1";
     pub const TEV: &str = "http://www.onvif.org/ver10/events/wsdl";
     pub const TDS: &str = "http://www.onvif.org/ver10/device/wsdl";
+    /// The media service (profiles), `trt:`.
+    pub const TRT: &str = "http://www.onvif.org/ver10/media/wsdl";
+    /// The PTZ service, `tptz:`.
+    pub const TPTZ: &str = "http://www.onvif.org/ver20/ptz/wsdl";
     pub const TT: &str = "http://www.onvif.org/ver10/schema";
     /// ONVIF's topic namespace, written `tns1:` by convention.
     pub const TNS1: &str = "http://www.onvif.org/ver10/topics";

@@ -5,7 +5,8 @@
 //! action is also written as a WS-Addressing `Action` header, with `To`, because
 //! a PullPoint subscription is addressed by its own URL (and reference
 //! parameters, echoed as headers) returned by CreatePullPointSubscription.
-//! Prefixes sent are the conventional ones (`s`, `wsa`, `wsnt`, `tev`, `tds`).
+//! Prefixes sent are the conventional ones (`s`, `wsa`, `wsnt`, `tev`, `tds`, `tt`,
+//! `trt`, `tptz`).
 
 use std::time::Duration;
 
@@ -62,11 +63,11 @@ impl Request {
     }
 }
 
-fn envelope(action: &'static str, headers: &[String], body: &str) -> Request {
+pub(crate) fn envelope(action: &'static str, headers: &[String], body: &str) -> Request {
     let body = format!(
         concat!(
             r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-            r#"<s:Envelope xmlns:s="{s}" xmlns:wsa="{wsa}" xmlns:wsnt="{wsnt}" xmlns:tev="{tev}" xmlns:tds="{tds}" xmlns:tt="{tt}">"#,
+            r#"<s:Envelope xmlns:s="{s}" xmlns:wsa="{wsa}" xmlns:wsnt="{wsnt}" xmlns:tev="{tev}" xmlns:tds="{tds}" xmlns:tt="{tt}" xmlns:trt="{trt}" xmlns:tptz="{tptz}">"#,
             "<s:Header>{headers}</s:Header>",
             "<s:Body>{body}</s:Body>",
             "</s:Envelope>"
@@ -77,6 +78,8 @@ fn envelope(action: &'static str, headers: &[String], body: &str) -> Request {
         tev = ns::TEV,
         tds = ns::TDS,
         tt = ns::TT,
+        trt = ns::TRT,
+        tptz = ns::TPTZ,
         headers = headers.concat(),
         body = body,
     );
@@ -94,7 +97,7 @@ fn addressing(action: &str, to: &str, reference: Option<&EndpointReference>) -> 
     headers
 }
 
-fn security(token: Option<&UsernameToken>) -> Option<String> {
+pub(crate) fn security(token: Option<&UsernameToken>) -> Option<String> {
     token.map(UsernameToken::header_xml)
 }
 

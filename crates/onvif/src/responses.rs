@@ -96,7 +96,7 @@ pub struct Capabilities {
 }
 
 /// The SOAP body's first element, or the fault it carries.
-fn body(text: &str, expected: &'static str) -> Result<Element, Error> {
+pub(crate) fn body(text: &str, expected: &'static str) -> Result<Element, Error> {
     let root = xml::parse(text)?;
     let env = [ns::SOAP12, ns::SOAP11]
         .into_iter()

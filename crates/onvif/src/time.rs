@@ -177,6 +177,42 @@ pub fn xsd_duration(d: Duration) -> String {
     format!("PT{}S", d.as_secs())
 }
 
+/// Reads an `xsd:duration` of days, hours, minutes and seconds (`PT1S`,
+/// `PT0.5S`, `PT1M30S`, `P1DT2H`), as PTZ timeouts come; years and months
+/// (not a fixed length) are refused.
+pub fn parse_xsd_duration(text: &str) -> Option<Duration> {
+    let rest = text.trim().strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut secs = 0.0f64;
+    let mut seen = false;
+    let mut take = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let (_, factor) = units.iter().find(|(u, _)| *u == c)?;
+            let value: f64 = number.parse().ok()?;
+            secs += value * factor;
+            seen = true;
+            number.clear();
+        }
+        number.is_empty().then_some(())
+    };
+    take(date, &[('D', 86_400.0)])?;
+    if let Some(time) = time {
+        if time.is_empty() {
+            return None;
+        }
+        take(time, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    (seen && secs.is_finite() && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
 // Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms".
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -203,6 +239,19 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_are_read() {
+        use super::parse_xsd_duration as d;
+        use std::time::Duration;
+        assert_eq!(d("PT1S"), Some(Duration::from_secs(1)));
+        assert_eq!(d("PT0.5S"), Some(Duration::from_millis(500)));
+        assert_eq!(d("PT1M30S"), Some(Duration::from_secs(90)));
+        assert_eq!(d(" P1DT2H "), Some(Duration::from_secs(93_600)));
+        for bad in ["", "P", "PT", "1S", "PT1X", "P1Y", "PTS", "PT1.2.3S"] {
+            assert_eq!(d(bad), None, "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

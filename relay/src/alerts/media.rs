@@ -42,10 +42,13 @@ const CLIP_QUEUE: usize = 256;
 const SNAPSHOTS_AT_ONCE: usize = 2;
 /// Clips recorded at once, whatever the number of alerts: each holds a
 /// blocking thread for up to `max_clip`, and the blocking pool is shared
-/// with the database. One per camera at a time: an alert that starts while
-/// its camera's clip runs is in that clip already (or will be, through the
-/// post-roll), and a storm of alerts must not start a storm of writers.
-const CLIPS_AT_ONCE: usize = 16;
+/// with the database. At most [`CLIPS_PER_CAMERA`] per camera: the next
+/// alert often starts while the last clip records its post-roll (an intruder
+/// every 8 s: 16 cameras would otherwise keep only 64 clips of 144 alerts),
+/// but a storm of alerts must not start a storm of writers; a third alert
+/// meanwhile is in one of those clips.
+const CLIPS_AT_ONCE: usize = 32;
+const CLIPS_PER_CAMERA: usize = 2;
 
 /// What goes to a clip's writer thread.
 enum ClipItem {
@@ -148,7 +151,15 @@ impl Recorder {
         }
         let permit = {
             let mut running = lock(&self.running);
-            if running.values().any(|(camera, _)| *camera == info.camera) {
+            let of_camera = running
+                .values()
+                .filter(|(camera, _)| *camera == info.camera)
+                .count();
+            if of_camera >= CLIPS_PER_CAMERA {
+                tracing::debug!(
+                    alert = id,
+                    "{CLIPS_PER_CAMERA} clips of this camera are being recorded: none for this alert"
+                );
                 return;
             }
             let Ok(permit) = self.clip_slots.clone().try_acquire_owned() else {

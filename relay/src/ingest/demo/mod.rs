@@ -8,7 +8,7 @@ pub mod font;
 pub mod replay;
 pub mod scene;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -74,27 +74,41 @@ pub struct DemoCamera {
     /// The camera's id.
     pub id: String,
     stop: Arc<AtomicBool>,
-    intrude: Arc<AtomicBool>,
+    intruder: Arc<Intruder>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The intruder's switches: asked to walk, and when the last walk began.
+#[derive(Debug, Default)]
+struct Intruder {
+    requested: AtomicBool,
+    /// Unix time (ms) the first frame of the last walk was drawn; 0: none yet.
+    walked_at_ms: AtomicI64,
 }
 
 impl DemoCamera {
     /// Starts encoding into `feed` on a thread of its own (encoding is CPU work
     /// that must not stall the async runtime).
     pub fn start(feed: Arc<Feed>, options: DemoOptions) -> std::io::Result<DemoCamera> {
-        let intrude = Arc::new(AtomicBool::new(false));
-        let trigger = intrude.clone();
+        let intruder = Arc::new(Intruder::default());
+        let trigger = intruder.clone();
         let mut camera = DemoCamera::spawn(feed, "demo encoder", move |feed, stop| {
             run(feed, &options, stop, &trigger)
         })?;
-        camera.intrude = intrude;
+        camera.intruder = intruder;
         Ok(camera)
     }
 
     /// Sends the intruder across the doorway now (if the camera draws one):
     /// motion on demand, for tests and demonstrations.
     pub fn intrude(&self) {
-        self.intrude.store(true, Ordering::Relaxed);
+        self.intruder.requested.store(true, Ordering::Relaxed);
+    }
+
+    /// When the last walk's first frame was drawn (Unix ms): the moment the
+    /// scene changed, for measuring how long an alert takes to show.
+    pub fn intruder_walked_at_ms(&self) -> Option<i64> {
+        Some(self.intruder.walked_at_ms.load(Ordering::Relaxed)).filter(|&t| t > 0)
     }
 
     /// Starts replaying a recorded clip into `feed` (see [`replay`]).
@@ -129,7 +143,7 @@ impl DemoCamera {
         Ok(DemoCamera {
             id,
             stop,
-            intrude: Arc::default(),
+            intruder: Arc::default(),
             thread: Some(thread),
         })
     }
@@ -156,12 +170,7 @@ impl Drop for DemoCamera {
 /// How long the intruder takes to cross the doorway.
 const INTRUDER_WALK: Duration = Duration::from_secs(4);
 
-fn run(
-    feed: &Feed,
-    o: &DemoOptions,
-    stop: &AtomicBool,
-    intrude: &AtomicBool,
-) -> anyhow::Result<()> {
+fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool, intruder: &Intruder) -> anyhow::Result<()> {
     let config = EncoderConfig::new()
         .usage_type(UsageType::CameraVideoRealTime)
         .rate_control_mode(RateControlMode::Bitrate)
@@ -192,8 +201,13 @@ fn run(
             Some(every) => {
                 // The first walk starts after one period: a fresh page
                 // shows the empty doorway first.
-                if intrude.swap(false, Ordering::Relaxed) || (n > 0 && n.is_multiple_of(every)) {
+                if intruder.requested.swap(false, Ordering::Relaxed)
+                    || (n > 0 && n.is_multiple_of(every))
+                {
                     walk_from = Some(n);
+                    intruder
+                        .walked_at_ms
+                        .store(crate::alerts::now_ms(), Ordering::Relaxed);
                 }
                 match walk_from {
                     Some(from) if n - from < walk => Some((n - from) as f32 / walk as f32),

@@ -39,6 +39,7 @@ mod xml;
 #[cfg(feature = "client")]
 pub use client::{
     reachable_address, run_events, Camera, ClientError, EventOptions, EventStatus, EventUpdate,
+    PtzCamera, PtzSetup,
 };
 pub use error::{Error, Fault};
 pub use events::{EventState, StateChange};

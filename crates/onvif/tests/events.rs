@@ -6,7 +6,7 @@
 //! `sightline-testkit` crate, which depends on the whole relay: this crate's
 //! tests build in seconds, not minutes, and do not wait for the relay to build.
 
-#[path = "../../testkit/src/onvif.rs"]
+#[path = "../../testkit/src/onvif/mod.rs"]
 #[allow(dead_code)]
 mod sim_source;
 

@@ -20,14 +20,27 @@
 //!   …) and `tns1:RuleEngine/FieldDetector/ObjectsInside`, filtered by the
 //!   subscription's topics;
 //! - faults come with HTTP 200.
+//!
+//! And for PTZ (its `PTZNode_1` behind `Profile_1`):
+//! - GetServices lists the media and PTZ services (unlike events);
+//! - ContinuousMove takes one step of velocity × 0.05 and ignores `Timeout`
+//!   (no timer), Stop always succeeds, MoveStatus is always IDLE;
+//! - RelativeMove ignores the space; SetPreset on an unknown token creates
+//!   it and GotoPreset of one succeeds (a real camera faults): what these
+//!   tests check is that the client's requests are understood and its
+//!   parsers read oxvif's replies, the position changing as asked.
 #![cfg(feature = "interop-oxvif")]
 
 use std::time::Duration;
 
 use oxvif::mock::{AckOnlyOperation, MockServer};
 use sightline_onvif::requests::MOTION_TOPICS;
+use std::sync::Arc;
+
+use sightline_onvif::ptz::{Detected, StopStyle, Vector};
 use sightline_onvif::{
-    run_events, Camera, ClockOffset, EventOptions, EventStatus, EventUpdate, StateChange,
+    run_events, Camera, ClockOffset, EventOptions, EventStatus, EventUpdate, PtzCamera, PtzSetup,
+    StateChange,
 };
 use tokio::sync::mpsc;
 
@@ -152,4 +165,108 @@ async fn the_event_loop_reports_motion_from_it() {
     }
     let _ = stop.send(());
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}
+
+fn node(server: &MockServer) -> (f32, f32, f32) {
+    let state = server.device().read();
+    let c = &state.ptz.channels["PTZNode_1"];
+    (c.pan, c.tilt, c.zoom)
+}
+
+#[tokio::test]
+async fn ptz_moves_presets_and_status_against_oxvif() {
+    let server = mock().await;
+    let camera = Arc::new(Camera::new(server.device_url(), "admin", "admin").unwrap());
+    let ptz = PtzCamera::connect(camera, &PtzSetup::default())
+        .await
+        .unwrap();
+    assert_eq!(ptz.profile().token, "Profile_1");
+    let options = ptz.options();
+    assert!(options.continuous() && options.absolute() && options.relative() && options.zoom());
+    assert_eq!(
+        options.timeout,
+        Some((Duration::from_secs(1), Duration::from_secs(60)))
+    );
+
+    ptz.continuous_move(
+        Vector {
+            pan: 1.0,
+            tilt: 0.0,
+            zoom: 0.0,
+        },
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let (pan, _, _) = node(&server);
+    assert!(pan > 0.0, "one step right: {pan}");
+    assert_eq!(ptz.stop().await.unwrap(), None);
+
+    ptz.absolute_move(Vector {
+        pan: -0.5,
+        tilt: 0.25,
+        zoom: 0.5,
+    })
+    .await
+    .unwrap();
+    assert_eq!(node(&server), (-0.5, 0.25, 0.5));
+    let status = ptz.status().await.unwrap();
+    assert_eq!(status.position.pan, Some(-0.5));
+    assert_eq!(status.position.zoom, Some(0.5));
+    assert!(!status.moving());
+
+    let names: Vec<String> = ptz
+        .presets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(names.contains(&"Door".to_owned()), "{names:?}");
+    let token = ptz.set_preset("Loading bay", None).await.unwrap();
+    ptz.goto_home().await.unwrap();
+    assert_eq!(node(&server), (0.0, 0.0, 0.0));
+    ptz.goto_preset(&token).await.unwrap();
+    assert_eq!(node(&server), (-0.5, 0.25, 0.5));
+    ptz.remove_preset(&token).await.unwrap();
+    assert!(ptz
+        .presets()
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| p.token != token));
+
+    ptz.relative_move(
+        Vector {
+            pan: 0.25,
+            tilt: 0.0,
+            zoom: 0.0,
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(node(&server).0, -0.25);
+}
+
+#[tokio::test]
+async fn a_stop_oxvif_refuses_is_retried_as_a_zero_velocity() {
+    let server = mock().await;
+    let camera = Arc::new(Camera::new(server.device_url(), "admin", "admin").unwrap());
+    let ptz = PtzCamera::connect(camera, &PtzSetup::default())
+        .await
+        .unwrap();
+    server.inject_fault("ptz/wsdl/Stop", "env:Receiver", "Action Not Implemented");
+    assert_eq!(ptz.stop().await.unwrap(), Some(Detected::NoStop));
+    assert_eq!(ptz.quirks().stop, StopStyle::ZeroVelocity);
+}
+
+#[tokio::test]
+async fn ptz_with_a_wrong_password_is_refused_by_oxvif() {
+    let server = mock().await;
+    let camera = Arc::new(Camera::new(server.device_url(), "admin", "nimda").unwrap());
+    let error = PtzCamera::connect(camera, &PtzSetup::default())
+        .await
+        .unwrap_err();
+    assert!(error.is_not_authorized(), "{error}");
 }

@@ -655,6 +655,8 @@ impl Connection {
                 self.channels.borrow_mut().remove(&channel);
             }
             ServerMessage::CameraStatus { camera, status } => self.set_status(&camera, status),
+            // Not shown yet: the PTZ controls are issue 15's next step.
+            ServerMessage::PtzState { .. } => {}
             ServerMessage::Alert { event, alert } => {
                 let applied = self.alerts.borrow_mut().apply(event, &alert);
                 for sink in self.alert_sinks(&alert.camera) {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::WireError;
 
 /// Messages a player sends to the relay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// First message on a socket.
@@ -28,6 +28,74 @@ pub enum ClientMessage {
     Subscribe { id: u32, camera: String },
     /// Stop receiving a camera. Answered by `unsubscribed` (or `error`).
     Unsubscribe { id: u32, camera: String },
+    /// Steer a camera (operators and admins with a grant for it, while it is
+    /// subscribed). Not answered when it succeeds: `ptz_state` shows the
+    /// effect; `error` with `request = id` when it does not. A held move is
+    /// renewed by sending it again at least every 250 ms.
+    Ptz {
+        id: u32,
+        camera: String,
+        action: PtzAction,
+    },
+}
+
+/// What a `ptz` message asks. Speeds and vectors are −1..1 per axis (pan:
+/// right positive; tilt: up positive; zoom: in positive); absolute zoom 0..1.
+/// Numbers are `f64` because JSON cannot carry a value that is not finite as
+/// one (an `f32` would turn `1e39` into infinity); the relay clamps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PtzAction {
+    /// Start, change or renew a continuous move.
+    Move {
+        #[serde(default)]
+        pan: f64,
+        #[serde(default)]
+        tilt: f64,
+        #[serde(default)]
+        zoom: f64,
+    },
+    /// (Struct variants without fields, so that unknown fields are refused
+    /// here too: serde lets unit variants of a tagged enum ignore them.)
+    Stop {},
+    /// Move by a vector; `fov`: pan/tilt as a fraction of the picture (±1:
+    /// its edge), so a click at (x, y) in 0..1 is (2x − 1, 1 − 2y).
+    Relative {
+        #[serde(default)]
+        pan: f64,
+        #[serde(default)]
+        tilt: f64,
+        #[serde(default)]
+        zoom: f64,
+        #[serde(default)]
+        fov: bool,
+    },
+    /// Go to a position: pan/tilt −1..1 across the range, zoom 0..1.
+    Absolute {
+        #[serde(default)]
+        pan: f64,
+        #[serde(default)]
+        tilt: f64,
+        #[serde(default)]
+        zoom: f64,
+    },
+    GotoPreset {
+        preset: String,
+    },
+    /// Save the current position as `name` (over `preset` when given).
+    SetPreset {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preset: Option<String>,
+    },
+    RemovePreset {
+        preset: String,
+    },
+    Home {},
+    /// Take control: an admin from anyone, others once the holder's lease lapsed.
+    Take {},
+    /// Give control back.
+    Release {},
 }
 
 /// Messages the relay sends to a player.
@@ -65,6 +133,9 @@ pub enum ServerMessage {
     /// A camera's state: sent right after `subscribed` (the state then), and
     /// whenever it changes while subscribed.
     CameraStatus { camera: String, status: CameraState },
+    /// A PTZ camera's state, to every socket subscribed to it: when it
+    /// subscribes, and whenever control, motion or presets change.
+    PtzState { camera: String, state: PtzState },
     /// An alert on a camera this client may see, whether or not it watches
     /// that camera's video: the ones still active right after `welcome`
     /// (`active`), then every change as it happens.
@@ -111,7 +182,60 @@ pub struct CameraInfo {
 /// What a camera can do beyond streaming.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
+    /// The camera has PTZ the relay can drive.
     pub ptz: bool,
+    /// What its PTZ offers and whether this user may use it; absent without PTZ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptz_features: Option<PtzFeatures>,
+}
+
+/// A PTZ camera's operations, as the relay found them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtzFeatures {
+    /// This user may steer it (operator or admin with its grant).
+    pub control: bool,
+    pub continuous: bool,
+    pub zoom: bool,
+    pub relative: bool,
+    /// Click to centre (RelativeMove in the field-of-view space).
+    pub fov: bool,
+    pub absolute: bool,
+    pub presets: bool,
+    pub home: bool,
+}
+
+/// Who holds a PTZ camera and what it is doing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PtzState {
+    /// The user holding control, if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// This socket holds control.
+    #[serde(default)]
+    pub yours: bool,
+    /// Milliseconds until the holder's lease lapses without a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<u64>,
+    /// A continuous move is going.
+    pub moving: bool,
+    pub presets: Vec<PtzPreset>,
+    /// Where it points, when the camera says: pan/tilt −1..1, zoom 0..1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<PtzPosition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtzPreset {
+    /// What `goto_preset` and `remove_preset` take.
+    pub preset: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PtzPosition {
+    pub pan: f64,
+    pub tilt: f64,
+    pub zoom: f64,
 }
 
 /// What happened to an alert.
@@ -301,6 +425,65 @@ mod tests {
     }
 
     #[test]
+    fn ptz_messages_have_the_documented_shape() {
+        let held = ClientMessage::parse(
+            r#"{"type":"ptz","id":7,"camera":"gate","action":{"op":"move","pan":0.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            held,
+            ClientMessage::Ptz {
+                id: 7,
+                camera: "gate".into(),
+                action: PtzAction::Move {
+                    pan: 0.5,
+                    tilt: 0.0,
+                    zoom: 0.0
+                }
+            }
+        );
+        let preset = ClientMessage::Ptz {
+            id: 8,
+            camera: "gate".into(),
+            action: PtzAction::SetPreset {
+                name: "Door".into(),
+                preset: None,
+            },
+        };
+        assert_eq!(
+            preset.to_json(),
+            r#"{"type":"ptz","id":8,"camera":"gate","action":{"op":"set_preset","name":"Door"}}"#
+        );
+        for bad in [
+            r#"{"type":"ptz","id":1,"camera":"c","action":{"op":"dance"}}"#,
+            r#"{"type":"ptz","id":1,"camera":"c","action":{"op":"move","pan":"fast"}}"#,
+            r#"{"type":"ptz","id":1,"camera":"c","action":{"op":"stop","extra":1}}"#,
+            r#"{"type":"ptz","id":1,"camera":"c"}"#,
+        ] {
+            assert!(ClientMessage::parse(bad).is_err(), "{bad}");
+        }
+        let state = ServerMessage::PtzState {
+            camera: "gate".into(),
+            state: PtzState {
+                holder: Some("alice".into()),
+                yours: false,
+                lease_ms: Some(29_000),
+                moving: true,
+                presets: vec![PtzPreset {
+                    preset: "1".into(),
+                    name: "Gate".into(),
+                }],
+                position: None,
+            },
+        };
+        assert_eq!(
+            state.to_json(),
+            r#"{"type":"ptz_state","camera":"gate","state":{"holder":"alice","yours":false,"lease_ms":29000,"moving":true,"presets":[{"preset":"1","name":"Gate"}]}}"#
+        );
+        assert_eq!(ServerMessage::parse(&state.to_json()).unwrap(), state);
+    }
+
+    #[test]
     fn description_is_base64() {
         let msg = ServerMessage::Config {
             channel: 3,
@@ -395,7 +578,10 @@ mod tests {
                     id,
                     name,
                     status,
-                    capabilities: Capabilities { ptz },
+                    capabilities: Capabilities {
+                        ptz,
+                        ptz_features: None,
+                    },
                 }
             });
         let code = prop_oneof![

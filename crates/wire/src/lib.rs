@@ -13,7 +13,8 @@ pub mod media;
 
 pub use control::{
     AlertEvent, AlertInfo, AlertSeverity, CameraInfo, CameraState, Capabilities, ClientMessage,
-    ErrorCode, ServerMessage, StreamConfig, Ticket, WhoAmI,
+    ErrorCode, PtzAction, PtzFeatures, PtzPosition, PtzPreset, PtzState, ServerMessage,
+    StreamConfig, Ticket, WhoAmI,
 };
 pub use media::{video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
 

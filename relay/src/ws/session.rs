@@ -429,7 +429,30 @@ impl Session {
             }
             ClientMessage::Subscribe { id, camera } => self.subscribe(id, camera).await,
             ClientMessage::Unsubscribe { id, camera } => self.unsubscribe(id, camera).await,
+            ClientMessage::Ptz { id, camera, .. } => self.ptz(id, camera).await,
         }
+    }
+
+    /// `ptz`: needs the camera's grant (else answered as for a camera that
+    /// does not exist) and the operator role. No camera has a PTZ
+    /// controller yet (issue 15 in progress): the answer says so.
+    async fn ptz(&mut self, id: u32, camera: String) -> Result<(), End> {
+        if !self.may_view(&camera) || self.hub.get(&camera).is_none() {
+            let message = format!("no camera {camera:?}");
+            return self
+                .send_error(Error::new(ErrorKind::NotFound, message), Some(id))
+                .await;
+        }
+        if let Some(Err(e)) = self
+            .caller
+            .as_ref()
+            .map(|c| c.require(sightline_store::Role::Operator))
+        {
+            return self.send_error(e, Some(id)).await;
+        }
+        let message = format!("camera {camera:?} has no PTZ the relay can drive");
+        self.send_error(Error::new(ErrorKind::Unavailable, message), Some(id))
+            .await
     }
 
     async fn subscribe(&mut self, id: u32, camera: String) -> Result<(), End> {

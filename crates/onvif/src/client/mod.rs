@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod ptz;
 mod subscriber;
 mod transport;
 
@@ -52,6 +53,7 @@ use crate::requests::{self, Request};
 use crate::responses::{self, Capabilities, EndpointReference, Service};
 use crate::{ns, ClockOffset, Error, PullMessages, Subscription, Timestamp, UsernameToken};
 
+pub use ptz::{PtzCamera, PtzSetup};
 pub use subscriber::{run_events, EventOptions, EventStatus, EventUpdate};
 
 /// What went wrong talking to a camera, worded for the administrator who
@@ -76,6 +78,13 @@ pub enum ClientError {
     TooLarge { url: String, limit: usize },
     #[error("the camera lists no ONVIF events service: it may not support events, or ONVIF may be disabled in its settings")]
     NoEventsService,
+    #[error("the camera lists no ONVIF {service} service: it has no PTZ, or ONVIF may be disabled in its settings")]
+    NoService { service: &'static str },
+    #[error("{}", match wanted {
+        Some(w) => format!("the camera has no media profile {w:?} with a PTZ configuration: check `ptz_profile`, or leave it out to use the first"),
+        None => "no media profile of the camera has a PTZ configuration: it has no PTZ, or PTZ is not set up on the camera".to_owned(),
+    })]
+    NoPtzProfile { wanted: Option<String> },
     #[error(transparent)]
     Onvif(#[from] Error),
     #[error("internal error in the ONVIF client: {0}")]

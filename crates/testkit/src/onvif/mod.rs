@@ -23,6 +23,18 @@
 //!
 //! Every request is recorded ([`OnvifSim::requests`]), with what became of it,
 //! and [`OnvifSim::wait_for`] awaits a condition on them without polling.
+//!
+//! With [`OnvifSimConfig::ptz`], a media service (GetProfiles) and a PTZ head
+//! ([`ptz`]): position = ∫ velocity dt within limits, presets, every command
+//! recorded with its time, and the quirks of real cameras on demand.
+
+mod ptz;
+
+// Unused by some of the test crates that compile this file in by path.
+#[allow(unused_imports)]
+pub use ptz::{
+    PtzCommand, PtzSimConfig, CONFIGURATION as PTZ_CONFIGURATION, PROFILE as PTZ_PROFILE,
+};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -102,6 +114,78 @@ const OPERATIONS: &[(&str, &str, &str, Service)] = &[
         "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest",
         Service::Subscription,
     ),
+    (
+        ptz::TRT,
+        "GetProfiles",
+        "http://www.onvif.org/ver10/media/wsdl/GetProfiles",
+        Service::Media,
+    ),
+    (
+        ptz::TPTZ,
+        "GetConfigurationOptions",
+        "http://www.onvif.org/ver20/ptz/wsdl/GetConfigurationOptions",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "ContinuousMove",
+        "http://www.onvif.org/ver20/ptz/wsdl/ContinuousMove",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "Stop",
+        "http://www.onvif.org/ver20/ptz/wsdl/Stop",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "RelativeMove",
+        "http://www.onvif.org/ver20/ptz/wsdl/RelativeMove",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "AbsoluteMove",
+        "http://www.onvif.org/ver20/ptz/wsdl/AbsoluteMove",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "GotoPreset",
+        "http://www.onvif.org/ver20/ptz/wsdl/GotoPreset",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "GetPresets",
+        "http://www.onvif.org/ver20/ptz/wsdl/GetPresets",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "SetPreset",
+        "http://www.onvif.org/ver20/ptz/wsdl/SetPreset",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "RemovePreset",
+        "http://www.onvif.org/ver20/ptz/wsdl/RemovePreset",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "GotoHomePosition",
+        "http://www.onvif.org/ver20/ptz/wsdl/GotoHomePosition",
+        Service::Ptz,
+    ),
+    (
+        ptz::TPTZ,
+        "GetStatus",
+        "http://www.onvif.org/ver20/ptz/wsdl/GetStatus",
+        Service::Ptz,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +193,8 @@ enum Service {
     Device,
     Events,
     Subscription,
+    Media,
+    Ptz,
 }
 
 /// HTTP Digest algorithms the simulator can demand.
@@ -142,6 +228,9 @@ pub struct OnvifSimConfig {
     /// The host:port its service addresses name (a camera behind NAT names its
     /// LAN address); `None`: the address it listens on.
     pub advertise: Option<String>,
+    /// A PTZ head, and how it behaves; `None`: a fixed camera (its profiles
+    /// have no PTZ configuration, and no PTZ service is listed).
+    pub ptz: Option<PtzSimConfig>,
 }
 
 impl Default for OnvifSimConfig {
@@ -157,6 +246,7 @@ impl Default for OnvifSimConfig {
             extend_on_pull: false,
             get_services: true,
             advertise: None,
+            ptz: None,
         }
     }
 }
@@ -255,6 +345,7 @@ struct Inner {
     next_subscription: u64,
     http_nonces: HashMap<String, HttpNonce>,
     records: Vec<Recorded>,
+    ptz: Option<ptz::PtzHead>,
 }
 
 struct Shared {
@@ -290,8 +381,10 @@ impl OnvifSim {
     pub async fn start(config: OnvifSimConfig) -> anyhow::Result<OnvifSim> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let head = config.ptz.clone().map(ptz::PtzHead::new);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
+                ptz: head,
                 config,
                 seen_nonces: VecDeque::new(),
                 seen_set: HashSet::new(),
@@ -362,6 +455,37 @@ impl OnvifSim {
         drop(inner);
         self.shared.wake.notify_waiters();
         delivered
+    }
+
+    /// Where the PTZ head points: pan, tilt (−1..1), zoom (0..1).
+    pub fn ptz_position(&self) -> Option<(f32, f32, f32)> {
+        self.shared.lock().ptz.as_mut().map(ptz::PtzHead::position)
+    }
+
+    /// Whether the head is moving now.
+    pub fn ptz_moving(&self) -> bool {
+        self.shared
+            .lock()
+            .ptz
+            .as_mut()
+            .is_some_and(ptz::PtzHead::moving)
+    }
+
+    /// Every PTZ command so far, in order, with what became of it.
+    pub fn ptz_commands(&self) -> Vec<PtzCommand> {
+        self.shared
+            .lock()
+            .ptz
+            .as_ref()
+            .map(|h| h.log.clone())
+            .unwrap_or_default()
+    }
+
+    /// Changes how the PTZ head behaves (its quirks) from now on.
+    pub fn set_ptz(&self, change: impl FnOnce(&mut PtzSimConfig)) {
+        if let Some(head) = self.shared.lock().ptz.as_mut() {
+            change(&mut head.config);
+        }
     }
 
     /// Marks every HTTP Digest nonce issued so far stale.
@@ -555,7 +679,9 @@ fn soap(status: StatusCode, body: String) -> Response {
             "application/soap+xml; charset=utf-8",
         )],
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="{SOAP12}" xmlns:ter="http://www.onvif.org/ver10/error" xmlns:tds="{TDS}" xmlns:tev="{TEV}" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:wsnt="{WSNT}" xmlns:wsa="{WSA}" xmlns:tns1="{TNS1}"><env:Body>{body}</env:Body></env:Envelope>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="{SOAP12}" xmlns:ter="http://www.onvif.org/ver10/error" xmlns:tds="{TDS}" xmlns:tev="{TEV}" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:wsnt="{WSNT}" xmlns:wsa="{WSA}" xmlns:tns1="{TNS1}" xmlns:trt="{}" xmlns:tptz="{}"><env:Body>{body}</env:Body></env:Envelope>"#,
+            ptz::TRT,
+            ptz::TPTZ
         ),
     )
         .into_response()
@@ -975,6 +1101,8 @@ async fn serve(
     let at_service = match uri.path() {
         "/onvif/device_service" => Some(Service::Device),
         "/onvif/events" => Some(Service::Events),
+        "/onvif/media" => Some(Service::Media),
+        "/onvif/ptz" => Some(Service::Ptz),
         _ if subscription_id.is_some() => Some(Service::Subscription),
         _ => None,
     };
@@ -998,16 +1126,23 @@ async fn serve(
         .into());
     }
 
-    let (camera_now, base) = {
+    let (camera_now, base, ptz_services, ptz_capabilities) = {
         let inner = shared.lock();
         let base = inner
             .config
             .advertise
             .clone()
             .unwrap_or_else(|| shared.addr.to_string());
+        let base = format!("http://{base}");
+        let (services, capabilities) = match &inner.ptz {
+            Some(head) => (head.services(&base), head.capabilities(&base)),
+            None => (String::new(), String::new()),
+        };
         (
             OffsetDateTime::now_utc() + time::Duration::seconds(inner.config.clock_offset_secs),
-            format!("http://{base}"),
+            base,
+            services,
+            capabilities,
         )
     };
     let text_of = |local: &str| {
@@ -1033,13 +1168,13 @@ async fn serve(
         "GetServices" => Ok(soap(
             ok,
             format!(
-                "<tds:GetServicesResponse><tds:Service><tds:Namespace>{TDS}</tds:Namespace><tds:XAddr>{base}/onvif/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service><tds:Service><tds:Namespace>{TEV}</tds:Namespace><tds:XAddr>{base}/onvif/events</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service></tds:GetServicesResponse>"
+                "<tds:GetServicesResponse><tds:Service><tds:Namespace>{TDS}</tds:Namespace><tds:XAddr>{base}/onvif/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service><tds:Service><tds:Namespace>{TEV}</tds:Namespace><tds:XAddr>{base}/onvif/events</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>{ptz_services}</tds:GetServicesResponse>"
             ),
         )),
         "GetCapabilities" => Ok(soap(
             ok,
             format!(
-                "<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr></tt:Device><tt:Events><tt:XAddr>{base}/onvif/events</tt:XAddr><tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport><tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events></tds:Capabilities></tds:GetCapabilitiesResponse>"
+                "<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr></tt:Device><tt:Events><tt:XAddr>{base}/onvif/events</tt:XAddr><tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport><tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>{ptz_capabilities}</tds:Capabilities></tds:GetCapabilitiesResponse>"
             ),
         )),
         "CreatePullPointSubscription" => {
@@ -1157,6 +1292,14 @@ async fn serve(
                     xsd(camera_now)
                 ),
             ))
+        }
+        "GetProfiles" => Ok(soap(ok, ptz::profiles(shared.lock().ptz.is_some()))),
+        _ if service == Service::Ptz => {
+            let mut inner = shared.lock();
+            let Some(head) = inner.ptz.as_mut() else {
+                return Err(refuse(bad, "ter:ActionNotSupported", "this camera has no PTZ").into());
+            };
+            Ok(soap(ok, ptz::serve(head, name, op)?))
         }
         "Unsubscribe" => {
             let id = subscription_id.unwrap_or(0);

@@ -68,11 +68,12 @@ pub struct MotionConfig {
     /// Which neighbours join a region: 4 (sides) or 8 (sides and corners).
     /// Default 8.
     pub connectivity: u8,
-    /// Analysed frames in a row with motion before an event starts. A flash or
-    /// a single corrupt frame is shorter. Default 3.
+    /// Analysed frames in a row with motion before an event starts (the
+    /// later ones at `confirm_fps`: 3 frames span 133 ms at 15). A single
+    /// corrupt frame or a camera flash is shorter. Default 3.
     pub confirm_frames: u32,
     /// Frames analysed per second while motion seen in one frame is being
-    /// confirmed by the next ones (never below `fps`): at 5 fps alone three
+    /// confirmed by the next ones (at or below `fps`: no faster than `fps`): at 5 fps alone three
     /// confirming frames would take 400 ms; at 15 fps they take 133 ms, so an
     /// alert shows about 270 ms sooner while the still scene costs no more.
     /// Confirming frames do not teach the background. Default 15.
@@ -294,9 +295,9 @@ impl MotionConfig {
         check_range(
             "confirm_fps",
             self.confirm_fps,
-            self.fps,
+            0.1,
             60.0,
-            "from fps (no faster confirmation) to 60 frames per second",
+            "from 0.1 to 60 frames per second (at or below fps: no faster confirmation)",
         )?;
         if !(32..=1280).contains(&self.analysis_size) {
             return Err(setting(

@@ -394,7 +394,9 @@ impl Detector {
             base_threshold: threshold_for(config.sensitivity),
             cooldown_us: (f64::from(config.cooldown_secs) * 1e6).round() as u64,
             interval_us: (1e6 / f64::from(config.fps)).round() as u64,
-            confirm_interval_us: (1e6 / f64::from(config.confirm_fps)).round() as u64,
+            // At or below `fps`, confirming frames come on the schedule.
+            confirm_interval_us: (1e6 / f64::from(config.confirm_fps.max(config.fps))).round()
+                as u64,
             plan: None,
             recalibrate: false,
             fresh: true,

@@ -620,6 +620,13 @@ fn motion_is_confirmed_at_the_faster_rate() {
         ..MotionConfig::default()
     });
     assert_eq!(slow, 60 + 12, "{analysed:?}");
+    // A config of an older relay with fps above the default confirm_fps
+    // still loads (and confirms at its own rate).
+    assert!(Detector::new(MotionConfig {
+        fps: 20.0,
+        ..MotionConfig::default()
+    })
+    .is_ok());
     // Still scenes are analysed at 5 fps only (see the test above); a
     // confirmation that fails goes back to it.
     let mut detector = Detector::new(MotionConfig::default()).unwrap();

@@ -65,11 +65,11 @@ impl Range {
     pub const UNIT: Range = Range { min: 0.0, max: 1.0 };
 
     /// A signed amount (−1..1) scaled into this range: positive toward `max`,
-    /// negative toward `min` (for ranges around 0), or mapped linearly onto
-    /// the range when it does not include 0.
+    /// negative toward `min` (0 stays 0 in any range that includes 0), or
+    /// mapped linearly onto the range when it does not include 0.
     pub fn scale_signed(self, v: f32) -> f32 {
         let v = if v.is_nan() { 0.0 } else { v.clamp(-1.0, 1.0) };
-        if self.min < 0.0 && self.max > 0.0 {
+        if self.min <= 0.0 && self.max >= 0.0 {
             if v >= 0.0 {
                 v * self.max
             } else {
@@ -88,11 +88,13 @@ impl Range {
 
     /// A value in this range back to −1..1 (the inverse of [`Range::scale_signed`]).
     pub fn to_signed(self, x: f32) -> f32 {
-        if self.min < 0.0 && self.max > 0.0 {
-            if x >= 0.0 {
+        if self.min <= 0.0 && self.max >= 0.0 {
+            if x > 0.0 && self.max > 0.0 {
                 x / self.max
-            } else {
+            } else if x < 0.0 && self.min < 0.0 {
                 -x / self.min
+            } else {
+                0.0
             }
         } else if self.max > self.min {
             (x - self.min) / (self.max - self.min) * 2.0 - 1.0
@@ -172,6 +174,16 @@ impl PtzOptions {
 
     pub fn zoom(&self) -> bool {
         !self.continuous_zoom.is_empty() || !self.absolute_zoom.is_empty()
+    }
+
+    /// The camera declared its spaces (else moves use the generic ones).
+    pub fn spaces_known(&self) -> bool {
+        !(self.absolute_pan_tilt.is_empty()
+            && self.absolute_zoom.is_empty()
+            && self.relative_pan_tilt.is_empty()
+            && self.relative_zoom.is_empty()
+            && self.continuous_pan_tilt.is_empty()
+            && self.continuous_zoom.is_empty())
     }
 
     /// The generic (first declared non-FOV) relative pan/tilt space.
@@ -295,21 +307,28 @@ pub enum Detected {
     NoTimeout,
 }
 
-/// Reads a fault to a command as a known quirk, if it is one. `command` is
-/// which was refused; `with_timeout` whether it carried a `Timeout`.
+/// Reads a fault to a command as a known quirk, if it is one (`refused`:
+/// which command). Narrow on purpose: a quirk learnt wrongly degrades the
+/// camera (a move without its `Timeout` loses the camera's own safety net),
+/// so a credentials fault is never one, "Stop not implemented" needs the
+/// ActionNotSupported subcode or those words, and a refused `Timeout` needs
+/// TimeoutNotSupported, or an invalid argument that names the timeout.
 pub fn detect_quirk(fault: &Fault, refused: Refused) -> Option<Detected> {
+    if fault.is_not_authorized() || fault.has_subcode("wsse:MessageExpired") {
+        return None;
+    }
     let reason = fault.reason.to_ascii_lowercase();
-    let unsupported = fault.has_subcode("ter:ActionNotSupported")
-        || fault.has_subcode("ter:NotSupported")
-        || reason.contains("not implemented")
-        || reason.contains("not supported")
-        || reason.contains("unsupported");
     match refused {
-        Refused::Stop if unsupported => Some(Detected::NoStop),
+        Refused::Stop
+            if fault.has_subcode("ter:ActionNotSupported")
+                || reason.contains("not implemented")
+                || reason.contains("action not supported") =>
+        {
+            Some(Detected::NoStop)
+        }
         Refused::MoveWithTimeout
             if fault.has_subcode("ter:TimeoutNotSupported")
-                || (fault.has_subcode("ter:InvalidArgVal") && reason.contains("timeout"))
-                || reason.contains("timeout") =>
+                || (fault.has_subcode("ter:InvalidArgVal") && reason.contains("timeout")) =>
         {
             Some(Detected::NoTimeout)
         }
@@ -391,13 +410,13 @@ pub fn continuous_move(
                 .scale_signed(velocity.tilt),
             None,
         ));
-    } else if options == &PtzOptions::default() {
+    } else if !options.spaces_known() {
         // Options unknown: the generic space.
         parts.push_str(&pan_tilt("PanTilt", velocity.pan, velocity.tilt, None));
     }
     if let Some(space) = options.continuous_zoom.first() {
         parts.push_str(&zoom(space.x.scale_signed(velocity.zoom), None));
-    } else if options == &PtzOptions::default() {
+    } else if !options.spaces_known() {
         parts.push_str(&zoom(velocity.zoom, None));
     }
     let timeout = timeout.map_or(String::new(), |t| {
@@ -455,6 +474,7 @@ pub fn relative_move(
     fov: bool,
 ) -> Request {
     let mut parts = String::new();
+    // (`PtzCamera` refuses `fov` without the camera's FOV space.)
     let space = if fov {
         options.fov().or(options.relative_generic())
     } else {
@@ -503,7 +523,7 @@ pub fn absolute_move(
             .scale_signed(to.tilt),
         None,
     ));
-    if !options.absolute_zoom.is_empty() || options == &PtzOptions::default() {
+    if !options.absolute_zoom.is_empty() || !options.spaces_known() {
         let range = options.absolute_zoom.first().map_or(Range::UNIT, |s| s.x);
         parts.push_str(&zoom(range.scale_unit(to.zoom), None));
     }
@@ -835,7 +855,10 @@ mod tests {
         assert_eq!(zoom.scale_unit(0.5), 15.5);
         assert_eq!(zoom.to_unit(15.5), 0.5);
         assert_eq!(r.to_signed(-50.0), -0.5);
-        assert_eq!(Range::UNIT.scale_signed(0.0), 0.5);
+        // Ranges that include 0 keep 0 at 0 (a stop stays a stop).
+        assert_eq!(Range::UNIT.scale_signed(0.0), 0.0);
+        assert_eq!(Range::UNIT.scale_signed(-1.0), 0.0);
+        assert_eq!(zoom.scale_signed(0.0), 15.5);
     }
 
     #[test]
@@ -885,6 +908,28 @@ mod tests {
             detect_quirk(
                 &fault(&["ter:InvalidArgVal"], "bad velocity"),
                 Refused::MoveWithTimeout
+            ),
+            None
+        );
+        // A busy camera's timeout, a missing zoom, a refused login: no quirks.
+        assert_eq!(
+            detect_quirk(&fault(&[], "Operation timeout"), Refused::MoveWithTimeout),
+            None
+        );
+        assert_eq!(
+            detect_quirk(
+                &fault(&["ter:InvalidArgVal"], "Zoom not supported"),
+                Refused::Stop
+            ),
+            None
+        );
+        assert_eq!(
+            detect_quirk(
+                &fault(
+                    &["ter:NotAuthorized"],
+                    "Action not implemented for this user"
+                ),
+                Refused::Stop
             ),
             None
         );

@@ -130,6 +130,19 @@ async fn click_to_centre_uses_the_field_of_view_space() {
     // Half the field of view at zoom 0 (the simulator's 0.2 of the range).
     let (pan, tilt, _) = sim.ptz_position().unwrap();
     assert!((pan - 0.2).abs() < 1e-4 && tilt == 0.0, "{pan} {tilt}");
+    // A camera without the FOV space: refused here, nothing sent.
+    let no_fov = self::sim(PtzSimConfig {
+        fov: false,
+        ..PtzSimConfig::default()
+    })
+    .await;
+    let ptz = connect(&no_fov, None).await;
+    let error = ptz.relative_move(right(1.0), true).await.unwrap_err();
+    assert!(matches!(error, ClientError::NoFieldOfView), "{error}");
+    assert!(no_fov
+        .ptz_commands()
+        .iter()
+        .all(|c| c.operation != "RelativeMove"));
 }
 
 #[tokio::test]

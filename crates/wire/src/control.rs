@@ -70,14 +70,15 @@ pub enum PtzAction {
         #[serde(default)]
         fov: bool,
     },
-    /// Go to a position: pan/tilt −1..1 across the range, zoom 0..1.
+    /// Go to a position: pan/tilt −1..1 across the range, zoom 0..1; an
+    /// axis left out stays where it is.
     Absolute {
-        #[serde(default)]
-        pan: f64,
-        #[serde(default)]
-        tilt: f64,
-        #[serde(default)]
-        zoom: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pan: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tilt: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zoom: Option<f64>,
     },
     GotoPreset {
         preset: String,
@@ -454,6 +455,10 @@ mod tests {
             preset.to_json(),
             r#"{"type":"ptz","id":8,"camera":"gate","action":{"op":"set_preset","name":"Door"}}"#
         );
+        // Numbers written back read the same (serde_json's float_roundtrip).
+        let odd = r#"{"type":"ptz","id":1,"camera":"c","action":{"op":"move","pan":5.071354892621117e-8}}"#;
+        let once = ClientMessage::parse(odd).unwrap();
+        assert_eq!(ClientMessage::parse(&once.to_json()).unwrap(), once);
         for bad in [
             r#"{"type":"ptz","id":1,"camera":"c","action":{"op":"dance"}}"#,
             r#"{"type":"ptz","id":1,"camera":"c","action":{"op":"move","pan":"fast"}}"#,

@@ -164,6 +164,10 @@ pub struct Rules<S> {
     move_sent: Option<Instant>,
     /// Whether the camera takes a Timeout with moves (else no refresh needed).
     move_timeout: bool,
+    /// A continuous move went to the camera and nothing has ended it since
+    /// (an acknowledged Stop, or a positioning command that replaced it):
+    /// whatever else happens, a Stop is owed before this is forgotten.
+    move_live: bool,
     pub last_stop: Option<StopReason>,
 }
 
@@ -180,6 +184,7 @@ impl<S: Clone + PartialEq> Rules<S> {
             in_flight: None,
             move_sent: None,
             move_timeout,
+            move_live: false,
             last_stop: None,
         }
     }
@@ -191,6 +196,11 @@ impl<S: Clone + PartialEq> Rules<S> {
 
     pub fn is_moving(&self) -> bool {
         matches!(self.motion, Motion::Moving { .. })
+    }
+
+    /// The camera may be moving by a continuous move of ours.
+    fn may_be_moving(&self) -> bool {
+        self.is_moving() || self.move_live
     }
 
     /// An operator's request at `now`: refused when someone else holds
@@ -218,11 +228,11 @@ impl<S: Clone + PartialEq> Rules<S> {
             .holder
             .as_ref()
             .is_some_and(|h| h.session != who.session);
-        if changes_hands && self.is_moving() {
+        if changes_hands && self.may_be_moving() {
             self.stop(StopReason::TakenOver, now);
         }
         if request == Request::Release {
-            if self.is_moving() {
+            if self.may_be_moving() {
                 self.stop(StopReason::Asked, now);
             }
             self.holder = None;
@@ -255,12 +265,16 @@ impl<S: Clone + PartialEq> Rules<S> {
                 }
             }
             Request::Stop => self.stop(StopReason::Asked, now),
-            Request::Relative { vector, fov } => self.one_shot(Command::Relative { vector, fov }),
-            Request::Absolute(v) => self.one_shot(Command::Absolute(v)),
-            Request::GotoPreset(t) => self.one_shot(Command::GotoPreset(t)),
-            Request::SetPreset { name, token } => self.one_shot(Command::SetPreset { name, token }),
-            Request::RemovePreset(t) => self.one_shot(Command::RemovePreset(t)),
-            Request::Home => self.one_shot(Command::Home),
+            Request::Relative { vector, fov } => self.position(Command::Relative { vector, fov }),
+            Request::Absolute(v) => self.position(Command::Absolute(v)),
+            Request::GotoPreset(t) => self.position(Command::GotoPreset(t)),
+            Request::Home => self.position(Command::Home),
+            // Saving or removing a preset leaves a move going: the
+            // dead-man rule keeps watching it.
+            Request::SetPreset { name, token } => {
+                self.pending = Some(Command::SetPreset { name, token })
+            }
+            Request::RemovePreset(t) => self.pending = Some(Command::RemovePreset(t)),
             Request::Take | Request::Release => {}
         }
         Ok(())
@@ -268,8 +282,9 @@ impl<S: Clone + PartialEq> Rules<S> {
 
     /// A positioning command: it replaces a continuous move in progress (the
     /// camera replaces one movement with the next); a Stop already owed
-    /// still goes first, in case the camera refuses this one.
-    fn one_shot(&mut self, command: Command) {
+    /// still goes first, and one is owed if the camera refuses this one
+    /// while a move of ours may be going (see [`Rules::answered`]).
+    fn position(&mut self, command: Command) {
         self.motion = Motion::Idle;
         self.move_sent = None;
         self.pending = Some(command);
@@ -288,7 +303,7 @@ impl<S: Clone + PartialEq> Rules<S> {
     /// held stops at once and it loses control.
     pub fn gone(&mut self, session: &S, now: Instant) {
         if self.holder.as_ref().is_some_and(|h| h.session == *session) {
-            if self.is_moving() {
+            if self.may_be_moving() {
                 self.stop(StopReason::Gone, now);
             }
             self.holder = None;
@@ -336,6 +351,7 @@ impl<S: Clone + PartialEq> Rules<S> {
         };
         if matches!(command, Command::Move(_)) {
             self.move_sent = Some(now);
+            self.move_live = true;
         }
         self.in_flight = Some(command.clone());
         Some(command)
@@ -346,8 +362,20 @@ impl<S: Clone + PartialEq> Rules<S> {
         let Some(command) = self.in_flight.take() else {
             return;
         };
+        let positions = matches!(
+            command,
+            Command::Relative { .. }
+                | Command::Absolute(_)
+                | Command::GotoPreset(_)
+                | Command::Home
+        );
         match command {
-            Command::Stop if ok => self.stop_retry = STOP_RETRY,
+            Command::Stop if ok => {
+                self.stop_retry = STOP_RETRY;
+                // Nothing was sent while the Stop was out: no move of ours
+                // is going.
+                self.move_live = false;
+            }
             Command::Stop => {
                 // Again later, unless the holder has moved on to a new move
                 // (or a newer Stop is owed already).
@@ -357,15 +385,28 @@ impl<S: Clone + PartialEq> Rules<S> {
                     self.stop_retry = (self.stop_retry * 2).min(STOP_RETRY_MAX);
                 }
             }
-            // A refused move may leave the previous one going: stop it. A
-            // renewal that follows sends the move again.
+            // A refused move may leave the previous one going. With a newer
+            // move waiting, that one replaces it (and the dead-man rule keeps
+            // watching it); else stop. A renewal sends the move again.
             Command::Move(_) if !ok => {
-                self.motion = Motion::Idle;
                 self.move_sent = None;
-                if self.stop_at.is_none() && !matches!(self.pending, Some(Command::Move(_))) {
-                    self.stop_at = Some(now);
-                    self.stop_retry = STOP_RETRY;
+                if !matches!(self.pending, Some(Command::Move(_))) {
+                    self.motion = Motion::Idle;
+                    if self.stop_at.is_none() {
+                        self.stop_at = Some(now);
+                        self.stop_retry = STOP_RETRY;
+                    }
                 }
+            }
+            // The camera replaced the move with this positioning.
+            _ if positions && ok && !matches!(self.pending, Some(Command::Move(_))) => {
+                self.move_live = false;
+            }
+            _ if positions && ok => {}
+            // Refused: a move of ours may still be going.
+            _ if positions && self.move_live && self.stop_at.is_none() && !self.is_moving() => {
+                self.stop_at = Some(now);
+                self.stop_retry = STOP_RETRY;
             }
             _ => {}
         }
@@ -382,7 +423,10 @@ impl<S: Clone + PartialEq> Rules<S> {
         let mut times = Vec::new();
         if let Motion::Moving { renewed, .. } = self.motion {
             times.push(renewed + DEAD_MAN);
-            if self.move_timeout {
+            // While a command is at the camera the refresh waits for its
+            // answer (which wakes the controller anyway): a time already
+            // past would only spin it.
+            if self.move_timeout && self.in_flight.is_none() {
                 if let Some(sent) = self.move_sent {
                     times.push(sent + MOVE_TIMEOUT / 2);
                 }
@@ -659,6 +703,76 @@ mod tests {
         // The next renewal tries the move again.
         r.request(&alice, Request::Move(faster), t0).unwrap();
         assert_eq!(drain(&mut r, t0), vec![Command::Move(faster)]);
+    }
+
+    #[test]
+    fn saving_a_preset_mid_move_keeps_the_dead_man_rule() {
+        let t0 = Instant::now();
+        let mut r = Rules::new(false);
+        let alice = op(1, "alice");
+        r.request(&alice, Request::Move(right()), t0).unwrap();
+        drain(&mut r, t0);
+        r.request(
+            &alice,
+            Request::SetPreset {
+                name: "x".into(),
+                token: None,
+            },
+            t0,
+        )
+        .unwrap();
+        drain(&mut r, t0);
+        assert!(r.is_moving());
+        r.gone(&1, t0);
+        assert_eq!(drain(&mut r, t0), vec![Command::Stop]);
+    }
+
+    #[test]
+    fn a_refused_positioning_mid_move_owes_a_stop() {
+        let t0 = Instant::now();
+        let mut r = Rules::new(false);
+        let alice = op(1, "alice");
+        r.request(&alice, Request::Move(right()), t0).unwrap();
+        drain(&mut r, t0);
+        r.request(&alice, Request::GotoPreset("gone".into()), t0)
+            .unwrap();
+        assert_eq!(r.next_command(t0), Some(Command::GotoPreset("gone".into())));
+        r.answered(false, t0);
+        assert!(r.stop_owed());
+        assert_eq!(drain(&mut r, t0), vec![Command::Stop]);
+        // Acknowledged positioning ends the move: leaving owes nothing.
+        r.request(&alice, Request::Move(right()), t0).unwrap();
+        drain(&mut r, t0);
+        r.request(&alice, Request::Home, t0).unwrap();
+        drain(&mut r, t0);
+        r.gone(&1, t0);
+        assert!(drain(&mut r, t0).is_empty());
+    }
+
+    #[test]
+    fn a_newer_move_after_a_refused_one_is_still_watched() {
+        let t0 = Instant::now();
+        let mut r = Rules::new(true);
+        let alice = op(1, "alice");
+        r.request(&alice, Request::Move(right()), t0).unwrap();
+        assert_eq!(r.next_command(t0), Some(Command::Move(right())));
+        let faster = Velocity {
+            pan: 1.0,
+            ..right()
+        };
+        r.request(&alice, Request::Move(faster), t0).unwrap();
+        r.answered(false, t0);
+        assert_eq!(drain(&mut r, t0), vec![Command::Move(faster)]);
+        assert!(r.is_moving());
+        // The client dies: the dead-man rule stops it.
+        assert!(r.tick(t0 + DEAD_MAN));
+        assert_eq!(drain(&mut r, t0 + DEAD_MAN), vec![Command::Stop]);
+        // A move slow to be answered: the wake-up is the dead-man deadline,
+        // not the Timeout refresh already due (which would spin the loop).
+        let t1 = t0 + DEAD_MAN;
+        r.request(&alice, Request::Move(right()), t1).unwrap();
+        assert_eq!(r.next_command(t1), Some(Command::Move(right())));
+        assert_eq!(r.next_wakeup(), Some(t1 + DEAD_MAN));
     }
 
     #[test]

@@ -443,11 +443,11 @@ impl Session {
                 .send_error(Error::new(ErrorKind::NotFound, message), Some(id))
                 .await;
         }
-        if let Some(Err(e)) = self
-            .caller
-            .as_ref()
-            .map(|c| c.require(sightline_store::Role::Operator))
-        {
+        let allowed = match &self.caller {
+            Some(caller) => caller.require(sightline_store::Role::Operator),
+            None => Err(Error::new(ErrorKind::Unauthenticated, "say hello first")),
+        };
+        if let Err(e) = allowed {
             return self.send_error(e, Some(id)).await;
         }
         let message = format!("camera {camera:?} has no PTZ the relay can drive");

@@ -85,6 +85,8 @@ pub enum ClientError {
         None => "no media profile of the camera has a PTZ configuration: it has no PTZ, or PTZ is not set up on the camera".to_owned(),
     })]
     NoPtzProfile { wanted: Option<String> },
+    #[error("the camera offers no field-of-view space for relative moves, so click to centre cannot work on it; use the arrows or presets")]
+    NoFieldOfView,
     #[error(transparent)]
     Onvif(#[from] Error),
     #[error("internal error in the ONVIF client: {0}")]

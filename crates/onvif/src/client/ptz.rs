@@ -206,7 +206,6 @@ impl PtzCamera {
                 let Some(detected) = detect_quirk(&fault, Refused::MoveWithTimeout) else {
                     return Err(ClientError::Onvif(Error::Fault(fault)));
                 };
-                self.learn(detected);
                 let request = ptz::continuous_move(
                     self.token()?.as_ref(),
                     &self.profile.token,
@@ -214,7 +213,10 @@ impl PtzCamera {
                     velocity,
                     None,
                 );
+                // Learnt only once the other way works: one odd fault must
+                // not degrade the camera for good.
                 self.send(request, "ContinuousMoveResponse").await?;
+                self.learn(detected);
                 Ok(Some(detected))
             }
             result => result.map(|()| None),
@@ -231,8 +233,8 @@ impl PtzCamera {
                 let Some(detected) = detect_quirk(&fault, Refused::Stop) else {
                     return Err(ClientError::Onvif(Error::Fault(fault)));
                 };
-                self.learn(detected);
                 self.send_stop(StopStyle::ZeroVelocity).await?;
+                self.learn(detected);
                 Ok(Some(detected))
             }
             result => result.map(|()| None),
@@ -257,6 +259,12 @@ impl PtzCamera {
     /// RelativeMove by `by`; `fov`: pan/tilt as a fraction of the picture
     /// (±1: its edge), for click to centre.
     pub async fn relative_move(&self, by: Vector, fov: bool) -> Result<(), ClientError> {
+        // Without the camera's field-of-view space a click cannot be turned
+        // into a move of known size: the generic space would swing the
+        // camera by a share of its whole range.
+        if fov && self.options.fov().is_none() {
+            return Err(ClientError::NoFieldOfView);
+        }
         let request = ptz::relative_move(
             self.token()?.as_ref(),
             &self.profile.token,

@@ -199,7 +199,9 @@ impl Relay {
         }
         let offline_after = Duration::from_secs(config.alerts.offline_alert_after);
         for feed in hub.feeds() {
-            if config.alerts.clips {
+            // Clips are written to the data directory: without one, the
+            // pre-roll (up to 12 MB a camera) would be kept for nothing.
+            if config.alerts.clips && config.data.is_some() {
                 feed.keep_preroll(sightline_media::PrerollConfig {
                     pre_roll: Duration::from_secs(config.alerts.pre_roll),
                     ..Default::default()

@@ -114,11 +114,16 @@ impl Relay {
     pub async fn start(config: RelayConfig) -> anyhow::Result<Relay> {
         let mut hub = Hub::default();
         let mut sources = Vec::new();
+        // Demo cameras with `ptz = true` show the window of a virtual head.
+        let mut heads = std::collections::HashMap::new();
         for camera in &config.cameras {
-            sources.push((
-                hub.add_camera(&camera.id, &camera.name)?,
-                camera.source.clone(),
-            ));
+            let mut source = camera.source.clone();
+            if let (Source::Demo(options), Some(true)) = (&mut source, camera.ptz.enabled) {
+                let head = Arc::new(crate::ptz::head::VirtualHead::default());
+                options.head = Some(head.clone());
+                heads.insert(camera.id.clone(), head);
+            }
+            sources.push((hub.add_camera(&camera.id, &camera.name)?, source));
         }
         let hub = Arc::new(hub);
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -264,11 +269,13 @@ impl Relay {
                     .push(DemoCamera::replay(feed, options).context("starting a replay camera")?),
             }
         }
+        let ptz = Arc::new(crate::ptz::Ptz::start(&config, &heads, &shutdown_rx));
         let app = http::router(
             AppState {
                 hub: hub.clone(),
                 auth,
                 alerts: alerts.clone(),
+                ptz,
                 shutdown: shutdown_rx.clone(),
             },
             config.www,

@@ -43,6 +43,9 @@ pub enum ErrorKind {
     WrongHost,
     /// Not possible now (shutting down, a part not built or running).
     Unavailable,
+    /// A camera refused what the relay asked of it on the caller's behalf
+    /// (a PTZ command's SOAP fault): the camera's own words follow.
+    CameraRefused,
     /// The relay failed; the log has the cause.
     Internal,
 }
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             ErrorKind::WrongHost => StatusCode::MISDIRECTED_REQUEST,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::CameraRefused => StatusCode::BAD_GATEWAY,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +83,7 @@ impl ErrorKind {
             ErrorKind::Conflict => ErrorCode::Conflict,
             ErrorKind::RateLimited => ErrorCode::RateLimited,
             ErrorKind::Unavailable => ErrorCode::Unavailable,
+            ErrorKind::CameraRefused => ErrorCode::CameraRefused,
             ErrorKind::Internal => ErrorCode::Internal,
         }
     }

@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
             name: "Camera".into(),
             motion: None,
             onvif: None,
+            ptz: Default::default(),
             source: Source::Demo(DemoOptions {
                 width: 160,
                 height: 96,
@@ -47,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         tls: None,
         alerts: Default::default(),
         mqtt: None,
+        ptz_lease: sightline_relay::ptz::rules::LEASE,
     };
     let (mut config, data) = secured(config)?;
     // Each sign-in comes from another address (behind a trusted proxy), as

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sightline_relay::{DemoOptions, Need, Relay, RelayConfig, Source, ROUTES};
 use sightline_store::{CameraGrant, Role, Store};
-use sightline_testkit::{bare_config, http_request, secured, Answer, RelayClient};
+use sightline_testkit::{bare_config, http_request, secured, sign_in, Answer, RelayClient};
 use sightline_wire::ErrorCode;
 
 const PASSWORD: &str = "correct horse battery";
@@ -80,14 +80,9 @@ impl Secured {
 
     /// Signs in: the cookie (`name=value`) and the CSRF token.
     async fn session(&self, user: &str) -> (String, String) {
-        let answer = self.login(user, PASSWORD).await;
-        assert_eq!(answer.status, 200, "{answer:?}");
-        let cookie = answer.cookie().expect("a session cookie");
-        let csrf = answer.json()["csrf"]
-            .as_str()
-            .expect("a CSRF token")
-            .to_owned();
-        (cookie, csrf)
+        sign_in(self.relay.local_addr(), user, PASSWORD)
+            .await
+            .expect("signed in")
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {

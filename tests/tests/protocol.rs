@@ -22,6 +22,7 @@ async fn relay() -> Relay {
             name: "Demo".into(),
             motion: None,
             onvif: None,
+            ptz: Default::default(),
             // Small and with frequent keyframes: the protocol is under test, not the encoder.
             source: Source::Demo(DemoOptions {
                 width: 320,
@@ -37,6 +38,7 @@ async fn relay() -> Relay {
         tls: None,
         alerts: Default::default(),
         mqtt: None,
+        ptz_lease: sightline_relay::ptz::rules::LEASE,
     };
     Relay::start(config).await.expect("relay starts")
 }

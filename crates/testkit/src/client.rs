@@ -72,6 +72,69 @@ impl RelayClient {
         Ok(RelayClient { socket })
     }
 
+    /// A socket from the relay's own page, signed in with `cookie` (see
+    /// [`crate::relay::sign_in`]), welcomed: the cameras it may see.
+    pub async fn signed_in(
+        relay: SocketAddr,
+        cookie: &str,
+    ) -> anyhow::Result<(RelayClient, Vec<CameraInfo>)> {
+        let origin = format!("http://{relay}");
+        let mut client =
+            RelayClient::open_with(relay, None, &[("origin", &origin), ("cookie", cookie)]).await?;
+        client.send_hello(sightline_wire::PROTOCOL_VERSION).await?;
+        match client.welcome().await? {
+            Ok((_, cameras)) => Ok((client, cameras)),
+            Err(e) => bail!("not welcomed: {e:?}"),
+        }
+    }
+
+    /// Sends a `ptz` request.
+    pub async fn ptz(
+        &mut self,
+        id: u32,
+        camera: &str,
+        action: sightline_wire::PtzAction,
+    ) -> anyhow::Result<()> {
+        self.send(&ClientMessage::Ptz {
+            id,
+            camera: camera.into(),
+            action,
+        })
+        .await
+    }
+
+    /// Waits up to `within` for a `ptz_state` of `camera` that `pred`
+    /// accepts, skipping everything else (an error fails the wait).
+    pub async fn wait_ptz_state(
+        &mut self,
+        camera: &str,
+        within: Duration,
+        pred: impl Fn(&sightline_wire::PtzState) -> bool,
+    ) -> anyhow::Result<sightline_wire::PtzState> {
+        let mut last = None;
+        let found = tokio::time::timeout(within, async {
+            loop {
+                match self.next().await? {
+                    Received::Control(ServerMessage::PtzState { camera: c, state }) if c == camera => {
+                        if pred(&state) {
+                            return anyhow::Ok(state);
+                        }
+                        last = Some(state);
+                    }
+                    Received::Control(ServerMessage::Error { code, message, request }) => {
+                        bail!("error {code:?} (request {request:?}) while waiting for a PTZ state: {message}")
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(state) => state,
+            Err(_) => bail!("no such PTZ state of {camera} within {within:?}; the last: {last:?}"),
+        }
+    }
+
     /// Says hello with a ticket and returns the `welcome` (or the refusal).
     pub async fn hello_with_ticket(
         &mut self,

@@ -65,6 +65,7 @@ pub fn bare_config(cameras: Vec<(&str, Source)>) -> RelayConfig {
         tls: None,
         alerts: Default::default(),
         mqtt: None,
+        ptz_lease: sightline_relay::ptz::rules::LEASE,
     }
 }
 
@@ -77,6 +78,32 @@ pub fn secured(mut config: RelayConfig) -> anyhow::Result<(RelayConfig, tempfile
     config.data = Some(data.path().to_owned());
     config.auth = AuthConfig::default();
     Ok((config, data))
+}
+
+/// Signs `user` in over HTTP (`POST /api/login`): the session cookie
+/// (`name=value`) and its CSRF token.
+pub async fn sign_in(
+    relay: SocketAddr,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<(String, String)> {
+    let body = serde_json::json!({ "user": user, "password": password }).to_string();
+    let answer = crate::http_request(
+        "POST",
+        &format!("http://{relay}/api/login"),
+        &[("content-type", "application/json")],
+        &body,
+    )
+    .await?;
+    anyhow::ensure!(answer.status == 200, "sign-in refused: {answer:?}");
+    let cookie = answer
+        .cookie()
+        .ok_or_else(|| anyhow::anyhow!("no session cookie"))?;
+    let csrf = answer.json()["csrf"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no CSRF token"))?
+        .to_owned();
+    Ok((cookie, csrf))
 }
 
 /// `n` small demo cameras `cam-1` … `cam-n` (each its own scene): grids on a 2-core machine.

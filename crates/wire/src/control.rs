@@ -217,6 +217,11 @@ pub struct PtzState {
     /// Milliseconds until the holder's lease lapses without a command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_ms: Option<u64>,
+    /// What its PTZ offers and whether this user may use it; absent while
+    /// the relay has not reached the camera's PTZ (it may connect later
+    /// than `welcome` said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<PtzFeatures>,
     /// A continuous move is going.
     pub moving: bool,
     pub presets: Vec<PtzPreset>,
@@ -351,6 +356,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The relay cannot do this right now (shutting down, a part not running).
     Unavailable,
+    /// The camera refused what was asked of it (a PTZ command); the message
+    /// carries its own words.
+    CameraRefused,
     /// The relay failed; its log says why.
     Internal,
 }
@@ -473,6 +481,7 @@ mod tests {
                 holder: Some("alice".into()),
                 yours: false,
                 lease_ms: Some(29_000),
+                features: None,
                 moving: true,
                 presets: vec![PtzPreset {
                     preset: "1".into(),

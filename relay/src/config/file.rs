@@ -9,7 +9,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    CameraConfig, ConfigError, MotionSettings, OnvifSource, RtspSource, Source, Transport,
+    CameraConfig, ConfigError, MotionSettings, OnvifSource, PtzSettings, RtspSource, Source,
+    Transport,
 };
 use crate::ingest::demo::replay::ReplayOptions;
 use crate::ingest::demo::DemoOptions;
@@ -29,6 +30,15 @@ pub(super) struct FileConfig {
     pub tls: Option<FileTls>,
     pub alerts: Option<crate::alerts::AlertsConfig>,
     pub mqtt: Option<crate::alerts::mqtt::MqttConfig>,
+    pub ptz: Option<FilePtz>,
+}
+
+/// The file's `[ptz]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FilePtz {
+    /// How long control stays with an operator after their last command.
+    pub lease_seconds: Option<u64>,
 }
 
 /// The file's `[tls]` table: `cert` and `key`, or `self_signed = true`.
@@ -98,6 +108,16 @@ pub(super) struct FileCamera {
     motion: Option<sightline_motion::MotionConfig>,
     /// A lighter stream to run motion detection on (the camera's substream).
     detect_url: Option<String>,
+    /// PTZ through `onvif` (default: on when the camera offers it), or a
+    /// demo camera's virtual PTZ (`demo = true`, `ptz = true`).
+    ptz: Option<bool>,
+    /// The media profile whose PTZ configuration to drive.
+    ptz_profile: Option<String>,
+    /// How Stop is said: `both_axes`, `plain` or `zero_velocity` (cameras
+    /// without Stop); default: detected.
+    ptz_stop: Option<String>,
+    /// `false` for cameras that refuse a `Timeout` on moves; default: detected.
+    ptz_timeout: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -232,13 +252,50 @@ pub(super) fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigE
         }
         None => None,
     };
+    let ptz = ptz_settings(&c, &source, onvif.is_some()).map_err(fail)?;
     Ok(Some(CameraConfig {
         name: c.name.clone().unwrap_or_else(|| c.id.clone()),
         id: c.id,
         source,
         motion,
         onvif,
+        ptz,
     }))
+}
+
+/// `ptz`, `ptz_profile`, `ptz_stop`, `ptz_timeout`.
+fn ptz_settings(c: &FileCamera, source: &Source, onvif: bool) -> Result<PtzSettings, String> {
+    let demo = matches!(source, Source::Demo(_));
+    let tuned = c.ptz_profile.is_some() || c.ptz_stop.is_some() || c.ptz_timeout.is_some();
+    if c.ptz == Some(true) && !onvif && !demo {
+        return Err("`ptz = true` needs `onvif` (the camera's device service URL); demo cameras have a virtual PTZ".into());
+    }
+    if tuned && !onvif {
+        return Err(
+            "`ptz_profile`, `ptz_stop` and `ptz_timeout` tune ONVIF PTZ: they go with `onvif`"
+                .into(),
+        );
+    }
+    let mut quirks = None;
+    if c.ptz_stop.is_some() || c.ptz_timeout.is_some() {
+        let mut q = sightline_onvif::ptz::Quirks::default();
+        if let Some(name) = &c.ptz_stop {
+            q.stop = sightline_onvif::ptz::StopStyle::from_name(name).ok_or_else(|| {
+                format!(
+                    "ptz_stop: {name:?} is not one of \"both_axes\", \"plain\", \"zero_velocity\""
+                )
+            })?;
+        }
+        if let Some(timeout) = c.ptz_timeout {
+            q.move_timeout = timeout;
+        }
+        quirks = Some(q);
+    }
+    Ok(PtzSettings {
+        enabled: c.ptz,
+        profile: c.ptz_profile.clone(),
+        quirks,
+    })
 }
 
 /// `NAME=URL` from the command line.

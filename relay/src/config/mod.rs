@@ -90,6 +90,21 @@ pub struct CameraConfig {
     pub motion: Option<MotionSettings>,
     /// The camera's ONVIF service, for its own events.
     pub onvif: Option<OnvifSource>,
+    /// Its PTZ (through `onvif`; a demo camera's is virtual).
+    pub ptz: PtzSettings,
+}
+
+/// A camera's PTZ: `ptz`, `ptz_profile`, `ptz_stop`, `ptz_timeout`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PtzSettings {
+    /// `None`: on when the camera's ONVIF service offers PTZ; demo cameras
+    /// only with `Some(true)`.
+    pub enabled: Option<bool>,
+    /// The media profile (token or name) whose PTZ to drive; `None`: the
+    /// first with a PTZ configuration.
+    pub profile: Option<String>,
+    /// Quirks pinned by the administrator; `None`: detected.
+    pub quirks: Option<sightline_onvif::ptz::Quirks>,
 }
 
 impl CameraConfig {
@@ -101,6 +116,7 @@ impl CameraConfig {
             source,
             motion: None,
             onvif: None,
+            ptz: PtzSettings::default(),
         }
     }
 }
@@ -153,6 +169,9 @@ pub struct RelayConfig {
     pub alerts: AlertsConfig,
     /// `[mqtt]`: alerts to an MQTT broker.
     pub mqtt: Option<crate::alerts::mqtt::Broker>,
+    /// `[ptz] lease_seconds`: how long PTZ control stays with an operator
+    /// after their last command.
+    pub ptz_lease: std::time::Duration,
 }
 
 /// Serving HTTPS (`--tls…` flags, `[tls]` in the file).
@@ -248,6 +267,8 @@ pub enum ConfigError {
     Tls(String),
     #[error("[alerts] {0}")]
     Alerts(String),
+    #[error("[ptz] {0}")]
+    Ptz(String),
     #[error("[mqtt] {0}")]
     Mqtt(String),
     #[error(
@@ -329,6 +350,10 @@ impl RelayConfig {
                 options.intruder_every = Some(std::time::Duration::from_secs(20));
             }
             camera.motion = Some(demo_motion());
+            // And PTZ: the picture is a window on a larger scene, steered
+            // from the page (the doorway stays put, so motion still
+            // watches only it).
+            camera.ptz.enabled = Some(true);
             cameras.push(camera);
         }
         let mut ids: Vec<&str> = cameras.iter().map(|c| c.id.as_str()).collect();
@@ -348,6 +373,15 @@ impl RelayConfig {
             Some(m) => Some(m.broker().map_err(ConfigError::Mqtt)?),
             None => None,
         };
+        let ptz_lease = match file.ptz.as_ref().and_then(|p| p.lease_seconds) {
+            Some(secs) if !(5..=3600).contains(&secs) => {
+                return Err(ConfigError::Ptz(
+                    "lease_seconds must be from 5 to 3600".into(),
+                ))
+            }
+            Some(secs) => std::time::Duration::from_secs(secs),
+            None => crate::ptz::rules::LEASE,
+        };
         let data = match cli.data.or(file.data) {
             Some(dir) => dir,
             None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
@@ -361,6 +395,7 @@ impl RelayConfig {
             tls,
             alerts,
             mqtt,
+            ptz_lease,
         })
     }
 }
@@ -977,6 +1012,48 @@ http_redirect = "0.0.0.0:8081"
     }
 
     #[test]
+    fn ptz_settings_and_quirk_pins() {
+        let config = RelayConfig::from_file_text(
+            r#"
+[ptz]
+lease_seconds = 60
+
+[[camera]]
+id = "dome"
+url = "rtsp://h/"
+onvif = "http://h/onvif/device_service"
+ptz_profile = "Profile_2"
+ptz_stop = "zero_velocity"
+
+[[camera]]
+id = "fixed"
+url = "rtsp://h/"
+onvif = "http://h/onvif/device_service"
+ptz = false
+
+[[camera]]
+id = "virtual"
+demo = true
+ptz = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.ptz_lease, std::time::Duration::from_secs(60));
+        let dome = &config.cameras[0].ptz;
+        assert_eq!(dome.enabled, None, "detected");
+        assert_eq!(dome.profile.as_deref(), Some("Profile_2"));
+        let quirks = dome.quirks.expect("pinned");
+        assert_eq!(quirks.stop, sightline_onvif::ptz::StopStyle::ZeroVelocity);
+        assert!(quirks.move_timeout, "what is not pinned keeps its default");
+        assert_eq!(config.cameras[1].ptz.enabled, Some(false));
+        assert_eq!(config.cameras[2].ptz.enabled, Some(true));
+        // The first run's demo camera has a virtual PTZ.
+        let demo = RelayConfig::from_cli(cli(&[])).unwrap();
+        assert_eq!(demo.cameras[0].ptz.enabled, Some(true));
+        assert_eq!(demo.ptz_lease, crate::ptz::rules::LEASE);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let err = |args: &[&str]| RelayConfig::from_cli(cli(args)).unwrap_err().to_string();
         assert!(err(&["--camera", "nourl"]).contains("NAME=rtsp://"));
@@ -1019,6 +1096,19 @@ http_redirect = "0.0.0.0:8081"
             ("[auth]\nsession_days = 0\n", "session_days"),
             ("[auth]\nmetrics_token = \"short\"\n", "metrics_token"),
             ("[auth]\nenable = false\n", "enable"),
+            (
+                "[[camera]]\nid = \"x\"\nurl = \"rtsp://h/\"\nptz = true\n",
+                "`ptz = true` needs `onvif`",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\nurl = \"rtsp://h/\"\nptz_stop = \"plain\"\n",
+                "go with `onvif`",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\nurl = \"rtsp://h/\"\nonvif = \"http://h/onvif/device_service\"\nptz_stop = \"halt\"\n",
+                "zero_velocity",
+            ),
+            ("[ptz]\nlease_seconds = 1\n", "[ptz] lease_seconds"),
         ] {
             let file = write(text);
             let message = err(&["--config", file.0.to_str().unwrap()]);

@@ -31,6 +31,7 @@ pub(crate) struct AppState {
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
     pub alerts: Arc<crate::alerts::Alerts>,
+    pub ptz: Arc<crate::ptz::Ptz>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -138,13 +139,28 @@ async fn cameras(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Json<Vec<sightline_wire::CameraInfo>> {
-    Json(visible_cameras(&state.hub, &caller))
+    Json(visible_cameras(&state.hub, &state.ptz, &caller))
 }
 
-/// The hub's cameras filtered by the caller's grant.
-pub(crate) fn visible_cameras(hub: &Hub, caller: &Caller) -> Vec<sightline_wire::CameraInfo> {
+/// The hub's cameras filtered by the caller's grant, with what their PTZ
+/// offers this caller.
+pub(crate) fn visible_cameras(
+    hub: &Hub,
+    ptz: &crate::ptz::Ptz,
+    caller: &Caller,
+) -> Vec<sightline_wire::CameraInfo> {
     let mut cameras = hub.cameras();
     cameras.retain(|c| caller.may_view(&c.id));
+    let may_steer = caller.role.allows(sightline_store::Role::Operator);
+    for camera in &mut cameras {
+        if let Some(features) = ptz.get(&camera.id).and_then(|c| c.features()) {
+            camera.capabilities.ptz = true;
+            camera.capabilities.ptz_features = Some(sightline_wire::PtzFeatures {
+                control: may_steer,
+                ..features
+            });
+        }
+    }
     cameras
 }
 
@@ -154,7 +170,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        metrics::render(&state.hub),
+        metrics::render(&state.hub, &state.ptz),
     )
         .into_response()
 }

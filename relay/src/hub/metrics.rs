@@ -112,8 +112,14 @@ struct CameraLabel {
     camera: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StopLabel {
+    camera: String,
+    reason: &'static str,
+}
+
 /// The whole relay as OpenMetrics text (which Prometheus scrapes natively).
-pub fn render(hub: &Hub) -> String {
+pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
     let mut root = <Registry>::with_prefix("sightline");
     let sessions = Gauge::<i64>::default();
     root.register(
@@ -190,6 +196,39 @@ pub fn render(hub: &Hub) -> String {
         let us = s.connect_to_first_frame_us.load(Ordering::Relaxed);
         connect.get_or_create(&label).set(us as f64 / 1e6);
     }
+    let registry = root.sub_registry_with_prefix("ptz");
+    let stops = Family::<StopLabel, Counter>::default();
+    registry.register(
+        "stops",
+        "Stops decided: asked by the operator, silence (renewals stopped), gone (socket closed or unsubscribed), taken_over",
+        stops.clone(),
+    );
+    let commands = counter(registry, "commands", "PTZ commands sent to the camera");
+    let failures = counter(
+        registry,
+        "failures",
+        "PTZ commands the camera refused or did not answer (a failed Stop is retried)",
+    );
+    for controller in ptz.controllers() {
+        let s = &controller.stats;
+        for (i, reason) in crate::ptz::rules::StopReason::ALL.iter().enumerate() {
+            stops
+                .get_or_create(&StopLabel {
+                    camera: controller.camera.clone(),
+                    reason: reason.name(),
+                })
+                .inc_by(s.stops[i].load(Ordering::Relaxed));
+        }
+        let label = CameraLabel {
+            camera: controller.camera.clone(),
+        };
+        commands
+            .get_or_create(&label)
+            .inc_by(s.commands.load(Ordering::Relaxed));
+        failures
+            .get_or_create(&label)
+            .inc_by(s.failures.load(Ordering::Relaxed));
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &root);
@@ -220,7 +259,7 @@ mod tests {
         feed.stats.reconnect();
         feed.stats.dropped(7);
         feed.stats.sent();
-        let text = render(&hub);
+        let text = render(&hub, &crate::ptz::Ptz::default());
         for line in [
             "sightline_camera_frames_total{camera=\"door\"} 1",
             "sightline_camera_bytes_total{camera=\"door\"} 100",

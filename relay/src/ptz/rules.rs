@@ -137,6 +137,25 @@ pub enum StopReason {
     TakenOver,
 }
 
+impl StopReason {
+    pub const ALL: [StopReason; 4] = [
+        StopReason::Asked,
+        StopReason::Silence,
+        StopReason::Gone,
+        StopReason::TakenOver,
+    ];
+
+    /// The metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Asked => "asked",
+            StopReason::Silence => "silence",
+            StopReason::Gone => "gone",
+            StopReason::TakenOver => "taken_over",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Motion {
     Idle,
@@ -168,7 +187,11 @@ pub struct Rules<S> {
     /// (an acknowledged Stop, or a positioning command that replaced it):
     /// whatever else happens, a Stop is owed before this is forgotten.
     move_live: bool,
+    /// How long control stays with an operator after their last command.
+    lease: Duration,
     pub last_stop: Option<StopReason>,
+    /// Stops decided since [`Rules::take_stops`] last asked (for metrics).
+    decided: Vec<StopReason>,
 }
 
 impl<S: Clone + PartialEq> Rules<S> {
@@ -185,8 +208,22 @@ impl<S: Clone + PartialEq> Rules<S> {
             move_sent: None,
             move_timeout,
             move_live: false,
+            lease: LEASE,
             last_stop: None,
+            decided: Vec::new(),
         }
+    }
+
+    /// Control lasts `lease` after the holder's last command ([`LEASE`] by default).
+    pub fn with_lease(mut self, lease: Duration) -> Rules<S> {
+        self.lease = lease;
+        self
+    }
+
+    /// Whether moves carry a `Timeout` (learnt when a camera refuses one:
+    /// then a held move is no longer re-sent before it ends).
+    pub fn set_move_timeout(&mut self, move_timeout: bool) {
+        self.move_timeout = move_timeout;
     }
 
     /// The current holder, if their lease has not lapsed at `now`.
@@ -241,7 +278,7 @@ impl<S: Clone + PartialEq> Rules<S> {
         self.holder = Some(Holder {
             session: who.session.clone(),
             user: who.user.clone(),
-            until: now + LEASE,
+            until: now + self.lease,
         });
         match request {
             Request::Move(v) => {
@@ -297,6 +334,9 @@ impl<S: Clone + PartialEq> Rules<S> {
         self.stop_at = Some(now);
         self.stop_retry = STOP_RETRY;
         self.last_stop = Some(reason);
+        if self.decided.len() < 16 {
+            self.decided.push(reason);
+        }
     }
 
     /// `session` closed its socket or unsubscribed from this camera: a move it
@@ -410,6 +450,11 @@ impl<S: Clone + PartialEq> Rules<S> {
             }
             _ => {}
         }
+    }
+
+    /// The stops decided since the last call, with why.
+    pub fn take_stops(&mut self) -> Vec<StopReason> {
+        std::mem::take(&mut self.decided)
     }
 
     /// A Stop has been decided and not yet acknowledged.

@@ -14,10 +14,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use sightline_wire::{
-    AlertEvent, ClientMessage, FrameFlags, MediaHeader, ServerMessage, Ticket, WhoAmI,
+    AlertEvent, ClientMessage, FrameFlags, MediaHeader, PtzAction, ServerMessage, Ticket, WhoAmI,
     PROTOCOL_VERSION,
 };
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::StreamMap;
@@ -29,6 +29,9 @@ use crate::auth::{Auth, Caller, Via};
 use crate::error::{Error, ErrorKind};
 use crate::http::{visible_cameras, AppState};
 use crate::hub::{Feed, Frame, Hub, Params};
+use crate::ptz::controller::{Ask, Asker, Notice, Snapshot};
+use crate::ptz::rules::Operator;
+use crate::ptz::{Ptz, SessionId};
 
 /// How long a new socket may take to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +48,12 @@ const RECHECK_INTERVAL: Duration = Duration::from_secs(30);
 const RECHECK_GRACE: Duration = Duration::from_secs(120);
 /// How long a session's last words (a close frame) may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// PTZ errors waiting for this socket (a refusal, the camera's fault).
+const PTZ_NOTICES: usize = 16;
+
+/// Tells sockets apart for the PTZ lease.
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, BroadcastStreamRecvError>> + Send>>;
 
@@ -93,11 +102,18 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         hub,
         auth,
         alerts,
+        ptz,
         shutdown,
     } = state;
     let _open = hub.session_opened();
+    let (notices_tx, notices) = mpsc::channel(PTZ_NOTICES);
     let mut session = Session {
+        id: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         hub,
+        ptz,
+        ptz_states: StreamMap::new(),
+        notices_tx,
+        notices,
         revision: auth.watch(),
         auth,
         access,
@@ -112,6 +128,9 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         unchecked_since: None,
     };
     let end = session.serve(shutdown).await;
+    // A camera this socket was steering stops now (the dead-man rule's
+    // "socket closed"), before anything else is said.
+    session.leave_ptz().await;
     let dropped = session.dropped;
     match &end {
         End::Closed | End::Shutdown => tracing::debug!(%peer, dropped, "session ended: {end}"),
@@ -138,7 +157,14 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
 }
 
 struct Session {
+    /// This socket, for the PTZ lease.
+    id: SessionId,
     hub: Arc<Hub>,
+    ptz: Arc<Ptz>,
+    /// PTZ state of subscribed cameras that have PTZ, by channel.
+    ptz_states: StreamMap<u16, WatchStream<Arc<Snapshot>>>,
+    notices_tx: mpsc::Sender<Notice>,
+    notices: mpsc::Receiver<Notice>,
     auth: Arc<Auth>,
     /// What the upgrade request proved (cookie, origin).
     access: WsAccess,
@@ -204,6 +230,12 @@ impl Session {
                     }
                 }
                 change = self.alert_changes.recv() => self.on_alert(change).await,
+                Some((channel, state)) = self.ptz_states.next(), if !self.ptz_states.is_empty() => {
+                    self.on_ptz_state(channel, state).await
+                }
+                Some(notice) = self.notices.recv() => {
+                    self.send_error(notice.error, Some(notice.request)).await
+                }
                 _ = ping.tick() => self.send(Out::Ping).await,
                 Ok(()) = self.revision.changed(), if self.auth.enabled() => self.recheck().await,
                 _ = recheck.tick(), if self.auth.enabled() => self.recheck().await,
@@ -245,7 +277,7 @@ impl Session {
                         }
                     };
                     tracing::Span::current().record("user", caller.name.as_str());
-                    let cameras = visible_cameras(&self.hub, &caller);
+                    let cameras = visible_cameras(&self.hub, &self.ptz, &caller);
                     let user = self.auth.enabled().then(|| WhoAmI {
                         name: caller.name.clone(),
                         role: caller.role.to_string(),
@@ -429,30 +461,92 @@ impl Session {
             }
             ClientMessage::Subscribe { id, camera } => self.subscribe(id, camera).await,
             ClientMessage::Unsubscribe { id, camera } => self.unsubscribe(id, camera).await,
-            ClientMessage::Ptz { id, camera, .. } => self.ptz(id, camera).await,
+            ClientMessage::Ptz { id, camera, action } => self.ptz(id, camera, action).await,
         }
     }
 
     /// `ptz`: needs the camera's grant (else answered as for a camera that
-    /// does not exist) and the operator role. No camera has a PTZ
-    /// controller yet (issue 15 in progress): the answer says so.
-    async fn ptz(&mut self, id: u32, camera: String) -> Result<(), End> {
+    /// does not exist), the operator role, and the camera subscribed on
+    /// this socket (so that unsubscribing and closing stop what it moved).
+    /// Refusals by the controller and the camera's faults come back on
+    /// `notices`.
+    async fn ptz(&mut self, id: u32, camera: String, action: PtzAction) -> Result<(), End> {
         if !self.may_view(&camera) || self.hub.get(&camera).is_none() {
             let message = format!("no camera {camera:?}");
             return self
                 .send_error(Error::new(ErrorKind::NotFound, message), Some(id))
                 .await;
         }
-        let allowed = match &self.caller {
-            Some(caller) => caller.require(sightline_store::Role::Operator),
-            None => Err(Error::new(ErrorKind::Unauthenticated, "say hello first")),
+        let who = match &self.caller {
+            Some(caller) => match caller.require(sightline_store::Role::Operator) {
+                Ok(()) => Operator {
+                    session: self.id,
+                    user: caller.name.clone(),
+                    admin: caller.role == sightline_store::Role::Admin,
+                },
+                Err(e) => return self.send_error(e, Some(id)).await,
+            },
+            None => {
+                let e = Error::new(ErrorKind::Unauthenticated, "say hello first");
+                return self.send_error(e, Some(id)).await;
+            }
         };
-        if let Err(e) = allowed {
-            return self.send_error(e, Some(id)).await;
+        let Some(controller) = self.ptz.get(&camera).cloned() else {
+            let message = format!("camera {camera:?} has no PTZ the relay can drive");
+            return self
+                .send_error(Error::new(ErrorKind::Unavailable, message), Some(id))
+                .await;
+        };
+        if !self.viewers.values().any(|v| v.feed.id == camera) {
+            let message =
+                format!("subscribe to {camera:?} first: PTZ steers a camera you are watching");
+            return self
+                .send_error(Error::new(ErrorKind::NotSubscribed, message), Some(id))
+                .await;
         }
-        let message = format!("camera {camera:?} has no PTZ the relay can drive");
-        self.send_error(Error::new(ErrorKind::Unavailable, message), Some(id))
+        let asker = Asker {
+            request: id,
+            notices: self.notices_tx.clone(),
+        };
+        let asked = Ask::from_wire(action).and_then(|ask| controller.ask(who, ask, asker));
+        match asked {
+            Ok(()) => Ok(()),
+            Err(e) => self.send_error(e, Some(id)).await,
+        }
+    }
+
+    /// A PTZ camera's state changed (or was just subscribed).
+    async fn on_ptz_state(&mut self, channel: u16, state: Arc<Snapshot>) -> Result<(), End> {
+        let Some(viewer) = self.viewers.get(&channel) else {
+            return Ok(());
+        };
+        if state.features.is_none() {
+            // Not connected to the camera's PTZ yet: nothing to show.
+            return Ok(());
+        }
+        let camera = viewer.feed.id.clone();
+        let may_steer = self
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.role.allows(sightline_store::Role::Operator));
+        let state = state.to_wire(self.id, may_steer);
+        self.send_json(&ServerMessage::PtzState { camera, state })
             .await
+    }
+
+    /// This socket is done with `camera`'s PTZ: a move it held stops.
+    async fn leave_camera_ptz(&mut self, camera: &str) {
+        if let Some(controller) = self.ptz.get(camera).cloned() {
+            controller.gone(self.id).await;
+        }
+    }
+
+    /// The socket is closing: every camera it may have been steering.
+    async fn leave_ptz(&mut self) {
+        let cameras: Vec<String> = self.viewers.values().map(|v| v.feed.id.clone()).collect();
+        for camera in cameras {
+            self.leave_camera_ptz(&camera).await;
+        }
     }
 
     async fn subscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
@@ -485,6 +579,11 @@ impl Session {
         self.frames.insert(channel, Box::pin(frames));
         self.statuses
             .insert(channel, WatchStream::from_changes(sub.status));
+        if let Some(controller) = self.ptz.get(&camera) {
+            // The state now, then every change.
+            self.ptz_states
+                .insert(channel, WatchStream::new(controller.state()));
+        }
         let status = feed.status();
         self.viewers.insert(
             channel,
@@ -522,6 +621,8 @@ impl Session {
         self.viewers.remove(&channel);
         self.frames.remove(&channel);
         self.statuses.remove(&channel);
+        self.ptz_states.remove(&channel);
+        self.leave_camera_ptz(&camera).await;
         self.send_json(&ServerMessage::Unsubscribed {
             id,
             camera,

@@ -24,7 +24,8 @@ use sightline_h264::StreamParams;
 use sightline_wire::CameraState;
 
 use crate::hub::{AccessUnit, Feed};
-use scene::Scene;
+use crate::ptz::head::VirtualHead;
+use scene::{Scene, World};
 
 /// How a demo camera is set up.
 #[derive(Debug, Clone)]
@@ -41,6 +42,9 @@ pub struct DemoOptions {
     /// across this often (and whenever [`DemoCamera::intrude`] is called):
     /// motion alerts with no camera at all.
     pub intruder_every: Option<Duration>,
+    /// A virtual PTZ head: the picture is its window on a larger, still
+    /// scene ([`scene::World`]) that pans and zooms as it is steered.
+    pub head: Option<Arc<VirtualHead>>,
 }
 
 impl Default for DemoOptions {
@@ -53,6 +57,7 @@ impl Default for DemoOptions {
             bitrate_bps: 2_500_000,
             fault: None,
             intruder_every: None,
+            head: None,
         }
     }
 }
@@ -182,6 +187,7 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool, intruder: &Intruder) -> 
         .vui(VuiConfig::bt709());
     let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
     let mut scene = Scene::new(o.width, o.height, (feed.channel as u8).wrapping_mul(37));
+    let world = o.head.as_ref().map(|_| World::new(o.width, o.height));
     let period = Duration::from_secs(1) / o.fps;
     let started = Instant::now();
     let mut annex_b = Vec::new();
@@ -216,7 +222,12 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool, intruder: &Intruder) -> 
             }
             None => None,
         };
-        scene.draw(n, &clock_text());
+        match (&o.head, &world) {
+            (Some(head), Some(world)) => {
+                scene.draw_view(world, head.view(Instant::now()), &clock_text())
+            }
+            _ => scene.draw(n, &clock_text()),
+        }
         if every.is_some() {
             scene.draw_doorway(intruder);
         }

@@ -4,6 +4,7 @@
 //! with a frame counter.
 
 use super::font;
+use crate::ptz::head::View;
 
 /// BT.709 limited-range Y, U, V of the 75% bars: white, yellow, cyan, green,
 /// magenta, red, blue, black. Their RGB values are (191|0) per channel.
@@ -91,13 +92,7 @@ impl Scene {
         let bx = bounce(n * (6 + seed % 5) + seed * 29, span_x);
         let by = bars + bounce(n * (4 + seed % 3) + seed * 17, span_y);
         self.fill(bx, by, side, side, 210, 90, 200);
-        // The clock on a black plate, bottom left.
-        let scale = (h / 90).max(2);
-        let text_w = font::text_width(clock, scale);
-        let plate_h = font::GLYPH_H * scale + 2 * scale;
-        let (px, py) = (scale * 2, h - plate_h - scale * 2);
-        self.fill(px, py & !1, text_w + 2 * scale, plate_h + 2, 16, 128, 128);
-        font::draw(&mut self.y, w, px + scale, py + scale, scale, clock, 235);
+        self.draw_clock(clock);
     }
 
     /// The doorway panel ([`DOORWAY`], still) and, at `walk` (0..1 across),
@@ -141,6 +136,55 @@ impl Scene {
         }
     }
 
+    /// The picture as the virtual PTZ head sees it: the window `view` of
+    /// `world`, scaled to the picture (nearest neighbour: the demo's job is
+    /// to move visibly, not to look good), then the clock on top.
+    pub fn draw_view(&mut self, world: &World, view: View, clock: &str) {
+        let world = &world.planes;
+        let (w, h) = (self.width, self.height);
+        let window = view.window();
+        let (cx, cy) = view.centre();
+        let (ww, wh) = (window * world.width as f32, window * world.height as f32);
+        let left = cx * world.width as f32 - ww / 2.0;
+        let top = cy * world.height as f32 - wh / 2.0;
+        let col = |x: usize, plane_w: usize, scale: usize| {
+            let wx = (left + (x * scale) as f32 * ww / w as f32) as usize / scale;
+            wx.min(plane_w - 1)
+        };
+        let row = |y: usize, plane_h: usize, scale: usize| {
+            let wy = (top + (y * scale) as f32 * wh / h as f32) as usize / scale;
+            wy.min(plane_h - 1)
+        };
+        let cols: Vec<usize> = (0..w).map(|x| col(x, world.width, 1)).collect();
+        for y in 0..h {
+            let src = &world.y[row(y, world.height, 1) * world.width..][..world.width];
+            for (dst, &c) in self.y[y * w..(y + 1) * w].iter_mut().zip(&cols) {
+                *dst = src[c];
+            }
+        }
+        let (cw, ch, wcw, wch) = (w / 2, h / 2, world.width / 2, world.height / 2);
+        let cols: Vec<usize> = (0..cw).map(|x| col(x, wcw, 2)).collect();
+        for y in 0..ch {
+            let r = row(y, wch, 2) * wcw;
+            for (x, &c) in cols.iter().enumerate() {
+                self.u[y * cw + x] = world.u[r + c];
+                self.v[y * cw + x] = world.v[r + c];
+            }
+        }
+        self.draw_clock(clock);
+    }
+
+    /// The clock on a black plate, bottom left.
+    fn draw_clock(&mut self, clock: &str) {
+        let (w, h) = (self.width, self.height);
+        let scale = (h / 90).max(2);
+        let text_w = font::text_width(clock, scale);
+        let plate_h = font::GLYPH_H * scale + 2 * scale;
+        let (px, py) = (scale * 2, h - plate_h - scale * 2);
+        self.fill(px, py & !1, text_w + 2 * scale, plate_h + 2, 16, 128, 128);
+        font::draw(&mut self.y, w, px + scale, py + scale, scale, clock, 235);
+    }
+
     /// Fills a rectangle (even coordinates) with one colour.
     #[allow(clippy::too_many_arguments)]
     fn fill(&mut self, x: usize, y: usize, w: usize, h: usize, cy: u8, cu: u8, cv: u8) {
@@ -153,6 +197,56 @@ impl Scene {
             self.u[row * cw + x / 2..row * cw + x1 / 2].fill(cu);
             self.v[row * cw + x / 2..row * cw + x1 / 2].fill(cv);
         }
+    }
+}
+
+/// What the virtual PTZ head looks at: a still panorama twice the picture's
+/// size each way (a sky, a ground, and a wall of numbered coloured tiles),
+/// drawn once. Still, so that a picture standing still proves the head
+/// stopped; tiled and numbered, so that a shift is plain to see and to
+/// measure.
+pub struct World {
+    /// The panorama's planes (a scene only ever filled, never animated).
+    planes: Scene,
+}
+
+impl World {
+    /// Tiles across and down.
+    pub const COLUMNS: usize = 8;
+    pub const ROWS: usize = 4;
+
+    /// The world for a `width`×`height` picture (even sizes).
+    pub fn new(width: usize, height: usize) -> World {
+        let (w, h) = (width * 2, height * 2);
+        let mut world = Scene::new(w, h, 0);
+        // Sky above the horizon, a greener ground below, in bands.
+        for row in (0..h).step_by(2) {
+            let band = (row * 16 / h) as u8;
+            let (y, u, v) = if row < h / 3 {
+                (150 + band * 4, 150, 110)
+            } else {
+                (60 + band * 3, 100, 110)
+            };
+            world.fill(0, row, w, 2, y, u, v);
+        }
+        // The tiles, each with its own colour and number.
+        let (tw, th) = ((w / Self::COLUMNS) & !1, (h / 2 / Self::ROWS) & !1);
+        let margin = (tw / 10) & !1;
+        let scale = (th / 16).max(2);
+        for ty in 0..Self::ROWS {
+            for tx in 0..Self::COLUMNS {
+                let n = ty * Self::COLUMNS + tx;
+                let (x, y) = (tx * tw + margin, h / 4 + ty * th + margin);
+                let luma = 50 + ((n * 67) % 160) as u8;
+                let cu = 40 + ((n * 41) % 176) as u8;
+                let cv = 40 + ((n * 97) % 176) as u8;
+                world.fill(x, y, tw - 2 * margin, th - 2 * margin, luma, cu, cv);
+                let label = (n + 1).to_string();
+                let text = if luma > 128 { 16 } else { 235 };
+                font::draw(&mut world.y, w, x + scale, y + scale, scale, &label, text);
+            }
+        }
+        World { planes: world }
     }
 }
 
@@ -180,6 +274,27 @@ mod tests {
         b.draw(10, "00:00:00.000");
         assert_ne!(a.y, b.y, "the square is elsewhere");
         assert_ne!(a.u, b.u, "the tint differs");
+    }
+
+    #[test]
+    fn panning_right_shifts_the_picture_left() {
+        let world = World::new(320, 180);
+        let mut s = Scene::new(320, 180, 0);
+        s.draw_view(&world, View::default(), "00:00:00.000");
+        let wide = s.y.clone();
+        s.draw_view(&world, View::default(), "00:00:00.000");
+        assert_eq!(wide, s.y, "a still head draws the same picture");
+        // At zoom 0 the window is half the world: pan by 0.125 moves its
+        // centre by 0.125 × 0.25 of the world's 640 px, 20 px of the picture.
+        let right = View {
+            pan: 0.125,
+            ..View::default()
+        };
+        s.draw_view(&world, right, "00:00:00.000");
+        // Across a row of tiles (their edges show the shift).
+        let row = 100 * 320;
+        assert_ne!(wide[row..row + 320], s.y[row..row + 320]);
+        assert_eq!(wide[row + 20..row + 320], s.y[row..row + 300]);
     }
 
     #[test]

@@ -85,9 +85,12 @@ function focus(id, push) {
   id = known ? id : null;
   for (const t of grid.children) {
     t.hidden = id !== null && t.dataset.camera !== id;
-    // The focused camera gets the control bar (snapshot, full screen); in the
-    // grid a click on a tile focuses it.
-    t.querySelector("cam-player").controls = id !== null && !t.hidden;
+    // The focused camera gets the control bar (snapshot, full screen) and,
+    // for operators of a PTZ camera, its PTZ controls; in the grid a click
+    // on a tile focuses it.
+    const player = t.querySelector("cam-player");
+    player.controls = id !== null && !t.hidden;
+    player.ptz = id !== null && !t.hidden;
   }
   if (id === null) delete grid.dataset.focus;
   else grid.dataset.focus = id;

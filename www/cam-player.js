@@ -40,6 +40,22 @@
 // outlined (colour by severity) with the label while an alert lasts; the host
 // then has `alerting="info|warning|critical"`. `activeAlerts` lists the
 // camera's active alerts, most severe first.
+//
+// PTZ. With the `ptz` attribute, a camera with PTZ shows its controls to a
+// user who may steer it (operators and admins with its grant; the host then
+// has `ptz-control`): a press-and-hold pad and zoom buttons, drag on the
+// picture to pan, click or tap to centre, the wheel to zoom, a speed
+// control, presets (go, save, remove), who holds control, and keys while the
+// player has focus (arrows, + and −, 1–9 for presets). A held move is renewed
+// while held and stopped when let go, on pointer cancel, when focus or the
+// tab is lost, and when the element is hidden or removed; the relay stops the
+// camera by itself if renewals stop. For a page's own controls (no attribute
+// needed): `ptzMove({pan, tilt, zoom})` (−1..1 each; moves until `ptzStop()`),
+// `ptzStop()`, `gotoPreset(name)`, `savePreset(name)`, `ptzState`, and the
+// `ptzstate` event (`detail`: `camera`, `holder`, `yours`, `lease_ms`,
+// `features`, `moving`, `presets`, `position`). A refusal fires `error` with
+// `detail.source = "ptz"` (`code`: `forbidden`, `conflict` when another
+// operator holds control, `camera_refused` with the camera's own words…).
 
 import init, { CamPlayerCore, setAssetBase } from "./sightline-player.js";
 
@@ -50,7 +66,7 @@ const ready = init({ module_or_path: new URL("sightline-player_bg.wasm", base) }
 
 /** Attributes mirrored as string properties, and as boolean ones. */
 const STRINGS = ["camera", "relay", "ticket", "decoder", "renderer", "fit"];
-const FLAGS = ["controls", "stats", "alerts"];
+const FLAGS = ["controls", "stats", "alerts", "ptz"];
 
 export class CamPlayer extends HTMLElement {
   static observedAttributes = [...STRINGS, ...FLAGS];
@@ -128,6 +144,31 @@ export class CamPlayer extends HTMLElement {
     return this.#core
       ? this.#core.snapshot(type, quality)
       : Promise.reject(new Error("no picture yet"));
+  }
+
+  /** Moves the camera at these speeds (−1..1 each; pan right, tilt up, zoom in positive) until `ptzStop()`. */
+  ptzMove({ pan = 0, tilt = 0, zoom = 0 } = {}) {
+    this.#core?.ptzMove(Number(pan) || 0, Number(tilt) || 0, Number(zoom) || 0);
+  }
+
+  /** Stops what `ptzMove` (or the controls) hold. */
+  ptzStop() {
+    this.#core?.ptzStop();
+  }
+
+  /** Goes to the preset with this name (or token); false if there is none. */
+  gotoPreset(name) {
+    return this.#core ? this.#core.gotoPreset(String(name)) : false;
+  }
+
+  /** Saves the current position as a preset with this name. */
+  savePreset(name) {
+    return this.#core ? this.#core.savePreset(String(name)) : false;
+  }
+
+  /** The camera's PTZ state (as in the `ptzstate` event), or null. */
+  get ptzState() {
+    return this.#core ? this.#core.ptzState : null;
   }
 
   /** Resubscribes now; reopens the relay connection if it is down or silent. */

@@ -32,6 +32,7 @@ pub struct Relay {
     server: JoinHandle<std::io::Result<()>>,
     demo_cameras: Vec<DemoCamera>,
     rtsp_cameras: Vec<JoinHandle<()>>,
+    ptz: Arc<crate::ptz::Ptz>,
     first_run_link: Option<String>,
     tls: Option<RunningTls>,
 }
@@ -275,7 +276,7 @@ impl Relay {
                 hub: hub.clone(),
                 auth,
                 alerts: alerts.clone(),
-                ptz,
+                ptz: ptz.clone(),
                 shutdown: shutdown_rx.clone(),
             },
             config.www,
@@ -338,6 +339,7 @@ impl Relay {
             server,
             demo_cameras,
             rtsp_cameras,
+            ptz,
             first_run_link,
             tls,
         })
@@ -411,6 +413,8 @@ impl Relay {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.server.await??;
+        // Cameras a PTZ move may still be driving get their Stop.
+        self.ptz.join().await;
         if let Some(tls) = self.tls {
             if let Some((_, redirect)) = tls.redirect {
                 redirect.await??;

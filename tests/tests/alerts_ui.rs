@@ -205,18 +205,6 @@ async fn all_live(browser: &Browser, expect: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Saves what the browser shows as `target/e2e/NAME` (README's pictures come from there).
-async fn save_screenshot(browser: &Browser, name: &str) -> anyhow::Result<()> {
-    let shot = browser.client().screenshot().await?;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/e2e")
-        .join(name);
-    std::fs::create_dir_all(path.parent().context("a parent")?)?;
-    std::fs::write(&path, shot)?;
-    println!("screenshot: {}", path.display());
-    Ok(())
-}
-
 /// (a) and (b): the intruder walks into the doorway; the tile is outlined
 /// with "Motion: doorway", the panel lists the alert as active with its
 /// snapshot (the image loaded), the other camera stays dark; when it ends
@@ -282,7 +270,7 @@ async fn the_intruder_outlines_the_tile_and_lists_the_alert_with_its_snapshot_an
         anyhow::ensure!(lit["yard"].is_null(), "the other tile is not outlined: {lit}");
         anyhow::ensure!(lit["rings"] == json!("2"), "the doorbell and the intruder rang: {lit}");
         let id = lit["id"].as_i64().context("an id")?;
-        save_screenshot(browser, "alerts.png").await?;
+        browser.save_screenshot("alerts.png").await?;
 
         // It ends (cooldown 1 s after the walk): the outline goes, the item says how long.
         let ended = wait_for(

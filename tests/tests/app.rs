@@ -106,7 +106,7 @@ async fn sixteen_cameras_in_a_grid_all_paint_over_one_socket() {
             )
             .await?;
         anyhow::ensure!(cols == json!("4"), "columns: {cols}");
-        save_screenshot(browser, "grid.png").await?;
+        browser.save_screenshot("grid.png").await?;
 
         // A click on a tile focuses it: it alone is shown, with controls, and
         // the others let go of their streams; Back returns to the grid.
@@ -701,7 +701,7 @@ async fn signing_in_shows_the_granted_cameras_and_nothing_else() {
             .await?
             .send_keys("correct horse battery")
             .await?;
-        save_screenshot(&browser, "login.png").await?;
+        browser.save_screenshot("login.png").await?;
         client.find(Locator::Css("#sign-in")).await?.click().await?;
         browser.wait_app().await?;
         let whoami = client.find(Locator::Css("#whoami")).await?.text().await?;
@@ -1023,7 +1023,7 @@ async fn the_admin_page_adds_users_keys_and_kiosk_devices_revokes_and_rotates_an
         browser
             .run("window.scrollTo(0, 0); arguments[0]();", vec![])
             .await?;
-        save_screenshot(&browser, "admin.png").await?;
+        browser.save_screenshot("admin.png").await?;
 
         // The kiosk: signed out of the admin session first, so only the
         // device's token can make it play.
@@ -1046,19 +1046,6 @@ async fn the_admin_page_adds_users_keys_and_kiosk_devices_revokes_and_rotates_an
     let _ = browser.close().await;
     relay.shutdown().await.expect("clean shutdown");
     result.expect("admin flows");
-}
-
-/// Saves what the browser shows as `target/e2e/NAME` (the README's pictures
-/// come from here).
-async fn save_screenshot(browser: &Browser, name: &str) -> anyhow::Result<()> {
-    let shot = browser.client().screenshot().await?;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/e2e")
-        .join(name);
-    std::fs::create_dir_all(path.parent().context("a parent")?)?;
-    std::fs::write(&path, shot)?;
-    println!("screenshot: {}", path.display());
-    Ok(())
 }
 
 /// The text of `selector` once it is not empty (10 s at most).

@@ -511,21 +511,28 @@ pub fn absolute_move(
     token: Option<&UsernameToken>,
     profile_token: &str,
     options: &PtzOptions,
-    to: Vector,
+    pan_tilt_to: Option<(f32, f32)>,
+    zoom_to: Option<f32>,
 ) -> Request {
+    // An axis left out stays where it is (ONVIF lets PanTilt or Zoom be
+    // absent): nothing is guessed from a position that may be stale.
     let mut parts = String::new();
-    let pt = options.absolute_pan_tilt.first();
-    parts.push_str(&pan_tilt(
-        "PanTilt",
-        pt.map_or(Range::GENERIC, |s| s.x).scale_signed(to.pan),
-        pt.and_then(|s| s.y)
-            .unwrap_or(Range::GENERIC)
-            .scale_signed(to.tilt),
-        None,
-    ));
-    if !options.absolute_zoom.is_empty() || !options.spaces_known() {
-        let range = options.absolute_zoom.first().map_or(Range::UNIT, |s| s.x);
-        parts.push_str(&zoom(range.scale_unit(to.zoom), None));
+    if let Some((pan, tilt)) = pan_tilt_to {
+        let pt = options.absolute_pan_tilt.first();
+        parts.push_str(&pan_tilt(
+            "PanTilt",
+            pt.map_or(Range::GENERIC, |s| s.x).scale_signed(pan),
+            pt.and_then(|s| s.y)
+                .unwrap_or(Range::GENERIC)
+                .scale_signed(tilt),
+            None,
+        ));
+    }
+    if let Some(z) = zoom_to {
+        if !options.absolute_zoom.is_empty() || !options.spaces_known() {
+            let range = options.absolute_zoom.first().map_or(Range::UNIT, |s| s.x);
+            parts.push_str(&zoom(range.scale_unit(z), None));
+        }
     }
     request(
         action::ABSOLUTE_MOVE,

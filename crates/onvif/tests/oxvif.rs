@@ -202,13 +202,9 @@ async fn ptz_moves_presets_and_status_against_oxvif() {
     assert!(pan > 0.0, "one step right: {pan}");
     assert_eq!(ptz.stop().await.unwrap(), None);
 
-    ptz.absolute_move(Vector {
-        pan: -0.5,
-        tilt: 0.25,
-        zoom: 0.5,
-    })
-    .await
-    .unwrap();
+    ptz.absolute_move(Some((-0.5, 0.25)), Some(0.5))
+        .await
+        .unwrap();
     assert_eq!(node(&server), (-0.5, 0.25, 0.5));
     let status = ptz.status().await.unwrap();
     assert_eq!(status.position.pan, Some(-0.5));

@@ -88,19 +88,20 @@ async fn presets_home_and_absolute() {
         (presets[0].token.as_str(), presets[0].name.as_str()),
         ("1", "Gate")
     );
-    ptz.absolute_move(Vector {
-        pan: -0.5,
-        tilt: 0.5,
-        zoom: 0.25,
-    })
-    .await
-    .unwrap();
+    ptz.absolute_move(Some((-0.5, 0.5)), Some(0.25))
+        .await
+        .unwrap();
     assert_eq!(sim.ptz_position(), Some((-0.5, 0.5, 0.25)));
+    // An axis left out is left alone.
+    ptz.absolute_move(None, Some(0.75)).await.unwrap();
+    assert_eq!(sim.ptz_position(), Some((-0.5, 0.5, 0.75)));
+    ptz.absolute_move(Some((0.25, -0.25)), None).await.unwrap();
+    assert_eq!(sim.ptz_position(), Some((0.25, -0.25, 0.75)));
     let token = ptz.set_preset("Door & <hall>", None).await.unwrap();
     ptz.goto_preset("1").await.unwrap();
     assert_eq!(sim.ptz_position(), Some((0.5, 0.25, 0.0)));
     ptz.goto_preset(&token).await.unwrap();
-    assert_eq!(sim.ptz_position(), Some((-0.5, 0.5, 0.25)));
+    assert_eq!(sim.ptz_position(), Some((0.25, -0.25, 0.75)));
     let names: Vec<String> = ptz
         .presets()
         .await

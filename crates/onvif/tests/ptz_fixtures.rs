@@ -178,7 +178,7 @@ fn every_request_is_well_formed_soap() {
         ptz::continuous_move(t, "P&1", &options, v, None),
         ptz::stop(t, "P", &options, StopStyle::BothAxes),
         ptz::relative_move(t, "P", &options, v, false),
-        ptz::absolute_move(t, "P", &options, v),
+        ptz::absolute_move(t, "P", &options, Some((v.pan, v.tilt)), Some(v.zoom)),
         ptz::goto_preset(t, "P", "1"),
         ptz::get_presets(t, "P"),
         ptz::set_preset(t, "P", "x", None),

@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use sightline_wire::{
-    AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage,
-    StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
+    AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, PtzAction, PtzState,
+    ServerMessage, StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -65,6 +65,10 @@ pub trait ChannelSink {
     fn on_ticket_failed(&self, message: &str);
     /// The socket is down and being retried.
     fn on_link_lost(&self);
+    /// The camera's PTZ state (sent on subscribing, then at each change).
+    fn on_ptz(&self, _state: &PtzState) {}
+    /// A `ptz` request of this camera's was refused (`code` as the wire's).
+    fn on_ptz_error(&self, _code: ErrorCode, _message: &str) {}
 }
 
 /// What an element hears of its camera's alerts.
@@ -123,6 +127,11 @@ pub struct Connection {
     configs: RefCell<HashMap<String, StreamConfig>>,
     /// Subscribe requests not answered yet: request id → camera.
     pending: RefCell<HashMap<u32, String>>,
+    /// The latest PTZ state per subscribed camera with PTZ.
+    ptz_states: RefCell<HashMap<String, PtzState>>,
+    /// Recent `ptz` requests: id → camera, to route a refusal (bounded: a
+    /// request that succeeds is never answered).
+    ptz_requests: RefCell<std::collections::VecDeque<(u32, String)>>,
     next_id: Cell<u32>,
     backoff: RefCell<Backoff>,
     /// The pending reconnect: its timer (to cancel it) and callback.
@@ -139,6 +148,10 @@ pub struct Connection {
 /// for dead by [`Connection::revive`] (the relay sends frames or, for an idle
 /// camera, nothing: so only a caller that expected frames may ask).
 const SILENT_MS: f64 = 10_000.0;
+
+/// `ptz` requests remembered for routing a refusal (a held move sends five
+/// a second; a refusal comes within a round trip).
+const PTZ_REQUESTS_KEPT: usize = 64;
 
 /// First reconnect delay, and the longest: a player keeps trying forever, this often.
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
@@ -178,6 +191,8 @@ pub fn connection_for(url: &str, credentials: Credentials) -> Rc<Connection> {
         statuses: RefCell::new(HashMap::new()),
         configs: RefCell::new(HashMap::new()),
         pending: RefCell::new(HashMap::new()),
+        ptz_states: RefCell::new(HashMap::new()),
+        ptz_requests: RefCell::new(std::collections::VecDeque::new()),
         next_id: Cell::new(1),
         backoff: RefCell::new(Backoff::new(RECONNECT_FIRST, RECONNECT_MAX)),
         retry: RefCell::new(None),
@@ -288,6 +303,9 @@ impl Connection {
             if let Some(status) = self.statuses.borrow().get(camera) {
                 sink.on_camera(status);
             }
+            if let Some(state) = self.ptz_states.borrow().get(camera) {
+                sink.on_ptz(state);
+            }
             if let Some(config) = self.configs.borrow().get(camera) {
                 sink.on_config(config);
             }
@@ -348,6 +366,29 @@ impl Connection {
             .collect()
     }
 
+    /// Sends a `ptz` request for `camera`; a refusal comes back to the
+    /// camera's sinks ([`ChannelSink::on_ptz_error`]). False when the socket
+    /// is not up (nothing was sent).
+    pub fn ptz(&self, camera: &str, action: PtzAction) -> bool {
+        if !self.welcomed.get() {
+            return false;
+        }
+        let id = self.take_id();
+        {
+            let mut recent = self.ptz_requests.borrow_mut();
+            if recent.len() >= PTZ_REQUESTS_KEPT {
+                recent.pop_front();
+            }
+            recent.push_back((id, camera.to_owned()));
+        }
+        self.send(&ClientMessage::Ptz {
+            id,
+            camera: camera.to_owned(),
+            action,
+        });
+        true
+    }
+
     /// Whether the socket is open and the relay has welcomed it.
     pub fn is_up(&self) -> bool {
         self.welcomed.get()
@@ -365,6 +406,7 @@ impl Connection {
         let still_watched = self.attachments.borrow().iter().any(|a| a.camera == camera);
         if !still_watched && self.welcomed.get() {
             self.configs.borrow_mut().remove(&camera);
+            self.ptz_states.borrow_mut().remove(&camera);
             let id = self.take_id();
             self.send(&ClientMessage::Unsubscribe { id, camera });
         }
@@ -536,6 +578,7 @@ impl Connection {
         self.channels.borrow_mut().clear();
         self.configs.borrow_mut().clear();
         self.pending.borrow_mut().clear();
+        self.ptz_states.borrow_mut().clear();
         if let Some(old) = self.socket.borrow_mut().take() {
             old.ws.set_onopen(None);
             old.ws.set_onmessage(None);
@@ -610,6 +653,10 @@ impl Connection {
         match msg {
             ServerMessage::Welcome { cameras, .. } => {
                 self.welcomed.set(true);
+                // A new socket: the relay sends each camera's PTZ state anew
+                // on subscribing; what a lease said on the old one is void.
+                self.ptz_states.borrow_mut().clear();
+                self.ptz_requests.borrow_mut().clear();
                 self.backoff.borrow_mut().reset();
                 // The relay sends the active alerts anew right after this.
                 let had_alerts = self.alerts.borrow_mut().reset();
@@ -655,8 +702,14 @@ impl Connection {
                 self.channels.borrow_mut().remove(&channel);
             }
             ServerMessage::CameraStatus { camera, status } => self.set_status(&camera, status),
-            // Not shown yet: the PTZ controls are issue 15's next step.
-            ServerMessage::PtzState { .. } => {}
+            ServerMessage::PtzState { camera, state } => {
+                self.ptz_states
+                    .borrow_mut()
+                    .insert(camera.clone(), state.clone());
+                for sink in self.sinks(|a| a.camera == camera) {
+                    sink.on_ptz(&state);
+                }
+            }
             ServerMessage::Alert { event, alert } => {
                 let applied = self.alerts.borrow_mut().apply(event, &alert);
                 for sink in self.alert_sinks(&alert.camera) {
@@ -669,6 +722,17 @@ impl Connection {
                 request,
             } => {
                 web_sys::console::warn_1(&format!("Sightline relay: {code:?}: {message}").into());
+                let ptz_camera = request.and_then(|id| {
+                    let mut recent = self.ptz_requests.borrow_mut();
+                    let at = recent.iter().position(|(r, _)| *r == id)?;
+                    recent.remove(at).map(|(_, camera)| camera)
+                });
+                if let Some(camera) = ptz_camera {
+                    for sink in self.sinks(|a| a.camera == camera) {
+                        sink.on_ptz_error(code, &message);
+                    }
+                    return;
+                }
                 let refused = request.and_then(|id| self.pending.borrow_mut().remove(&id));
                 let name = match code {
                     ErrorCode::UnknownCamera => "unknown_camera",

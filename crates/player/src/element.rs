@@ -26,7 +26,8 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use sightline_wire::{
-    AlertEvent, AlertInfo, CameraState, MediaHeader, ServerMessage, StreamConfig,
+    AlertEvent, AlertInfo, CameraState, ErrorCode, MediaHeader, PtzAction, PtzState, ServerMessage,
+    StreamConfig,
 };
 use wasm_bindgen::prelude::*;
 use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
@@ -40,6 +41,8 @@ use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
 use crate::gl;
 use crate::meter::Meter;
 use crate::now_ms;
+use crate::ptz::Velocity;
+use crate::ptz_controls::PtzControls;
 use crate::relay_url::websocket_url;
 use crate::state::PlayerState;
 use crate::view::View;
@@ -96,6 +99,8 @@ struct Player {
     /// The Wasm decoder's newest picture, painted at the next animation frame.
     /// With the time it came from the worker, on the page's clock.
     next_picture: RefCell<Option<(WorkerFrame, f64)>>,
+    /// The PTZ controls and `ptzMove`'s hold (while in a document with a camera).
+    ptz: RefCell<Option<Rc<PtzControls>>>,
     me: Weak<Player>,
 }
 
@@ -135,6 +140,7 @@ impl CamPlayerCore {
                 state: RefCell::new(PlayerState::Connecting),
                 stats: RefCell::new(Stats::default()),
                 next_picture: RefCell::new(None),
+                ptz: RefCell::new(None),
                 me: me.clone(),
             }
         });
@@ -151,6 +157,9 @@ impl CamPlayerCore {
     /// The element left the document: unsubscribe and free the decoder.
     pub fn disconnected(&self) {
         self.player.in_document.set(false);
+        // A move this element held stops before it unsubscribes.
+        let controls = self.player.ptz.take();
+        drop(controls);
         self.player.visibility.stop();
         self.player.unsubscribe();
         self.player.unwatch_alerts();
@@ -168,6 +177,11 @@ impl CamPlayerCore {
                 self.player.restart()
             }
             "stats" => self.player.update_stats_box(true),
+            "ptz" => {
+                if let Some(controls) = self.player.ptz.borrow().as_ref() {
+                    controls.attribute_changed();
+                }
+            }
             "alerts" => self.player.draw_alerts(false),
             // `fit` and `controls` are CSS on the host's attributes.
             _ => {}
@@ -199,6 +213,56 @@ impl CamPlayerCore {
             }
         }
         list
+    }
+
+    /// Starts (or changes) a move at these speeds (−1..1 each; pan right,
+    /// tilt up, zoom in positive) until `ptzStop`: the element renews it
+    /// while it lasts, and stops it when the element is hidden or removed.
+    #[wasm_bindgen(js_name = ptzMove)]
+    pub fn ptz_move(&self, pan: f64, tilt: f64, zoom: f64) {
+        if let Some(controls) = self.player.ptz.borrow().as_ref() {
+            controls.api_move(Velocity { pan, tilt, zoom });
+        }
+    }
+
+    /// Stops whatever `ptzMove` or the controls hold.
+    #[wasm_bindgen(js_name = ptzStop)]
+    pub fn ptz_stop(&self) {
+        if let Some(controls) = self.player.ptz.borrow().as_ref() {
+            controls.release_all();
+        }
+    }
+
+    /// Goes to a preset by name (or token); false when there is none such
+    /// or the relay cannot be reached.
+    #[wasm_bindgen(js_name = gotoPreset)]
+    pub fn goto_preset(&self, name: &str) -> bool {
+        self.player
+            .ptz
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| c.goto_preset(name))
+    }
+
+    /// Saves the current position as a preset named `name`.
+    #[wasm_bindgen(js_name = savePreset)]
+    pub fn save_preset(&self, name: &str) -> bool {
+        let name = name.trim().to_owned();
+        !name.is_empty()
+            && self
+                .player
+                .ptz
+                .borrow()
+                .as_ref()
+                .is_some_and(|c| c.act(PtzAction::SetPreset { name, preset: None }))
+    }
+
+    /// The camera's PTZ state (as in the `ptzstate` event), or null.
+    #[wasm_bindgen(getter, js_name = ptzState)]
+    pub fn ptz_state(&self) -> JsValue {
+        let state = self.player.ptz.borrow().as_ref().and_then(|c| c.state());
+        let camera = self.player.host.get_attribute("camera").unwrap_or_default();
+        state.map_or(JsValue::NULL, |s| ptz_object(&camera, s))
     }
 
     /// A snapshot of the counters, as a plain object.
@@ -259,7 +323,37 @@ impl Player {
         self.set_state(PlayerState::Connecting);
         self.update_stats_box(true);
         self.watch_alerts();
+        self.start_ptz();
         self.follow_visibility();
+    }
+
+    /// Fresh PTZ controls for the camera (the old ones, if any, let go).
+    fn start_ptz(&self) {
+        let old = self.ptz.take();
+        drop(old);
+        let has_camera = self
+            .host
+            .get_attribute("camera")
+            .is_some_and(|c| !c.is_empty());
+        if !(has_camera && self.in_document.get()) {
+            return;
+        }
+        let me = self.me.clone();
+        let send = move |action: PtzAction| -> bool {
+            let Some(player) = me.upgrade() else {
+                return false;
+            };
+            let Some(camera) = player.host.get_attribute("camera") else {
+                return false;
+            };
+            let link = player.link.borrow();
+            link.as_ref()
+                .is_some_and(|(conn, _)| conn.ptz(&camera, action))
+        };
+        match PtzControls::new(self.host.clone(), &self.view, send) {
+            Ok(controls) => *self.ptz.borrow_mut() = Some(controls),
+            Err(e) => web_sys::console::warn_2(&"Sightline: no PTZ controls".into(), &e),
+        }
     }
 
     /// Hears the camera's alerts from the connection for its relay and
@@ -381,6 +475,12 @@ impl Player {
 
     /// Stops receiving; the last picture stays on the canvas.
     fn unsubscribe(&self) {
+        // What the controls hold stops first (the relay would stop it on
+        // the unsubscribe anyway, when this was the socket's last viewer).
+        let controls = self.ptz.borrow().clone();
+        if let Some(controls) = controls {
+            controls.release_all();
+        }
         if let Some((conn, id)) = self.link.borrow_mut().take() {
             conn.detach(id);
         }
@@ -784,7 +884,58 @@ impl ChannelSink for Player {
 
     fn on_link_lost(&self) {
         self.set_state(PlayerState::Reconnecting(None));
+        let controls = self.ptz.borrow().clone();
+        if let Some(controls) = controls {
+            controls.link_lost();
+        }
     }
+
+    fn on_ptz(&self, state: &PtzState) {
+        let controls = self.ptz.borrow().clone();
+        if let Some(controls) = controls {
+            controls.update(state);
+        }
+        let camera = self.host.get_attribute("camera").unwrap_or_default();
+        self.dispatch_value("ptzstate", &ptz_object(&camera, state.clone()), false);
+    }
+
+    fn on_ptz_error(&self, code: ErrorCode, message: &str) {
+        let controls = self.ptz.borrow().clone();
+        if let Some(controls) = controls {
+            controls.show_message(message);
+        }
+        let code = serde_name(&code);
+        self.fire_error_with_code("ptz", code.as_deref(), message);
+    }
+}
+
+/// A wire enum's JSON name (`camera_refused`).
+fn serde_name(code: &ErrorCode) -> Option<String> {
+    let json = js_sys::JSON::parse(
+        &ServerMessage::Error {
+            code: *code,
+            message: String::new(),
+            request: None,
+        }
+        .to_json(),
+    )
+    .ok()?;
+    Reflect::get(&json, &"code".into()).ok()?.as_string()
+}
+
+/// A PTZ state as the relay's JSON object, with `camera`.
+fn ptz_object(camera: &str, state: PtzState) -> JsValue {
+    let json = ServerMessage::PtzState {
+        camera: camera.to_owned(),
+        state,
+    }
+    .to_json();
+    let Ok(message) = js_sys::JSON::parse(&json) else {
+        return JsValue::NULL;
+    };
+    let object = Reflect::get(&message, &"state".into()).unwrap_or(JsValue::NULL);
+    let _ = Reflect::set(&object, &"camera".into(), &camera.into());
+    object
 }
 
 impl AlertSink for Player {

@@ -7,6 +7,8 @@
 //!   socket (pure, host-tested).
 //! - [`live`]: when a live player skips frames (pure, host-tested).
 //! - [`meter`]: fps, bitrate and latency over one-second windows (pure).
+//! - [`ptz`]: the PTZ controls' rules: held inputs → one velocity, renewals,
+//!   one Stop on release, keys, click to centre (pure, host-tested).
 //! - `assets` (wasm): where the player's files are (the relay that served
 //!   `cam-player.js`), the default relay, the fallback worker's bootstrap.
 //! - [`relay_url`]: the relay attribute → WebSocket URL (pure).
@@ -20,6 +22,8 @@
 //! - `render` (wasm): draws decoded frames on a `<canvas>`.
 //! - `view` (wasm): the element's shadow DOM: canvas, overlay, badge, stats box,
 //!   controls, snapshots, the alert outline.
+//! - `ptz_controls` (wasm): the PTZ pad, presets and hands on the picture of
+//!   `<cam-player ptz>`, fed to [`ptz::Hold`].
 //! - `visibility` (wasm): whether an element can be seen (on screen, visible tab).
 //! - `gl` (wasm): the page's one WebGL context, YUV → RGB for the fallback's pictures.
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
@@ -29,6 +33,7 @@ pub mod alerts;
 pub mod credentials;
 pub mod live;
 pub mod meter;
+pub mod ptz;
 pub mod relay_url;
 pub mod state;
 
@@ -46,6 +51,8 @@ mod element;
 pub mod fallback;
 #[cfg(target_arch = "wasm32")]
 mod gl;
+#[cfg(target_arch = "wasm32")]
+mod ptz_controls;
 #[cfg(target_arch = "wasm32")]
 pub mod render;
 #[cfg(target_arch = "wasm32")]

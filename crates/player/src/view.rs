@@ -3,7 +3,7 @@
 //! `stats` attribute), the control bar (the `controls` attribute: snapshot and
 //! full screen), the alert outline (the `alerts` attribute: a border and glow
 //! coloured by severity, with the alert's label; it pulses when an alert
-//! starts), and `snapshot()`.
+//! starts), the PTZ controls (`ptz_controls.rs` wires them), and `snapshot()`.
 //!
 //! The alert's label comes from outside (a webhook's caller chooses it): it
 //! is only ever set as text, never as HTML.
@@ -55,12 +55,53 @@ button:hover, button:focus-visible { background: rgba(255, 255, 255, .3); }
 @keyframes sightline-ring-a { to { box-shadow: inset 0 0 60px var(--alert); } }
 @keyframes sightline-ring-b { to { box-shadow: inset 0 0 60px var(--alert); } }
 @media (prefers-reduced-motion: reduce) { .alert { animation: none !important; } }
+.ptz { display: none; position: absolute; left: .5em; top: 50%; transform: translateY(-50%); flex-direction: column; gap: .3em;
+  align-items: flex-start; color: #fff; font: 12px system-ui, sans-serif; }
+:host([ptz][ptz-control]) .ptz { display: flex; }
+:host([ptz][ptz-control]) canvas { cursor: crosshair; touch-action: none; }
+:host([ptz]:focus-visible) { outline: 2px solid #4aa8ff; outline-offset: -2px; }
+.pad { display: grid; grid-template-columns: repeat(3, 2.3em); grid-template-rows: repeat(3, 2.3em); gap: .15em; }
+.pad button { padding: 0; touch-action: none; background: rgba(0, 0, 0, .45); font-size: 14px; }
+.pad button[data-held] { background: rgba(80, 160, 255, .85); }
+.pad [data-dir=up] { grid-area: 1 / 2; } .pad [data-dir=left] { grid-area: 2 / 1; }
+.pad [data-dir=right] { grid-area: 2 / 3; } .pad [data-dir=down] { grid-area: 3 / 2; }
+.pad [data-dir=in] { grid-area: 1 / 3; } .pad [data-dir=out] { grid-area: 3 / 3; }
+.ptz-row { display: flex; gap: .3em; align-items: center; padding: .2em .35em; border-radius: .3em;
+  background: rgba(0, 0, 0, .5); }
+.ptz-row button { padding: .15em .5em; font-size: 12px; }
+.ptz select { max-width: 9em; font: inherit; }
+.ptz input[type=range] { width: 6em; }
+.ptz-holder:empty { display: none; }
+.ptz-holder[data-yours] { background: rgba(30, 140, 60, .85); }
+.ptz-message { position: absolute; left: 50%; top: .5em; transform: translateX(-50%); max-width: 80%;
+  padding: .25em .6em; border-radius: .3em; color: #fff; background: rgba(180, 40, 30, .9);
+  font: 12px system-ui, sans-serif; }
 </style>
 <canvas part="canvas"></canvas>
 <div class="overlay" part="overlay">Connecting…</div>
 <div class="stats" part="stats"></div>
 <div class="badge" part="badge" hidden></div>
 <div class="alert" part="alert" hidden><span class="alert-label" part="alert-label"></span></div>
+<div class="ptz" part="ptz">
+  <div class="ptz-row ptz-holder" part="ptz-holder"></div>
+  <div class="pad" part="ptz-pad">
+    <button data-dir="up" title="Tilt up (↑)" aria-label="Tilt up">▲</button>
+    <button data-dir="left" title="Pan left (←)" aria-label="Pan left">◀</button>
+    <button data-dir="right" title="Pan right (→)" aria-label="Pan right">▶</button>
+    <button data-dir="down" title="Tilt down (↓)" aria-label="Tilt down">▼</button>
+    <button data-dir="in" title="Zoom in (+)" aria-label="Zoom in">+</button>
+    <button data-dir="out" title="Zoom out (−)" aria-label="Zoom out">−</button>
+  </div>
+  <label class="ptz-row" title="Speed">Speed <input class="ptz-speed" type="range" min="0.1" max="1" step="0.1" value="0.5"></label>
+  <div class="ptz-row ptz-presets">
+    <select class="ptz-preset-list" aria-label="Presets"></select>
+    <button class="ptz-goto" title="Go to the preset (1–9)">Go</button>
+    <button class="ptz-save" title="Save this position as a preset">Save</button>
+    <button class="ptz-remove" title="Remove the preset">Remove</button>
+  </div>
+  <button class="ptz-row ptz-take" hidden>Take control</button>
+</div>
+<div class="ptz-message" part="ptz-message" hidden></div>
 <div class="controls" part="controls">
   <button class="snapshot" title="Save a snapshot (PNG)">Snapshot</button>
   <button class="fullscreen" title="Full screen">Full screen</button>
@@ -68,6 +109,7 @@ button:hover, button:focus-visible { background: rgba(255, 255, 255, .3); }
 
 pub struct View {
     pub renderer: CanvasRenderer,
+    shadow: web_sys::ShadowRoot,
     canvas: HtmlCanvasElement,
     overlay: HtmlElement,
     badge: HtmlElement,
@@ -116,6 +158,7 @@ impl View {
         button.set_onclick(Some(on_fullscreen.as_ref().unchecked_ref()));
         Ok(View {
             renderer: CanvasRenderer::new(canvas.clone())?,
+            shadow: shadow.clone(),
             canvas,
             overlay: find(".overlay")?.dyn_into()?,
             badge: find(".badge")?.dyn_into()?,
@@ -126,6 +169,19 @@ impl View {
             _on_snapshot: on_snapshot,
             _on_fullscreen: on_fullscreen,
         })
+    }
+
+    /// An element of the shadow DOM.
+    pub fn find(&self, selector: &str) -> Result<HtmlElement, JsValue> {
+        self.shadow
+            .query_selector(selector)?
+            .ok_or_else(|| JsValue::from_str("shadow DOM incomplete"))?
+            .dyn_into()
+            .map_err(JsValue::from)
+    }
+
+    pub fn canvas(&self) -> &HtmlCanvasElement {
+        &self.canvas
     }
 
     /// The overlay's text; `None` hides it.

@@ -164,6 +164,19 @@ impl Browser {
         Ok(self.client.execute_async(script, args).await?)
     }
 
+    /// Saves what the browser shows as `target/e2e/NAME` (the README's
+    /// pictures come from there).
+    pub async fn save_screenshot(&self, name: &str) -> anyhow::Result<()> {
+        let shot = self.client.screenshot().await?;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/e2e")
+            .join(name);
+        std::fs::create_dir_all(path.parent().context("a parent")?)?;
+        std::fs::write(&path, shot)?;
+        println!("screenshot: {}", path.display());
+        Ok(())
+    }
+
     /// chromedriver's process id: Chromium's processes are its descendants.
     pub fn driver_pid(&self) -> Option<u32> {
         self.driver.id()

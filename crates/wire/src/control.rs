@@ -237,11 +237,16 @@ pub struct PtzPreset {
     pub name: String,
 }
 
+/// Where a PTZ camera points, as far as it says (an axis it does not
+/// report is absent, never guessed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PtzPosition {
-    pub pan: f64,
-    pub tilt: f64,
-    pub zoom: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pan: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoom: Option<f64>,
 }
 
 /// What happened to an alert.

@@ -24,7 +24,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::driver::{backoff, Driver, DriverError};
 use super::head::VirtualHead;
-use super::rules::{Command, Operator, Refusal, Request, Rules, StopReason, Vector, Velocity};
+use super::rules::{
+    Command, Operator, Refusal, Request, Rules, StopReason, Target, Vector, Velocity,
+};
 use crate::error::{Error, ErrorKind};
 
 /// A socket, as the controller tells them apart.
@@ -149,13 +151,21 @@ fn text(what: &str, value: String) -> Result<String, Error> {
             format!("a preset {what} is 1 to {MAX_PRESET_LEN} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(|c| c.is_control() || invisible(c)) {
         return Err(Error::new(
             ErrorKind::BadRequest,
-            format!("a preset {what} cannot hold control characters"),
+            format!("a preset {what} cannot hold control or invisible formatting characters"),
         ));
     }
     Ok(value)
+}
+
+/// Format characters that change how text around them shows (bidi
+/// overrides, zero-width ones): a preset name must read as what it is.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
+        | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
 }
 
 /// An error for one request of one socket.
@@ -212,6 +222,8 @@ pub struct Controller {
     pub stats: Arc<PtzStats>,
     inputs: mpsc::Sender<Input>,
     state: watch::Receiver<Arc<Snapshot>>,
+    /// The task, for shutdown to wait for its last Stop.
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Controller {
@@ -226,6 +238,7 @@ impl Controller {
         let (state_tx, state) = watch::channel(Arc::new(Snapshot::default()));
         let stats = Arc::new(PtzStats::default());
         let task = Task {
+            lease_slack: lease / 6,
             stats: stats.clone(),
             camera: camera.clone(),
             rules: Rules::new(true).with_lease(lease),
@@ -237,12 +250,13 @@ impl Controller {
             asker: None,
             flight: None,
         };
-        tokio::spawn(task.run(connect, rx, shutdown));
+        let task = tokio::spawn(task.run(connect, rx, shutdown));
         Arc::new(Controller {
             camera,
             stats,
             inputs,
             state,
+            task: std::sync::Mutex::new(Some(task)),
         })
     }
 
@@ -276,6 +290,14 @@ impl Controller {
             })
     }
 
+    /// Waits for the task to end (after shutdown: its last Stop sent).
+    pub async fn join(&self) {
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
     /// `session` closed or unsubscribed: a move it holds stops now. Waits
     /// for room in the queue: this one must not be lost.
     pub async fn gone(&self, session: SessionId) {
@@ -284,6 +306,8 @@ impl Controller {
 }
 
 struct Task {
+    /// See [`Task::publish`].
+    lease_slack: Duration,
     camera: String,
     stats: Arc<PtzStats>,
     rules: Rules<SessionId>,
@@ -371,6 +395,10 @@ impl Task {
         // Why the PTZ is not there, for requests meanwhile.
         let mut missing = "the relay is still connecting to it".to_owned();
         let mut running: Option<Running> = None;
+        // A Stop sent beside a slow command (see `Rules::urgent_stop`).
+        let mut urgent: Option<BoxFuture<'static, Result<bool, DriverError>>> = None;
+        // A fresh position is wanted as soon as the poll in flight is done.
+        let mut poll_soon = false;
         let mut polling: Option<Polling> = None;
         let mut next_poll = Instant::now();
         let mut presets_at = Instant::now() + PRESETS_EVERY;
@@ -406,9 +434,17 @@ impl Task {
                     );
                 }
             }
+            if let (Some(d), Some(_), None) = (&driver, &running, &urgent) {
+                if self.rules.urgent_stop(now) {
+                    self.stats.commands.fetch_add(1, Ordering::Relaxed);
+                    let d = d.clone();
+                    urgent = Some(async move { d.execute(&Command::Stop).await }.boxed());
+                }
+            }
             let watched = self.state.receiver_count() > 1;
             if let (Some(d), None, true) = (&driver, &polling, watched && now >= next_poll) {
                 let d = d.clone();
+                poll_soon = false;
                 let read_presets = want_presets || now >= presets_at;
                 if read_presets {
                     presets_at = now + PRESETS_EVERY;
@@ -455,6 +491,7 @@ impl Task {
                         // The first watcher since nobody did: fresh news.
                         if !watched {
                             next_poll = Instant::now();
+                            poll_soon = true;
                         }
                     }
                     None => break,
@@ -483,7 +520,7 @@ impl Task {
                             if failures.is_power_of_two() {
                                 tracing::warn!(camera = %camera, failures, "PTZ: cannot connect, trying again in {wait:?}: {e:#}");
                             }
-                            missing = format!("the relay cannot reach its PTZ: {e}");
+                            missing = "the relay cannot reach its PTZ (its log says why)".to_owned();
                             retry_at = Some(Instant::now() + wait);
                         }
                     }
@@ -495,8 +532,12 @@ impl Task {
                         Answer::Presets => {
                             want_presets = true;
                             next_poll = now;
+                            poll_soon = true;
                         }
-                        Answer::Moved => next_poll = now,
+                        Answer::Moved => {
+                            next_poll = now;
+                            poll_soon = true;
+                        }
                         Answer::Other => {}
                     }
                     if let Some(d) = &driver {
@@ -504,9 +545,21 @@ impl Task {
                         self.rules.set_move_timeout(d.move_timeout());
                     }
                 }
+                result = maybe(&mut urgent) => {
+                    urgent = None;
+                    if let Err(e) = &result {
+                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(camera = %camera, "PTZ: Stop failed, sending it again: {}", e.detail());
+                    }
+                    self.rules.urgent_answered(result.is_ok(), Instant::now());
+                }
                 (position, presets) = maybe(&mut polling) => {
                     polling = None;
-                    next_poll = Instant::now() + poll_in;
+                    next_poll = if poll_soon {
+                        Instant::now()
+                    } else {
+                        Instant::now() + poll_in
+                    };
                     if position.is_some() {
                         self.position = position;
                     }
@@ -524,9 +577,12 @@ impl Task {
             }
         }
         // Going away: a camera we may have set moving is stopped first.
-        if self.rules.stop_owed() || self.rules.is_moving() {
+        if self.rules.stop_owed() || self.rules.may_be_moving() {
             if let Some(d) = &driver {
                 if let Some(f) = running.take() {
+                    let _ = tokio::time::timeout(REQUEST_TIMEOUT, f).await;
+                }
+                if let Some(f) = urgent.take() {
                     let _ = tokio::time::timeout(REQUEST_TIMEOUT, f).await;
                 }
                 match tokio::time::timeout(REQUEST_TIMEOUT, d.execute(&Command::Stop)).await {
@@ -556,23 +612,26 @@ impl Task {
         let request = match ask {
             Ask::Rules(request) => request,
             Ask::Absolute { pan, tilt, zoom } => {
+                // Pan and tilt travel together in ONVIF: one given alone
+                // takes the other from where the camera last said it was.
                 let at = self.position;
-                let axis =
-                    |given: Option<f32>, known: Option<f64>| given.or(known.map(|v| v as f32));
-                match (
-                    axis(pan, at.map(|p| p.pan)),
-                    axis(tilt, at.map(|p| p.tilt)),
-                    axis(zoom, at.map(|p| p.zoom)),
-                ) {
-                    (Some(pan), Some(tilt), Some(zoom)) => {
-                        Request::Absolute(Vector { pan, tilt, zoom })
+                let known = |v: Option<f64>| v.map(|v| v as f32);
+                let pan_tilt = match (pan, tilt) {
+                    (Some(p), Some(t)) => Some((p, t)),
+                    (None, None) => None,
+                    (Some(p), None) if known(at.and_then(|a| a.tilt)).is_some() => {
+                        Some((p, known(at.and_then(|a| a.tilt)).unwrap_or_default()))
+                    }
+                    (None, Some(t)) if known(at.and_then(|a| a.pan)).is_some() => {
+                        Some((known(at.and_then(|a| a.pan)).unwrap_or_default(), t))
                     }
                     _ => {
                         let message =
-                            "this camera does not say where it points: give pan, tilt and zoom";
+                            "this camera does not say where it points: give pan and tilt together";
                         return self.tell(&asker, Error::new(ErrorKind::BadRequest, message));
                     }
-                }
+                };
+                Request::Absolute(Target { pan_tilt, zoom })
             }
         };
         let asked_stop = match &request {
@@ -625,10 +684,11 @@ impl Task {
             Err(e) => {
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.rules.answered(false, now);
+                let detail = e.detail();
                 if *command == Command::Stop {
-                    tracing::warn!(camera = %self.camera, "PTZ: Stop failed, sending it again: {e}");
+                    tracing::warn!(camera = %self.camera, "PTZ: Stop failed, sending it again: {detail}");
                 } else {
-                    tracing::info!(camera = %self.camera, ?command, "PTZ: {e}");
+                    tracing::info!(camera = %self.camera, ?command, "PTZ: {detail}");
                 }
                 if let Some(asker) = flight {
                     let kind = match e {
@@ -655,7 +715,8 @@ impl Task {
 
     /// Publishes what changed. The lease's end moves with every renewal (4
     /// a second while a move is held): that alone is published only when
-    /// it moved by more than [`LEASE_SLACK`], so watchers are not flooded.
+    /// it moved by more than a sixth of the lease, so watchers are not
+    /// flooded and a countdown shown from `lease_ms` is never far off.
     fn publish(&mut self, driver: Option<&Driver>, now: Instant) {
         let holder = self
             .rules
@@ -670,7 +731,7 @@ impl Task {
             position: self.position,
         };
         let lease_moved = match (next.lease_until, self.published.lease_until) {
-            (Some(new), Some(old)) => new.saturating_duration_since(old) > LEASE_SLACK,
+            (Some(new), Some(old)) => new.saturating_duration_since(old) > self.lease_slack,
             (new, old) => new.is_some() != old.is_some(),
         };
         let others_changed = Snapshot {
@@ -692,9 +753,6 @@ enum Answer {
     Moved,
     Other,
 }
-
-/// See [`Task::publish`].
-const LEASE_SLACK: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
@@ -741,7 +799,15 @@ mod tests {
                 name: "Gate".into(),
                 token: None
             })));
-        for bad in ["", "   ", "a\nb", "\u{1b}[31m", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "   ",
+            "a\nb",
+            "\u{1b}[31m",
+            &"x".repeat(65),
+            "Gate\u{202e}1",
+            "a\u{200b}b",
+        ] {
             let e = name(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::BadRequest, "{bad:?}");
         }

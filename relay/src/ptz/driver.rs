@@ -25,9 +25,19 @@ pub enum DriverError {
     /// The camera said no (a SOAP fault): its own words.
     #[error("camera refused: {0}")]
     Refused(String),
-    /// The camera could not be reached, or answered nonsense.
-    #[error("{0}")]
+    /// The camera could not be reached, or answered nonsense. What went
+    /// wrong (its address, the credentials refused) is for the log only.
+    #[error("the camera did not take the PTZ command (the relay's log says why)")]
     Failed(String),
+}
+
+impl DriverError {
+    /// The whole story, for the log.
+    pub fn detail(&self) -> &str {
+        match self {
+            DriverError::Refused(words) | DriverError::Failed(words) => words,
+        }
+    }
 }
 
 impl From<ClientError> for DriverError {
@@ -90,15 +100,16 @@ impl Driver {
             Driver::Onvif(camera) => onvif(camera, command).await,
             Driver::Virtual(head) => {
                 let now = Instant::now();
-                let v = |v: &super::rules::Vector| (v.pan, v.tilt, v.zoom);
                 match command {
                     Command::Move(velocity) => head.continuous(*velocity, Some(MOVE_TIMEOUT), now),
                     Command::Stop => head.stop(now),
                     Command::Relative { vector, fov } => head.relative(*vector, *fov, now),
-                    Command::Absolute(to) => {
-                        let (pan, tilt, zoom) = v(to);
-                        head.absolute(Some(pan), Some(tilt), Some(zoom), now)
-                    }
+                    Command::Absolute(to) => head.absolute(
+                        to.pan_tilt.map(|(p, _)| p),
+                        to.pan_tilt.map(|(_, t)| t),
+                        to.zoom,
+                        now,
+                    ),
                     Command::GotoPreset(token) => head
                         .goto_preset(token, now)
                         .map_err(|e| DriverError::Refused(e.to_string()))?,
@@ -143,23 +154,20 @@ impl Driver {
     pub async fn position(&self) -> Result<Option<PtzPosition>, DriverError> {
         match self {
             Driver::Onvif(camera) => {
-                let status = camera.status().await?;
-                let p = status.position;
-                Ok(match (p.pan, p.tilt, p.zoom) {
-                    (None, None, None) => None,
-                    (pan, tilt, zoom) => Some(PtzPosition {
-                        pan: f64::from(pan.unwrap_or(0.0)),
-                        tilt: f64::from(tilt.unwrap_or(0.0)),
-                        zoom: f64::from(zoom.unwrap_or(0.0)),
-                    }),
-                })
+                let p = camera.status().await?.position;
+                let position = PtzPosition {
+                    pan: p.pan.map(f64::from),
+                    tilt: p.tilt.map(f64::from),
+                    zoom: p.zoom.map(f64::from),
+                };
+                Ok(Some(position).filter(|p| *p != PtzPosition::default()))
             }
             Driver::Virtual(head) => {
                 let v = head.view(Instant::now());
                 Ok(Some(PtzPosition {
-                    pan: f64::from(v.pan),
-                    tilt: f64::from(v.tilt),
-                    zoom: f64::from(v.zoom),
+                    pan: Some(f64::from(v.pan)),
+                    tilt: Some(f64::from(v.tilt)),
+                    zoom: Some(f64::from(v.zoom)),
                 }))
             }
         }
@@ -200,7 +208,7 @@ async fn onvif(camera: &PtzCamera, command: &Command) -> Result<bool, DriverErro
             }
         }
         Command::Relative { vector: by, fov } => camera.relative_move(vector(by), *fov).await?,
-        Command::Absolute(to) => camera.absolute_move(vector(to)).await?,
+        Command::Absolute(to) => camera.absolute_move(to.pan_tilt, to.zoom).await?,
         Command::GotoPreset(token) => camera.goto_preset(token).await?,
         Command::Home => camera.goto_home().await?,
         Command::SetPreset { name, token } => {

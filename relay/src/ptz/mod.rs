@@ -19,6 +19,10 @@ use controller::Connect;
 pub use controller::{Controller, SessionId};
 use head::VirtualHead;
 
+/// How long shutdown waits for the cameras' last Stops (a request may take
+/// 3 s, and one may be in flight before it).
+const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(7);
+
 /// The PTZ controllers, by camera id.
 #[derive(Default)]
 pub struct Ptz {
@@ -75,6 +79,15 @@ impl Ptz {
 
     pub fn get(&self, camera: &str) -> Option<&Arc<Controller>> {
         self.controllers.get(camera)
+    }
+
+    /// Waits for every controller to end after shutdown (each sends its
+    /// last Stop first, if one is owed), for a few seconds at most.
+    pub async fn join(&self) {
+        let all = futures_util::future::join_all(self.controllers.values().map(|c| c.join()));
+        if tokio::time::timeout(JOIN_TIMEOUT, all).await.is_err() {
+            tracing::warn!("PTZ: a camera did not answer its last Stop in time");
+        }
     }
 
     /// Every controller, by camera id.

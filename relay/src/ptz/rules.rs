@@ -62,6 +62,14 @@ pub struct Vector {
     pub zoom: f32,
 }
 
+/// Where an absolute move goes: pan/tilt −1..1 across the range, zoom
+/// 0..1; an axis left out stays where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Target {
+    pub pan_tilt: Option<(f32, f32)>,
+    pub zoom: Option<f32>,
+}
+
 /// What an operator asks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -73,7 +81,7 @@ pub enum Request {
         vector: Vector,
         fov: bool,
     },
-    Absolute(Vector),
+    Absolute(Target),
     GotoPreset(String),
     /// Save the current position under `name` (replacing `token` if given).
     SetPreset {
@@ -94,7 +102,7 @@ pub enum Command {
     Move(Velocity),
     Stop,
     Relative { vector: Vector, fov: bool },
-    Absolute(Vector),
+    Absolute(Target),
     GotoPreset(String),
     SetPreset { name: String, token: Option<String> },
     RemovePreset(String),
@@ -177,8 +185,12 @@ pub struct Rules<S> {
     stop_retry: Duration,
     /// The next other command to send (coalesced: a newer one replaces it).
     pending: Option<Command>,
-    /// A command is at the camera; nothing else goes until it answers.
+    /// A command is at the camera; nothing else goes until it answers
+    /// (but an urgent Stop).
     in_flight: Option<Command>,
+    /// A Stop sent beside the command in flight ([`Rules::urgent_stop`]):
+    /// a Stop never waits for a slow camera's answer to a move.
+    urgent: bool,
     /// When a continuous move was last sent (re-sent before its Timeout ends).
     move_sent: Option<Instant>,
     /// Whether the camera takes a Timeout with moves (else no refresh needed).
@@ -205,6 +217,7 @@ impl<S: Clone + PartialEq> Rules<S> {
             stop_retry: STOP_RETRY,
             pending: None,
             in_flight: None,
+            urgent: false,
             move_sent: None,
             move_timeout,
             move_live: false,
@@ -235,8 +248,9 @@ impl<S: Clone + PartialEq> Rules<S> {
         matches!(self.motion, Motion::Moving { .. })
     }
 
-    /// The camera may be moving by a continuous move of ours.
-    fn may_be_moving(&self) -> bool {
+    /// The camera may be moving by a continuous move of ours (held, or sent
+    /// and not yet ended by an acknowledged Stop or positioning).
+    pub fn may_be_moving(&self) -> bool {
         self.is_moving() || self.move_live
     }
 
@@ -397,6 +411,35 @@ impl<S: Clone + PartialEq> Rules<S> {
         Some(command)
     }
 
+    /// A Stop is due while another command is at the camera: true when it
+    /// should go now, beside it, as an urgent Stop (answered through
+    /// [`Rules::urgent_answered`]).
+    pub fn urgent_stop(&mut self, now: Instant) -> bool {
+        let busy = matches!(&self.in_flight, Some(c) if *c != Command::Stop);
+        if busy && !self.urgent && self.stop_at.is_some_and(|at| at <= now) {
+            self.stop_at = None;
+            self.urgent = true;
+            return true;
+        }
+        false
+    }
+
+    /// The camera answered the urgent Stop.
+    pub fn urgent_answered(&mut self, ok: bool, now: Instant) {
+        self.urgent = false;
+        if ok {
+            self.stop_retry = STOP_RETRY;
+            // The command still in flight may start something again when it
+            // lands: `answered` owes another Stop then.
+            if self.in_flight.is_none() {
+                self.move_live = false;
+            }
+        } else if self.stop_at.is_none() && !matches!(self.pending, Some(Command::Move(_))) {
+            self.stop_at = Some(now + self.stop_retry);
+            self.stop_retry = (self.stop_retry * 2).min(STOP_RETRY_MAX);
+        }
+    }
+
     /// The camera answered the command in flight (`ok`: it acknowledged it).
     pub fn answered(&mut self, ok: bool, now: Instant) {
         let Some(command) = self.in_flight.take() else {
@@ -423,6 +466,29 @@ impl<S: Clone + PartialEq> Rules<S> {
                 if !superseded && self.stop_at.is_none() {
                     self.stop_at = Some(now + self.stop_retry);
                     self.stop_retry = (self.stop_retry * 2).min(STOP_RETRY_MAX);
+                }
+            }
+            // A move landed that nobody holds any more (a Stop was decided,
+            // and may even have been acknowledged, while it was out): the
+            // camera may be moving by it, so stop it again.
+            Command::Move(_)
+                if ok
+                    && !self.is_moving()
+                    && self.stop_at.is_none()
+                    && !matches!(self.pending, Some(Command::Move(_))) =>
+            {
+                let positioning = matches!(
+                    self.pending,
+                    Some(
+                        Command::Relative { .. }
+                            | Command::Absolute(_)
+                            | Command::GotoPreset(_)
+                            | Command::Home
+                    )
+                );
+                if !positioning {
+                    self.stop_at = Some(now);
+                    self.stop_retry = STOP_RETRY;
                 }
             }
             // A refused move may leave the previous one going. With a newer
@@ -477,7 +543,10 @@ impl<S: Clone + PartialEq> Rules<S> {
                 }
             }
         }
-        if self.in_flight.is_none() {
+        // A Stop's time, unless a Stop is already at the camera (its answer
+        // wakes the controller anyway: a time already past would spin it).
+        let stop_out = matches!(self.in_flight, Some(Command::Stop)) || self.urgent;
+        if !stop_out {
             if let Some(at) = self.stop_at {
                 times.push(at);
             }
@@ -565,6 +634,54 @@ mod tests {
         assert_eq!(drain(&mut r, t0), vec![Command::Stop]);
         assert_eq!(r.last_stop, Some(StopReason::Gone));
         assert!(r.holder(t0).is_none());
+    }
+
+    #[test]
+    fn a_stop_does_not_wait_for_a_slow_cameras_answer_to_a_move() {
+        let t0 = Instant::now();
+        let mut r = Rules::new(false);
+        let alice = op(1, "alice");
+        r.request(&alice, Request::Move(right()), t0).unwrap();
+        assert_eq!(r.next_command(t0), Some(Command::Move(right())));
+        // The camera is slow to answer; the operator lets go.
+        let t1 = t0 + Duration::from_millis(100);
+        r.request(&alice, Request::Stop, t1).unwrap();
+        assert_eq!(r.next_command(t1), None, "one command at a time…");
+        assert!(r.urgent_stop(t1), "…but a Stop goes beside it");
+        assert!(!r.urgent_stop(t1), "once");
+        assert_eq!(
+            r.next_wakeup(),
+            Some(t1 + LEASE),
+            "no past wakeup while it is out"
+        );
+        // The Stop is acknowledged first, then the move lands: the camera
+        // may have taken them in either order, so it is stopped again.
+        r.urgent_answered(true, t1);
+        r.answered(true, t1 + Duration::from_millis(500));
+        assert_eq!(
+            drain(&mut r, t1 + Duration::from_millis(500)),
+            vec![Command::Stop]
+        );
+        assert!(!r.stop_owed() && !r.may_be_moving());
+    }
+
+    #[test]
+    fn a_failed_urgent_stop_is_retried() {
+        let t0 = Instant::now();
+        let mut r = Rules::new(false);
+        let alice = op(1, "alice");
+        r.request(&alice, Request::Move(right()), t0).unwrap();
+        r.next_command(t0);
+        r.gone(&1, t0);
+        assert!(r.urgent_stop(t0));
+        r.urgent_answered(false, t0);
+        assert!(r.stop_owed());
+        // The move answers; the retry is due after its wait.
+        r.answered(true, t0);
+        assert_eq!(r.next_command(t0), None);
+        let at = r.next_wakeup().unwrap();
+        assert_eq!(at, t0 + STOP_RETRY);
+        assert_eq!(r.next_command(at), Some(Command::Stop));
     }
 
     #[test]

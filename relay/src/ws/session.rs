@@ -51,6 +51,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// PTZ errors waiting for this socket (a refusal, the camera's fault).
 const PTZ_NOTICES: usize = 16;
+/// `ptz` messages a socket may send: this many a second, in bursts of
+/// [`PTZ_BURST`]. A held move is renewed 5 times a second; a client that
+/// sends far more is refused rather than filling the camera's queue.
+const PTZ_RATE: f64 = 20.0;
+const PTZ_BURST: f64 = 40.0;
 
 /// Tells sockets apart for the PTZ lease.
 static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -114,6 +119,8 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         ptz_states: StreamMap::new(),
         notices_tx,
         notices,
+        ptz_used: Default::default(),
+        ptz_tokens: (PTZ_BURST, tokio::time::Instant::now()),
         revision: auth.watch(),
         auth,
         access,
@@ -165,6 +172,10 @@ struct Session {
     ptz_states: StreamMap<u16, WatchStream<Arc<Snapshot>>>,
     notices_tx: mpsc::Sender<Notice>,
     notices: mpsc::Receiver<Notice>,
+    /// Cameras this socket sent `ptz` for: told when it leaves them.
+    ptz_used: std::collections::HashSet<String>,
+    /// The `ptz` rate limit's tokens, as of when.
+    ptz_tokens: (f64, tokio::time::Instant),
     auth: Arc<Auth>,
     /// What the upgrade request proved (cookie, origin).
     access: WsAccess,
@@ -504,6 +515,18 @@ impl Session {
                 .send_error(Error::new(ErrorKind::NotSubscribed, message), Some(id))
                 .await;
         }
+        let (tokens, at) = self.ptz_tokens;
+        let now = tokio::time::Instant::now();
+        let tokens = (tokens + (now - at).as_secs_f64() * PTZ_RATE).min(PTZ_BURST);
+        if tokens < 1.0 {
+            self.ptz_tokens = (tokens, now);
+            let message = "too many PTZ messages: renew a held move every 200 ms, no faster";
+            return self
+                .send_error(Error::new(ErrorKind::RateLimited, message), Some(id))
+                .await;
+        }
+        self.ptz_tokens = (tokens - 1.0, now);
+        self.ptz_used.insert(camera.clone());
         let asker = Asker {
             request: id,
             notices: self.notices_tx.clone(),
@@ -536,6 +559,9 @@ impl Session {
 
     /// This socket is done with `camera`'s PTZ: a move it held stops.
     async fn leave_camera_ptz(&mut self, camera: &str) {
+        if !self.ptz_used.remove(camera) {
+            return;
+        }
         if let Some(controller) = self.ptz.get(camera).cloned() {
             controller.gone(self.id).await;
         }
@@ -543,7 +569,7 @@ impl Session {
 
     /// The socket is closing: every camera it may have been steering.
     async fn leave_ptz(&mut self) {
-        let cameras: Vec<String> = self.viewers.values().map(|v| v.feed.id.clone()).collect();
+        let cameras: Vec<String> = self.ptz_used.iter().cloned().collect();
         for camera in cameras {
             self.leave_camera_ptz(&camera).await;
         }

@@ -275,13 +275,19 @@ impl PtzCamera {
         self.send(request, "RelativeMoveResponse").await
     }
 
-    /// AbsoluteMove to `to` (pan/tilt −1..1 across the range, zoom 0..1).
-    pub async fn absolute_move(&self, to: Vector) -> Result<(), ClientError> {
+    /// AbsoluteMove to `pan_tilt` (−1..1 across the range) and `zoom`
+    /// (0..1); an axis left out stays where it is.
+    pub async fn absolute_move(
+        &self,
+        pan_tilt: Option<(f32, f32)>,
+        zoom: Option<f32>,
+    ) -> Result<(), ClientError> {
         let request = ptz::absolute_move(
             self.token()?.as_ref(),
             &self.profile.token,
             &self.options,
-            to,
+            pan_tilt,
+            zoom,
         );
         self.send(request, "AbsoluteMoveResponse").await
     }

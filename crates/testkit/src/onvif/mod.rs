@@ -1295,11 +1295,18 @@ async fn serve(
         }
         "GetProfiles" => Ok(soap(ok, ptz::profiles(shared.lock().ptz.is_some()))),
         _ if service == Service::Ptz => {
-            let mut inner = shared.lock();
-            let Some(head) = inner.ptz.as_mut() else {
-                return Err(refuse(bad, "ter:ActionNotSupported", "this camera has no PTZ").into());
+            let (answer, slow) = {
+                let mut inner = shared.lock();
+                let Some(head) = inner.ptz.as_mut() else {
+                    return Err(refuse(bad, "ter:ActionNotSupported", "this camera has no PTZ").into());
+                };
+                let slow = head.config.slow.filter(|(op, _)| *op == name).map(|(_, d)| d);
+                (ptz::serve(head, name, op), slow)
             };
-            Ok(soap(ok, ptz::serve(head, name, op)?))
+            if let Some(delay) = slow {
+                tokio::time::sleep(delay).await;
+            }
+            Ok(soap(ok, answer?))
         }
         "Unsubscribe" => {
             let id = subscription_id.unwrap_or(0);

@@ -41,6 +41,9 @@ pub struct PtzSimConfig {
     pub timeout_range: (Duration, Duration),
     /// Generic position units per second at full speed.
     pub speed: f32,
+    /// Answers this operation only this long after doing it (a busy
+    /// camera); other requests are served meanwhile.
+    pub slow: Option<(&'static str, Duration)>,
 }
 
 impl Default for PtzSimConfig {
@@ -53,6 +56,7 @@ impl Default for PtzSimConfig {
             velocity_range: 1.0,
             timeout_range: (Duration::from_millis(500), Duration::from_secs(60)),
             speed: 0.5,
+            slow: None,
         }
     }
 }

@@ -91,6 +91,8 @@ function focus(id, push) {
     const player = t.querySelector("cam-player");
     player.controls = id !== null && !t.hidden;
     player.ptz = id !== null && !t.hidden;
+    // Keys go to the focused camera (its PTZ keys, for operators).
+    if (player.ptz) player.focus({ preventScroll: true });
   }
   if (id === null) delete grid.dataset.focus;
   else grid.dataset.focus = id;

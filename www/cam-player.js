@@ -146,9 +146,17 @@ export class CamPlayer extends HTMLElement {
       : Promise.reject(new Error("no picture yet"));
   }
 
-  /** Moves the camera at these speeds (−1..1 each; pan right, tilt up, zoom in positive) until `ptzStop()`. */
-  ptzMove({ pan = 0, tilt = 0, zoom = 0 } = {}) {
-    this.#core?.ptzMove(Number(pan) || 0, Number(tilt) || 0, Number(zoom) || 0);
+  /**
+   * Moves the camera at these speeds (−1..1 each; pan right, tilt up, zoom in
+   * positive) until `ptzStop()`. False when the element receives nothing now
+   * (hidden, out of view, not connected): nothing is kept for later.
+   */
+  ptzMove(velocity) {
+    if (velocity === null || typeof velocity !== "object") {
+      throw new TypeError("ptzMove takes {pan, tilt, zoom}, each from -1 to 1");
+    }
+    const n = (v) => Number(v ?? 0) || 0;
+    return this.#core ? this.#core.ptzMove(n(velocity.pan), n(velocity.tilt), n(velocity.zoom)) : false;
   }
 
   /** Stops what `ptzMove` (or the controls) hold. */

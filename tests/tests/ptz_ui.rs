@@ -216,6 +216,42 @@ async fn ptz_in_the_browser_pans_stops_recalls_presets_and_centres_on_a_click() 
         anyhow::ensure!(s == 0 && at0 < 3.0, "the preset's picture did not come back: {s}, {at0:.1}");
         browser.save_screenshot("ptz.png").await?;
 
+        // Leaving the camera (Escape: back to the grid, no PTZ controls)
+        // while the arrow key is still down stops the camera; the key's
+        // release never comes to a player that lost its controls.
+        browser
+            .run(
+                &format!("document.querySelector({demo:?}).focus(); arguments[0](true);"),
+                vec![],
+            )
+            .await?;
+        let down = KeyActions::new("keyboard".into()).then(KeyAction::Down {
+            value: Key::Right.into(),
+        });
+        browser.client().perform_actions(down).await?;
+        until(&browser, demo, "p.ptzState.moving", "moving while the key is down").await?;
+        let held = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down {
+                value: Key::Escape.into(),
+            })
+            .then(KeyAction::Up {
+                value: Key::Escape.into(),
+            })
+            .pause(Duration::from_millis(1000));
+        browser.client().perform_actions(held).await?;
+        let after = browser
+            .run(
+                &format!("const p = document.querySelector({demo:?}); arguments[0]({{moving: p.ptzState.moving, ptz: p.ptz}});"),
+                vec![],
+            )
+            .await?;
+        browser.client().release_actions().await?;
+        println!("Escape mid-hold: {after}");
+        anyhow::ensure!(
+            after == json!({"moving": false, "ptz": false}),
+            "still moving after leaving the camera: {after}"
+        );
+
         // The dome (ONVIF simulator): a click near the right edge centres
         // there with a RelativeMove in the field-of-view space.
         let dome = "cam-player[camera=dome]";

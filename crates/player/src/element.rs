@@ -218,10 +218,28 @@ impl CamPlayerCore {
     /// Starts (or changes) a move at these speeds (−1..1 each; pan right,
     /// tilt up, zoom in positive) until `ptzStop`: the element renews it
     /// while it lasts, and stops it when the element is hidden or removed.
+    /// False (and nothing held for later) while the element receives
+    /// nothing: hidden, out of view, not connected.
     #[wasm_bindgen(js_name = ptzMove)]
-    pub fn ptz_move(&self, pan: f64, tilt: f64, zoom: f64) {
-        if let Some(controls) = self.player.ptz.borrow().as_ref() {
-            controls.api_move(Velocity { pan, tilt, zoom });
+    pub fn ptz_move(&self, pan: f64, tilt: f64, zoom: f64) -> bool {
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        let receiving = self
+            .player
+            .link
+            .borrow()
+            .as_ref()
+            .is_some_and(|(conn, _)| conn.is_up());
+        if hidden || !receiving {
+            return false;
+        }
+        match self.player.ptz.borrow().as_ref() {
+            Some(controls) => {
+                controls.api_move(Velocity { pan, tilt, zoom });
+                true
+            }
+            None => false,
         }
     }
 
@@ -339,11 +357,11 @@ impl Player {
             return;
         }
         let me = self.me.clone();
+        // The camera these controls were made for: a Stop sent while the
+        // `camera` attribute changes goes to the camera that was moving.
+        let camera = self.host.get_attribute("camera").unwrap_or_default();
         let send = move |action: PtzAction| -> bool {
             let Some(player) = me.upgrade() else {
-                return false;
-            };
-            let Some(camera) = player.host.get_attribute("camera") else {
                 return false;
             };
             let link = player.link.borrow();
@@ -903,6 +921,14 @@ impl ChannelSink for Player {
         let controls = self.ptz.borrow().clone();
         if let Some(controls) = controls {
             controls.show_message(message);
+            // Refused for who we are, not for what we asked: renewing would
+            // only be refused again, five times a second.
+            if matches!(
+                code,
+                ErrorCode::Conflict | ErrorCode::Forbidden | ErrorCode::NotSubscribed
+            ) {
+                controls.drop_hold();
+            }
         }
         let code = serde_name(&code);
         self.fire_error_with_code("ptz", code.as_deref(), message);

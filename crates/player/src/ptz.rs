@@ -12,6 +12,12 @@
 
 /// How often a held move is sent again.
 pub const RENEW_MS: f64 = 200.0;
+/// A changed velocity (a drag moving on) goes at most this often: a drag
+/// fires 60–120 pointer moves a second, and the relay takes 20 messages a
+/// second from a socket. Starting and stopping are never held back.
+pub const CHANGE_MS: f64 = 100.0;
+/// Drag speeds are rounded to this step, so a steady hand sends nothing new.
+const DRAG_STEP: f64 = 0.05;
 
 /// Pan, tilt and zoom speeds, −1..1 each (pan right, tilt up, zoom in positive).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -80,6 +86,17 @@ impl Direction {
     }
 }
 
+/// What holds a direction: a key (by its `KeyboardEvent.code`, so that its
+/// release is found whatever the layout makes of it with Shift), a pad
+/// button, the wheel. The same direction held by two of them lasts until
+/// both let go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Key(String),
+    Pad,
+    Wheel,
+}
+
 /// What a key does while the player has focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -116,12 +133,18 @@ pub fn centre(x: f64, y: f64) -> (f64, f64) {
 /// A drag by (`dx`, `dy`) fractions of the picture: full speed at a third of
 /// it, scaled by the speed control. Dragging right pans right.
 pub fn drag_velocity(dx: f64, dy: f64, speed: f64) -> Velocity {
-    Velocity {
+    let step = |v: f64| (v / DRAG_STEP).round() * DRAG_STEP;
+    let v = Velocity {
         pan: dx * 3.0 * speed,
         tilt: -dy * 3.0 * speed,
         zoom: 0.0,
     }
-    .clamped()
+    .clamped();
+    Velocity {
+        pan: step(v.pan),
+        tilt: step(v.tilt),
+        zoom: 0.0,
+    }
 }
 
 /// A drag shorter than this (fraction of the picture) is a click.
@@ -139,7 +162,7 @@ pub enum Send {
 pub struct Hold {
     /// The speed control, 0.1..1: scales keys and pad buttons.
     speed: f64,
-    held: Vec<Direction>,
+    held: Vec<(Source, Direction)>,
     drag: Option<Velocity>,
     /// `ptzMove` from the page's script, until `ptzStop`.
     api: Option<Velocity>,
@@ -170,14 +193,25 @@ impl Hold {
         }
     }
 
-    pub fn press(&mut self, d: Direction) {
-        if !self.held.contains(&d) {
-            self.held.push(d);
+    pub fn press(&mut self, source: Source, d: Direction) {
+        if !self.held.contains(&(source.clone(), d)) {
+            self.held.push((source, d));
         }
     }
 
-    pub fn release(&mut self, d: Direction) {
-        self.held.retain(|h| *h != d);
+    pub fn release(&mut self, source: &Source, d: Direction) {
+        self.held.retain(|(s, h)| !(s == source && *h == d));
+    }
+
+    /// Lets go of what `source` holds (a key released, whatever it held).
+    pub fn release_source(&mut self, source: &Source) {
+        self.held.retain(|(s, _)| s != source);
+    }
+
+    /// Lets go of every key (a shortcut with Ctrl, Alt or Meta began: its
+    /// keys' releases may never come).
+    pub fn release_keys(&mut self) {
+        self.held.retain(|(s, _)| !matches!(s, Source::Key(_)));
     }
 
     pub fn set_drag(&mut self, v: Option<Velocity>) {
@@ -198,7 +232,12 @@ impl Hold {
     /// The velocity of everything held together.
     pub fn velocity(&self) -> Velocity {
         let mut v = Velocity::default();
-        for d in &self.held {
+        let mut seen: Vec<Direction> = Vec::new();
+        for (_, d) in &self.held {
+            if seen.contains(d) {
+                continue;
+            }
+            seen.push(*d);
             let u = d.unit();
             v.pan += u.pan * self.speed;
             v.tilt += u.tilt * self.speed;
@@ -225,7 +264,7 @@ impl Hold {
             return self.sent.take().map(|_| Send::Stop);
         }
         let due = match self.sent {
-            Some((sent, at)) => sent != v || now - at >= RENEW_MS,
+            Some((sent, at)) => (sent != v && now - at >= CHANGE_MS) || now - at >= RENEW_MS,
             None => true,
         };
         if due {
@@ -250,7 +289,8 @@ mod tests {
     fn a_held_key_is_sent_at_once_renewed_and_stopped_once() {
         let mut h = Hold::default();
         assert_eq!(h.poll(0.0), None, "nothing held, nothing sent");
-        h.press(Direction::Right);
+        let key = Source::Key("ArrowRight".into());
+        h.press(key.clone(), Direction::Right);
         let right = Velocity {
             pan: 0.5,
             tilt: 0.0,
@@ -260,33 +300,41 @@ mod tests {
         assert_eq!(h.poll(100.0), None);
         assert_eq!(h.poll(199.0), None);
         assert_eq!(h.poll(200.0), Some(Send::Move(right)), "renewed");
-        h.release(Direction::Right);
+        h.release_source(&key);
         assert_eq!(h.poll(250.0), Some(Send::Stop));
         assert_eq!(h.poll(300.0), None, "one Stop");
     }
 
     #[test]
-    fn inputs_add_up_and_a_change_goes_at_once() {
+    fn inputs_add_up_and_a_change_goes_soon() {
         let mut h = Hold::default();
         h.set_speed(1.0);
-        h.press(Direction::Right);
-        h.press(Direction::Up);
-        h.press(Direction::Right);
+        h.press(Source::Pad, Direction::Right);
+        h.press(Source::Key("ArrowUp".into()), Direction::Up);
+        h.press(Source::Key("ArrowRight".into()), Direction::Right);
         let v = h.velocity();
-        assert_eq!((v.pan, v.tilt, v.zoom), (1.0, 1.0, 0.0));
-        assert!(matches!(h.poll(0.0), Some(Send::Move(_))));
-        h.press(Direction::Left);
         assert_eq!(
-            h.poll(10.0),
+            (v.pan, v.tilt, v.zoom),
+            (1.0, 1.0, 0.0),
+            "right counts once"
+        );
+        assert!(matches!(h.poll(0.0), Some(Send::Move(_))));
+        // The pad lets go; the key still holds right.
+        h.release(&Source::Pad, Direction::Right);
+        assert_eq!(h.velocity().pan, 1.0);
+        h.press(Source::Key("ArrowLeft".into()), Direction::Left);
+        assert_eq!(h.poll(10.0), None, "a change waits for CHANGE_MS");
+        assert_eq!(
+            h.poll(100.0),
             Some(Send::Move(Velocity {
                 pan: 0.0,
                 tilt: 1.0,
                 zoom: 0.0
             })),
-            "left and right cancel out, at once"
+            "left and right cancel out"
         );
-        h.release_all();
-        assert_eq!(h.poll(20.0), Some(Send::Stop));
+        h.release_keys();
+        assert_eq!(h.poll(101.0), Some(Send::Stop), "a stop is never held back");
         h.set_api(Some(Velocity {
             pan: f64::NAN,
             tilt: 7.0,
@@ -316,6 +364,11 @@ mod tests {
         assert_eq!(centre(0.25, 0.75), (-0.5, -0.5));
         let v = drag_velocity(0.1, -1.0, 0.5);
         assert!((v.pan - 0.15).abs() < 1e-9 && v.tilt == 1.0, "{v:?}");
+        assert_eq!(
+            drag_velocity(0.101, 0.0, 0.5),
+            drag_velocity(0.099, 0.0, 0.5),
+            "steps"
+        );
         let mut h = Hold::default();
         h.set_speed(5.0);
         assert_eq!(h.speed(), 1.0);
@@ -326,7 +379,7 @@ mod tests {
     #[test]
     fn after_a_reconnect_a_hold_is_sent_again() {
         let mut h = Hold::default();
-        h.press(Direction::Down);
+        h.press(Source::Wheel, Direction::Down);
         assert!(h.poll(0.0).is_some());
         h.forget_sent();
         assert!(matches!(h.poll(50.0), Some(Send::Move(_))));

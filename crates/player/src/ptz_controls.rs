@@ -28,7 +28,7 @@ use web_sys::{
 };
 
 use crate::now_ms;
-use crate::ptz::{self, Direction, Hold, Key, Send, Velocity};
+use crate::ptz::{self, Direction, Hold, Key, Send, Source, Velocity};
 use crate::view::View;
 
 /// How long the wheel holds a zoom after its last turn.
@@ -49,7 +49,10 @@ pub struct PtzControls {
     list: HtmlSelectElement,
     take: HtmlElement,
     speed: HtmlInputElement,
+    pad: Vec<HtmlElement>,
     hold: RefCell<Hold>,
+    /// The host had no `tabindex` of its own: the controls set it.
+    own_tabindex: Cell<bool>,
     state: RefCell<Option<PtzState>>,
     /// Sends an action for the element's camera; false when it could not.
     send: Box<dyn Fn(PtzAction) -> bool>,
@@ -63,6 +66,10 @@ pub struct PtzControls {
     message_timer: Cell<Option<i32>>,
     listeners: RefCell<Vec<(EventTarget, &'static str, Listener)>>,
     tick: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// The timeouts' callbacks, made once (a cleared timeout must not leak
+    /// its closure).
+    wheel_let_go: RefCell<Option<Closure<dyn FnMut()>>>,
+    hide_message: RefCell<Option<Closure<dyn FnMut()>>>,
     me: Weak<PtzControls>,
 }
 
@@ -80,6 +87,15 @@ impl PtzControls {
         let list: HtmlSelectElement = view.find(".ptz-preset-list")?.unchecked_into();
         let take = view.find(".ptz-take")?;
         let speed: HtmlInputElement = view.find(".ptz-speed")?.unchecked_into();
+        let mut pad = Vec::new();
+        for name in ["up", "left", "right", "down", "in", "out"] {
+            pad.push(view.find(&format!(".pad [data-dir={name}]"))?);
+        }
+        let mut hold = Hold::default();
+        // The slider keeps its value across a restart of the element.
+        if let Ok(v) = speed.value().parse::<f64>() {
+            hold.set_speed(v);
+        }
         let controls = Rc::new_cyclic(|me: &Weak<PtzControls>| PtzControls {
             host,
             canvas,
@@ -88,7 +104,9 @@ impl PtzControls {
             list,
             take,
             speed,
-            hold: RefCell::new(Hold::default()),
+            pad,
+            hold: RefCell::new(hold),
+            own_tabindex: Cell::new(false),
             state: RefCell::new(None),
             send: Box::new(send),
             timer: Cell::new(None),
@@ -97,6 +115,8 @@ impl PtzControls {
             message_timer: Cell::new(None),
             listeners: RefCell::new(Vec::new()),
             tick: RefCell::new(None),
+            wheel_let_go: RefCell::new(None),
+            hide_message: RefCell::new(None),
             me: me.clone(),
         });
         controls.wire(view)?;
@@ -105,9 +125,28 @@ impl PtzControls {
 
     fn wire(&self, view: &View) -> Result<(), JsValue> {
         self.attribute_changed();
-        for name in ["up", "left", "right", "down", "in", "out"] {
-            let button = view.find(&format!(".pad [data-dir={name}]"))?;
-            let Some(d) = Direction::parse(name) else {
+        let me = self.me.clone();
+        *self.wheel_let_go.borrow_mut() = Some(Closure::new(move || {
+            if let Some(c) = me.upgrade() {
+                if let Some((d, _)) = c.wheel.take() {
+                    c.hold.borrow_mut().release(&Source::Wheel, d);
+                    c.changed();
+                }
+            }
+        }));
+        let me = self.me.clone();
+        *self.hide_message.borrow_mut() = Some(Closure::new(move || {
+            if let Some(c) = me.upgrade() {
+                c.message.set_hidden(true);
+                c.message_timer.set(None);
+            }
+        }));
+        for button in self.pad.clone() {
+            let Some(d) = button
+                .get_attribute("data-dir")
+                .as_deref()
+                .and_then(Direction::parse)
+            else {
                 continue;
             };
             let b = button.clone();
@@ -116,14 +155,14 @@ impl PtzControls {
                 e.prevent_default();
                 let _ = b.set_pointer_capture(e.pointer_id());
                 let _ = b.set_attribute("data-held", "");
-                c.hold.borrow_mut().press(d);
+                c.hold.borrow_mut().press(Source::Pad, d);
                 c.changed();
             });
             for up in ["pointerup", "pointercancel", "lostpointercapture"] {
                 let b = button.clone();
                 self.listen(&button, up, move |c, _| {
                     let _ = b.remove_attribute("data-held");
-                    c.hold.borrow_mut().release(d);
+                    c.hold.borrow_mut().release(&Source::Pad, d);
                     c.changed();
                 });
             }
@@ -229,16 +268,31 @@ impl PtzControls {
     /// The `ptz` attribute changed: the controls are shown (and the player
     /// takes focus for its keys) only with it.
     pub fn attribute_changed(&self) {
-        let _ = if self.host.has_attribute("ptz") {
-            self.host.set_attribute("tabindex", "0")
+        if self.host.has_attribute("ptz") {
+            // A page's own tabindex is left alone.
+            if !self.host.has_attribute("tabindex") {
+                let _ = self.host.set_attribute("tabindex", "0");
+                self.own_tabindex.set(true);
+            }
         } else {
-            self.host.remove_attribute("tabindex")
-        };
+            if self.own_tabindex.take() {
+                let _ = self.host.remove_attribute("tabindex");
+            }
+            // The controls went away mid-hold (the app left the camera):
+            // whatever they held lets go.
+            self.release_all();
+        }
     }
 
     /// The relay's PTZ state for this camera, as this user sees it.
     pub fn update(&self, state: &PtzState) {
         let control = state.features.as_ref().is_some_and(|f| f.control);
+        // Control lost (an admin took it, the role changed): stop renewing
+        // a move the relay would refuse five times a second.
+        let others = state.holder.is_some() && !state.yours;
+        if !control || (others && self.hold.borrow().holding()) {
+            self.drop_hold();
+        }
         let _ = if control {
             self.host.set_attribute("ptz-control", "")
         } else {
@@ -305,17 +359,13 @@ impl PtzControls {
         if let Some(timer) = self.message_timer.take() {
             window.clear_timeout_with_handle(timer);
         }
-        let me = self.me.clone();
-        let hide = Closure::once_into_js(move || {
-            if let Some(c) = me.upgrade() {
-                c.message.set_hidden(true);
-                c.message_timer.set(None);
+        if let Some(hide) = self.hide_message.borrow().as_ref() {
+            if let Ok(timer) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                hide.as_ref().unchecked_ref(),
+                MESSAGE_MS,
+            ) {
+                self.message_timer.set(Some(timer));
             }
-        });
-        if let Ok(timer) = window
-            .set_timeout_with_callback_and_timeout_and_arguments_0(hide.unchecked_ref(), MESSAGE_MS)
-        {
-            self.message_timer.set(Some(timer));
         }
     }
 
@@ -324,6 +374,17 @@ impl PtzControls {
     pub fn link_lost(&self) {
         self.hold.borrow_mut().forget_sent();
         self.holder.set_text_content(None);
+    }
+
+    /// Lets go without a Stop: the relay refused this socket's moves (someone
+    /// else holds control, the role changed), so a Stop would be refused too.
+    pub fn drop_hold(&self) {
+        {
+            let mut hold = self.hold.borrow_mut();
+            hold.release_all();
+            hold.forget_sent();
+        }
+        self.release_all();
     }
 
     /// `ptzMove` from the page's script: moves until `ptzStop`.
@@ -338,6 +399,9 @@ impl PtzControls {
     pub fn release_all(&self) {
         self.hold.borrow_mut().release_all();
         self.drag.set(None);
+        for button in &self.pad {
+            let _ = button.remove_attribute("data-held");
+        }
         if let Some((_, timer)) = self.wheel.take() {
             if let Some(window) = web_sys::window() {
                 window.clear_timeout_with_handle(timer);
@@ -536,47 +600,48 @@ impl PtzControls {
         };
         if let Some((old, timer)) = self.wheel.take() {
             window.clear_timeout_with_handle(timer);
-            self.hold.borrow_mut().release(old);
+            self.hold.borrow_mut().release(&Source::Wheel, old);
         }
-        self.hold.borrow_mut().press(d);
+        self.hold.borrow_mut().press(Source::Wheel, d);
         self.changed();
-        let me = self.me.clone();
-        let let_go = Closure::once_into_js(move || {
-            if let Some(c) = me.upgrade() {
-                if let Some((d, _)) = c.wheel.take() {
-                    c.hold.borrow_mut().release(d);
-                    c.changed();
-                }
+        if let Some(let_go) = self.wheel_let_go.borrow().as_ref() {
+            if let Ok(timer) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                let_go.as_ref().unchecked_ref(),
+                WHEEL_HOLD_MS,
+            ) {
+                self.wheel.set(Some((d, timer)));
             }
-        });
-        if let Ok(timer) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-            let_go.unchecked_ref(),
-            WHEEL_HOLD_MS,
-        ) {
-            self.wheel.set(Some((d, timer)));
         }
     }
 
     fn on_key(&self, e: KeyboardEvent, down: bool) {
-        if !self.may_steer() || e.ctrl_key() || e.meta_key() || e.alt_key() {
+        let source = Source::Key(e.code());
+        if !down {
+            // A release is never ignored, whatever else changed meanwhile.
+            self.hold.borrow_mut().release_source(&source);
+            return self.changed();
+        }
+        if e.ctrl_key() || e.meta_key() || e.alt_key() {
+            // A shortcut: the keys held may never see their release.
+            self.hold.borrow_mut().release_keys();
+            return self.changed();
+        }
+        if !self.may_steer() || from_own_control(&e) {
             return;
         }
         let Some(k) = ptz::key(&e.key()) else {
             return;
         };
         e.prevent_default();
-        match (k, down) {
-            (Key::Hold(d), true) => {
-                if !e.repeat() {
-                    self.hold.borrow_mut().press(d);
-                    self.changed();
-                }
-            }
-            (Key::Hold(d), false) => {
-                self.hold.borrow_mut().release(d);
+        if e.repeat() {
+            return;
+        }
+        match k {
+            Key::Hold(d) => {
+                self.hold.borrow_mut().press(source, d);
                 self.changed();
             }
-            (Key::Preset(n), true) => {
+            Key::Preset(n) => {
                 let preset = self
                     .state
                     .borrow()
@@ -586,9 +651,14 @@ impl PtzControls {
                     self.act(PtzAction::GotoPreset { preset });
                 }
             }
-            (Key::Preset(_), false) => {}
         }
     }
+}
+
+/// The key was typed into the controls' own slider or preset list: theirs.
+fn from_own_control(e: &KeyboardEvent) -> bool {
+    let first = e.composed_path().get(0);
+    first.dyn_ref::<HtmlInputElement>().is_some() || first.dyn_ref::<HtmlSelectElement>().is_some()
 }
 
 impl Drop for PtzControls {
@@ -615,8 +685,11 @@ impl Drop for PtzControls {
                 target.remove_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
         }
         let _ = self.host.remove_attribute("ptz-control");
-        if self.host.has_attribute("ptz") {
+        if self.own_tabindex.get() {
             let _ = self.host.remove_attribute("tabindex");
+        }
+        for button in &self.pad {
+            let _ = button.remove_attribute("data-held");
         }
     }
 }

@@ -518,14 +518,16 @@ impl Session {
         let (tokens, at) = self.ptz_tokens;
         let now = tokio::time::Instant::now();
         let tokens = (tokens + (now - at).as_secs_f64() * PTZ_RATE).min(PTZ_BURST);
-        if tokens < 1.0 {
+        // Stopping is never refused for going too fast.
+        let stops = matches!(action, PtzAction::Stop {} | PtzAction::Release {});
+        if tokens < 1.0 && !stops {
             self.ptz_tokens = (tokens, now);
             let message = "too many PTZ messages: renew a held move every 200 ms, no faster";
             return self
                 .send_error(Error::new(ErrorKind::RateLimited, message), Some(id))
                 .await;
         }
-        self.ptz_tokens = (tokens - 1.0, now);
+        self.ptz_tokens = ((tokens - 1.0).max(0.0), now);
         self.ptz_used.insert(camera.clone());
         let asker = Asker {
             request: id,

@@ -111,6 +111,58 @@ pub fn need_of(method: &Method, path: &str) -> Option<Need> {
         .map(|r| r.need)
 }
 
+/// What a WebSocket message needs from the socket's caller, checked by the
+/// session ([`check_message`]) before it acts. The match is exhaustive: a
+/// new message cannot be added without saying what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageNeed<'a> {
+    /// Only before `welcome`: says who the socket is.
+    Hello,
+    /// The camera in the caller's grant.
+    View(&'a str),
+    /// The camera in the caller's grant and the operator role (or admin).
+    Steer(&'a str),
+}
+
+/// The need of a client message.
+pub fn message_need(message: &sightline_wire::ClientMessage) -> MessageNeed<'_> {
+    use sightline_wire::ClientMessage;
+    match message {
+        ClientMessage::Hello { .. } => MessageNeed::Hello,
+        ClientMessage::Subscribe { camera, .. } | ClientMessage::Unsubscribe { camera, .. } => {
+            MessageNeed::View(camera)
+        }
+        ClientMessage::Ptz { camera, .. } => MessageNeed::Steer(camera),
+    }
+}
+
+/// Refuses a message `caller` (none before `hello`) may not send. A camera
+/// outside the grant is answered exactly like one that does not exist
+/// (`exists`: whether the relay has it), so the refusal does not tell.
+pub fn check_message(
+    need: MessageNeed<'_>,
+    caller: Option<&Caller>,
+    exists: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
+    let camera = match need {
+        MessageNeed::Hello => return Ok(()),
+        MessageNeed::View(camera) | MessageNeed::Steer(camera) => camera,
+    };
+    let Some(caller) = caller else {
+        return Err(Error::new(ErrorKind::Unauthenticated, "say hello first"));
+    };
+    if !caller.may_view(camera) || !exists(camera) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("no camera {camera:?}"),
+        ));
+    }
+    if matches!(need, MessageNeed::Steer(_)) {
+        caller.require(sightline_store::Role::Operator)?;
+    }
+    Ok(())
+}
+
 /// What the WebSocket upgrade hands to the session: who the cookie says the
 /// caller is (only for the relay's own pages), and the page's origin (a
 /// ticket's audience is checked against it).
@@ -334,6 +386,71 @@ mod tests {
         assert_eq!(need_of(&Method::HEAD, "/api/me"), Some(Need::Signed));
         assert_eq!(need_of(&Method::POST, "/api/cameras"), None);
         assert_eq!(need_of(&Method::GET, "/nowhere"), None);
+    }
+
+    #[test]
+    fn every_message_states_its_need_and_it_is_enforced() {
+        use sightline_store::{CameraGrant, Role};
+        use sightline_wire::{ClientMessage, PtzAction, PROTOCOL_VERSION};
+        let caller = |role, grant: &str| Caller {
+            name: "u".into(),
+            role,
+            cameras: CameraGrant::parse(grant).unwrap(),
+            via: Via::Open,
+        };
+        let exists = |c: &str| c == "a" || c == "b";
+        let messages = |camera: &str| {
+            [
+                ClientMessage::Subscribe {
+                    id: 1,
+                    camera: camera.into(),
+                },
+                ClientMessage::Unsubscribe {
+                    id: 2,
+                    camera: camera.into(),
+                },
+                ClientMessage::Ptz {
+                    id: 3,
+                    camera: camera.into(),
+                    action: PtzAction::Stop {},
+                },
+            ]
+        };
+        let code = |who: Option<&Caller>, m: &ClientMessage| {
+            check_message(message_need(m), who, exists)
+                .map_err(|e| (e.kind(), e.message().replace("zz", "b")))
+        };
+        let hello = ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: None,
+            ticket: None,
+        };
+        assert_eq!(code(None, &hello), Ok(()));
+        let viewer = caller(Role::Viewer, "a");
+        let operator = caller(Role::Operator, "a");
+        for (a, (b, zz)) in messages("a")
+            .iter()
+            .zip(messages("b").iter().zip(messages("zz").iter()))
+        {
+            assert_eq!(
+                code(None, a).unwrap_err().0,
+                ErrorKind::Unauthenticated,
+                "{a:?}"
+            );
+            // Outside the grant: exactly like a camera that does not exist.
+            for who in [&viewer, &operator] {
+                let refused = code(Some(who), b).unwrap_err();
+                assert_eq!(refused.0, ErrorKind::NotFound, "{b:?}");
+                assert_eq!(Err(refused), code(Some(who), zz));
+            }
+            let steer = matches!(message_need(a), MessageNeed::Steer(_));
+            match code(Some(&viewer), a) {
+                Err((ErrorKind::Forbidden, _)) => assert!(steer, "{a:?}"),
+                Ok(()) => assert!(!steer, "{a:?}"),
+                other => panic!("{a:?}: {other:?}"),
+            }
+            assert_eq!(code(Some(&operator), a), Ok(()), "{a:?}");
+        }
     }
 
     #[test]

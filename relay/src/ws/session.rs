@@ -24,7 +24,7 @@ use tokio_stream::StreamMap;
 
 use super::socket::{Message, ReadError, Socket};
 use crate::alerts::{AlertChange, Alerts};
-use crate::auth::policy::WsAccess;
+use crate::auth::policy::{self, WsAccess};
 use crate::auth::{Auth, Caller, Via};
 use crate::error::{Error, ErrorKind};
 use crate::http::{visible_cameras, AppState};
@@ -462,6 +462,22 @@ impl Session {
                     .await;
             }
         };
+        // What the message needs, checked here for every message (the
+        // policy's table is exhaustive); the handlers below act.
+        let checked = policy::check_message(
+            policy::message_need(&request),
+            self.caller.as_ref(),
+            |camera| self.hub.get(camera).is_some(),
+        );
+        if let Err(e) = checked {
+            let id = match &request {
+                ClientMessage::Subscribe { id, .. }
+                | ClientMessage::Unsubscribe { id, .. }
+                | ClientMessage::Ptz { id, .. } => Some(*id),
+                ClientMessage::Hello { .. } => None,
+            };
+            return self.send_error(e, id).await;
+        }
         match request {
             ClientMessage::Hello { .. } => {
                 self.send_error(
@@ -476,31 +492,19 @@ impl Session {
         }
     }
 
-    /// `ptz`: needs the camera's grant (else answered as for a camera that
-    /// does not exist), the operator role, and the camera subscribed on
-    /// this socket (so that unsubscribing and closing stop what it moved).
-    /// Refusals by the controller and the camera's faults come back on
-    /// `notices`.
+    /// `ptz` (its grant and role checked by the policy already): needs the
+    /// camera subscribed on this socket (so that unsubscribing and closing
+    /// stop what it moved). Refusals by the controller and the camera's
+    /// faults come back on `notices`.
     async fn ptz(&mut self, id: u32, camera: String, action: PtzAction) -> Result<(), End> {
-        if !self.may_view(&camera) || self.hub.get(&camera).is_none() {
-            let message = format!("no camera {camera:?}");
-            return self
-                .send_error(Error::new(ErrorKind::NotFound, message), Some(id))
-                .await;
-        }
-        let who = match &self.caller {
-            Some(caller) => match caller.require(sightline_store::Role::Operator) {
-                Ok(()) => Operator {
-                    session: self.id,
-                    user: caller.name.clone(),
-                    admin: caller.role == sightline_store::Role::Admin,
-                },
-                Err(e) => return self.send_error(e, Some(id)).await,
-            },
-            None => {
-                let e = Error::new(ErrorKind::Unauthenticated, "say hello first");
-                return self.send_error(e, Some(id)).await;
-            }
+        let Some(caller) = &self.caller else {
+            let e = Error::new(ErrorKind::Unauthenticated, "say hello first");
+            return self.send_error(e, Some(id)).await;
+        };
+        let who = Operator {
+            session: self.id,
+            user: caller.name.clone(),
+            admin: caller.role == sightline_store::Role::Admin,
         };
         let Some(controller) = self.ptz.get(&camera).cloned() else {
             let message = format!("camera {camera:?} has no PTZ the relay can drive");
@@ -578,8 +582,9 @@ impl Session {
     }
 
     async fn subscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
-        // A camera this caller may not see answers exactly like one that
-        // does not exist: the refusal must not tell that it does.
+        // The policy checked the grant; this one re-reads it so that the
+        // handler refuses on its own too (defence in depth): a camera this
+        // caller may not see answers exactly like one that does not exist.
         let allowed = self.caller.as_ref().is_some_and(|c| c.may_view(&camera));
         let Some(feed) = self.hub.get(&camera).filter(|_| allowed).cloned() else {
             let message = format!("no camera {camera:?}");

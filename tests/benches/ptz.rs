@@ -23,12 +23,10 @@
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use serde_json::json;
-use sightline_relay::config::OnvifSource;
 use sightline_relay::{DemoOptions, Relay, Source};
-use sightline_testkit::onvif::{OnvifSim, OnvifSimConfig, PtzSimConfig, Recorded};
+use sightline_testkit::onvif::{OnvifSim, Recorded};
 use sightline_testkit::{median_min_max, relay_config, Browser, WAIT_LIVE};
 use tokio::io::AsyncBufReadExt as _;
 
@@ -86,15 +84,6 @@ fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
     (percentile(&v, 0.5), percentile(&v, 0.99))
 }
 
-async fn press(browser: &Browser, key: char, held: Duration) -> anyhow::Result<()> {
-    let keys = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: key })
-        .pause(held)
-        .then(KeyAction::Up { value: key });
-    browser.client().perform_actions(keys).await?;
-    Ok(())
-}
-
 async fn focused(browser: &Browser, relay: &Relay, camera: &str) -> anyhow::Result<String> {
     let selector = format!("cam-player[camera={camera}]");
     browser
@@ -139,7 +128,9 @@ async fn keys_to_camera(
     for i in 0..PRESSES {
         let key = if i % 2 == 0 { Key::Right } else { Key::Left };
         let stops = sim.requests().iter().filter(|r| r.is("Stop")).count();
-        press(browser, key.into(), Duration::from_millis(300)).await?;
+        browser
+            .hold_key(key.into(), Duration::from_millis(300))
+            .await?;
         let records = sim
             .wait_for(WITHIN, "the Stop", |r| {
                 r.iter().filter(|r| r.is("Stop")).count() > stops
@@ -176,7 +167,9 @@ async fn keys_to_picture(browser: &Browser, relay: &Relay) -> anyhow::Result<Vec
     let mut moved = Vec::new();
     for i in 0..PRESSES {
         let key = if i % 2 == 0 { Key::Right } else { Key::Left };
-        press(browser, key.into(), Duration::from_millis(300)).await?;
+        browser
+            .hold_key(key.into(), Duration::from_millis(300))
+            .await?;
         // Wait for the head to stand still before the next press.
         let still = browser
             .run(
@@ -257,11 +250,7 @@ fn rows(what: &str, goal: &str, runs: &[(f64, f64)]) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let sim = OnvifSim::start(OnvifSimConfig {
-        ptz: Some(PtzSimConfig::default()),
-        ..OnvifSimConfig::default()
-    })
-    .await?;
+    let sim = OnvifSim::start_ptz().await?;
     let picture = DemoOptions {
         width: 640,
         height: 360,
@@ -283,12 +272,7 @@ async fn main() -> anyhow::Result<()> {
         ("dome", Source::Demo(small)),
     ])?;
     config.cameras[0].ptz.enabled = Some(true);
-    config.cameras[1].onvif = Some(OnvifSource {
-        url: sim.device_url().parse()?,
-        username: Some("onvif".into()),
-        password: Some("secret".into()),
-        topics: Vec::new(),
-    });
+    config.cameras[1].onvif = Some(sightline_testkit::onvif_source(&sim)?);
     let relay = Relay::start(config).await?;
     let (mut down, mut up, mut killed, mut frozen, mut picture) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

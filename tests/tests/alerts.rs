@@ -607,12 +607,9 @@ async fn onvif_motion_events_become_alerts_with_the_cameras_clock_off() {
     .await
     .unwrap();
     let mut camera = CameraConfig::new("porch", "Porch", Source::Demo(small()));
-    camera.onvif = Some(sightline_relay::config::OnvifSource {
-        url: sim.device_url().parse().unwrap(),
-        username: Some("onvif".into()),
-        password: Some("secret".into()),
-        topics: vec!["tns1:RuleEngine/LineDetector/Crossed".into()],
-    });
+    let mut source = sightline_testkit::onvif_source(&sim).unwrap();
+    source.topics = vec!["tns1:RuleEngine/LineDetector/Crossed".into()];
+    camera.onvif = Some(source);
     let (relay, _data) = open_relay(vec![camera], |_| {}).await;
     let mut client = welcomed(&relay).await;
     // Subscribed, with the configured topic added to the motion ones.

@@ -11,7 +11,9 @@ use std::path::Path;
 
 use sightline_relay::{DemoOptions, Need, Relay, RelayConfig, Source, ROUTES};
 use sightline_store::{CameraGrant, Role, Store};
-use sightline_testkit::{bare_config, http_request, secured, sign_in, Answer, RelayClient};
+use sightline_testkit::{
+    bare_config, http_request, secured, sign_in, tiny_demo, Answer, RelayClient,
+};
 use sightline_wire::ErrorCode;
 
 const PASSWORD: &str = "correct horse battery";
@@ -28,17 +30,9 @@ impl Secured {
     }
 
     async fn start_with(adjust: impl FnOnce(&mut RelayConfig)) -> Secured {
-        let small = DemoOptions {
-            width: 160,
-            height: 96,
-            fps: 5,
-            keyframe_every: 5,
-            bitrate_bps: 100_000,
-            ..DemoOptions::default()
-        };
         let (config, data) = secured(bare_config(vec![
-            ("a", Source::Demo(small.clone())),
-            ("b", Source::Demo(small)),
+            ("a", Source::Demo(tiny_demo())),
+            ("b", Source::Demo(tiny_demo())),
         ]))
         .expect("data directory");
         let mut config = config;

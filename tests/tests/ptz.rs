@@ -11,15 +11,15 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use sightline_relay::config::OnvifSource;
 use sightline_relay::{CameraConfig, DemoOptions, Relay, Source};
 use sightline_store::{CameraGrant, Role, Store};
-use sightline_testkit::onvif::{OnvifSim, OnvifSimConfig, PtzSimConfig, Recorded};
-use sightline_testkit::{bare_config, http_request, sample, secured, sign_in, RelayClient};
+use sightline_testkit::onvif::{OnvifSim, Recorded};
+use sightline_testkit::{
+    bare_config, http_request, sample, secured, sign_in, tiny_demo, RelayClient,
+};
 use sightline_wire::{ErrorCode, PtzAction, PtzState, ServerMessage};
 use tokio::io::AsyncBufReadExt as _;
+use tokio::time::Instant;
 
 const PASSWORD: &str = "correct horse battery";
 const CAMERA: &str = "dome";
@@ -48,27 +48,9 @@ struct Site {
 
 impl Site {
     async fn start() -> Site {
-        let sim = OnvifSim::start(OnvifSimConfig {
-            ptz: Some(PtzSimConfig::default()),
-            ..OnvifSimConfig::default()
-        })
-        .await
-        .expect("simulator");
-        let small = DemoOptions {
-            width: 160,
-            height: 96,
-            fps: 5,
-            keyframe_every: 5,
-            bitrate_bps: 100_000,
-            ..DemoOptions::default()
-        };
-        let mut camera = CameraConfig::new(CAMERA, "Dome", Source::Demo(small));
-        camera.onvif = Some(OnvifSource {
-            url: sim.device_url().parse().expect("URL"),
-            username: Some("onvif".into()),
-            password: Some("secret".into()),
-            topics: Vec::new(),
-        });
+        let sim = OnvifSim::start_ptz().await.expect("simulator");
+        let mut camera = CameraConfig::new(CAMERA, "Dome", Source::Demo(tiny_demo()));
+        camera.onvif = Some(sightline_testkit::onvif_source(&sim).expect("its address"));
         let mut config = bare_config(Vec::new());
         config.cameras = vec![camera];
         let (mut config, data) = secured(config).expect("data directory");

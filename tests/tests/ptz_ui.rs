@@ -14,9 +14,8 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 use fantoccini::key::Key;
 use serde_json::{json, Value};
-use sightline_relay::config::OnvifSource;
 use sightline_relay::{DemoOptions, Source};
-use sightline_testkit::onvif::{OnvifSim, OnvifSimConfig, PtzSimConfig};
+use sightline_testkit::onvif::OnvifSim;
 use sightline_testkit::{relay_config, Browser, WAIT_LIVE};
 
 /// JS: resolves once `test(player)` holds (checked at every animation
@@ -95,24 +94,9 @@ async fn row(browser: &Browser, selector: &str, frames: u32) -> anyhow::Result<V
     Ok(row)
 }
 
-/// Presses `key` for `held`, through WebDriver (real key events).
-async fn hold_key(browser: &Browser, key: char, held: Duration) -> anyhow::Result<()> {
-    let keys = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: key })
-        .pause(held)
-        .then(KeyAction::Up { value: key });
-    browser.client().perform_actions(keys).await?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ptz_in_the_browser_pans_stops_recalls_presets_and_centres_on_a_click() {
-    let sim = OnvifSim::start(OnvifSimConfig {
-        ptz: Some(PtzSimConfig::default()),
-        ..OnvifSimConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = OnvifSim::start_ptz().await.expect("simulator");
     let picture = DemoOptions {
         width: 640,
         height: 360,
@@ -127,12 +111,7 @@ async fn ptz_in_the_browser_pans_stops_recalls_presets_and_centres_on_a_click() 
     ])
     .expect("config");
     config.cameras[0].ptz.enabled = Some(true);
-    config.cameras[1].onvif = Some(OnvifSource {
-        url: sim.device_url().parse().expect("URL"),
-        username: Some("onvif".into()),
-        password: Some("secret".into()),
-        topics: Vec::new(),
-    });
+    config.cameras[1].onvif = Some(sightline_testkit::onvif_source(&sim).expect("its address"));
     let relay = sightline_relay::Relay::start(config).await.expect("relay");
     let browser = Browser::launch(&[]).await.expect("browser");
     let result = async {
@@ -154,7 +133,9 @@ async fn ptz_in_the_browser_pans_stops_recalls_presets_and_centres_on_a_click() 
 
         // Holding → the picture pans right: what was at x + s is now at x.
         let before = row(&browser, demo, 3).await?;
-        hold_key(&browser, Key::Right.into(), Duration::from_millis(1200)).await?;
+        browser
+            .hold_key(Key::Right.into(), Duration::from_millis(1200))
+            .await?;
         until(&browser, demo, "!p.ptzState.moving", "the move ends").await?;
         let after = row(&browser, demo, 8).await?;
         let (s, err, _) = shift(&before, &after);
@@ -204,7 +185,7 @@ async fn ptz_in_the_browser_pans_stops_recalls_presets_and_centres_on_a_click() 
             .unwrap_or(-1);
         anyhow::ensure!((0..9).contains(&index), "preset index {index}");
         let digit = char::from(b'1' + index as u8);
-        hold_key(&browser, digit, Duration::from_millis(50)).await?;
+        browser.hold_key(digit, Duration::from_millis(50)).await?;
         // The head glides there; the position settles where it was saved.
         let settled = format!(
             "p.ptzState.position && Math.abs(p.ptzState.position.pan - {pan}) < 1e-3 && Math.abs(p.ptzState.position.tilt - {tilt}) < 1e-3"

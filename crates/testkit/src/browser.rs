@@ -177,6 +177,18 @@ impl Browser {
         Ok(())
     }
 
+    /// Holds `key` down for `held` and lets go, through WebDriver input
+    /// actions (real key events, to whatever has focus).
+    pub async fn hold_key(&self, key: char, held: Duration) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .pause(held)
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await?;
+        Ok(())
+    }
+
     /// chromedriver's process id: Chromium's processes are its descendants.
     pub fn driver_pid(&self) -> Option<u32> {
         self.driver.id()

@@ -30,8 +30,8 @@ pub use browser::{Browser, ALL_LIVE, WAIT_LIVE};
 pub use client::{Received, RelayClient, WireError};
 pub use http::{http_get, http_request, metric, sample, Answer};
 pub use relay::{
-    bare_config, relay_config, secured, sign_in, small_demo_cameras, start_relay, start_relay_with,
-    www_dir, Site,
+    bare_config, onvif_source, relay_config, secured, sign_in, small_demo_cameras, start_relay,
+    start_relay_with, tiny_demo, www_dir, Site,
 };
 pub use relay::{https_request, pem_certificate, tls_handshake, TlsHandshake};
 pub use rtsp::{start_until_ready, OutputLines, RtspServer};

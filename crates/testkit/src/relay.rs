@@ -106,6 +106,34 @@ pub async fn sign_in(
     Ok((cookie, csrf))
 }
 
+/// A relay camera's `onvif` for the simulator `sim`: its address and the
+/// credentials it takes now. (Here, not in the simulator: `crates/onvif`'s
+/// tests build the simulator without the relay.)
+pub fn onvif_source(
+    sim: &crate::onvif::OnvifSim,
+) -> anyhow::Result<sightline_relay::config::OnvifSource> {
+    let (username, password) = sim.credentials();
+    Ok(sightline_relay::config::OnvifSource {
+        url: sim.device_url().parse()?,
+        username: Some(username),
+        password: Some(password),
+        topics: Vec::new(),
+    })
+}
+
+/// A demo camera's picture for suites that test anything but video: 160×96
+/// at 5 fps, a keyframe a second (a few kB/s to encode and send).
+pub fn tiny_demo() -> DemoOptions {
+    DemoOptions {
+        width: 160,
+        height: 96,
+        fps: 5,
+        keyframe_every: 5,
+        bitrate_bps: 100_000,
+        ..DemoOptions::default()
+    }
+}
+
 /// `n` small demo cameras `cam-1` … `cam-n` (each its own scene): grids on a 2-core machine.
 pub fn small_demo_cameras(n: usize) -> Vec<(String, DemoOptions)> {
     (1..=n)

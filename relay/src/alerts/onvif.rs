@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use sightline_onvif::{run_events, Camera, EventOptions, EventStatus, EventUpdate, StateChange};
+use sightline_onvif::{run_events, EventOptions, EventStatus, EventUpdate, StateChange};
 use tokio::sync::{mpsc, watch};
 
 use super::{check_kind, Alerts, Change, Signal};
@@ -23,11 +23,7 @@ pub async fn run(
     source: OnvifSource,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let device = match Camera::new(
-        source.url.as_str(),
-        source.username.as_deref().unwrap_or(""),
-        source.password.as_deref().unwrap_or(""),
-    ) {
+    let device = match source.camera() {
         Ok(device) => device,
         Err(e) => {
             tracing::error!(%camera, "ONVIF events off: {e}");

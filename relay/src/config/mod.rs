@@ -141,6 +141,17 @@ pub struct OnvifSource {
     pub topics: Vec<String>,
 }
 
+impl OnvifSource {
+    /// The ONVIF client for this camera (events and PTZ alike).
+    pub fn camera(&self) -> Result<sightline_onvif::Camera, sightline_onvif::ClientError> {
+        sightline_onvif::Camera::new(
+            self.url.as_str(),
+            self.username.as_deref().unwrap_or(""),
+            self.password.as_deref().unwrap_or(""),
+        )
+    }
+}
+
 impl fmt::Debug for OnvifSource {
     // Never print the password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

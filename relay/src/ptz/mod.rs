@@ -11,7 +11,7 @@ pub mod rules;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sightline_onvif::{Camera, PtzSetup};
+use sightline_onvif::PtzSetup;
 use tokio::sync::watch;
 
 use crate::config::RelayConfig;
@@ -42,11 +42,7 @@ impl Ptz {
             let connect = if let Some(head) = heads.get(&camera.id) {
                 Connect::Virtual(head.clone())
             } else if let (Some(onvif), true) = (&camera.onvif, camera.ptz.enabled != Some(false)) {
-                let device = match Camera::new(
-                    onvif.url.as_str(),
-                    onvif.username.as_deref().unwrap_or(""),
-                    onvif.password.as_deref().unwrap_or(""),
-                ) {
+                let device = match onvif.camera() {
                     Ok(device) => device,
                     Err(e) => {
                         tracing::error!(camera = %camera.id, "PTZ off: {e}");

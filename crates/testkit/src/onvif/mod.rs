@@ -415,6 +415,21 @@ impl OnvifSim {
         format!("http://{}/onvif/device_service", self.shared.addr)
     }
 
+    /// A PTZ camera that behaves (the default simulator with a head).
+    pub async fn start_ptz() -> anyhow::Result<OnvifSim> {
+        OnvifSim::start(OnvifSimConfig {
+            ptz: Some(PtzSimConfig::default()),
+            ..OnvifSimConfig::default()
+        })
+        .await
+    }
+
+    /// The user and password it takes now.
+    pub fn credentials(&self) -> (String, String) {
+        let inner = self.shared.lock();
+        (inner.config.username.clone(), inner.config.password.clone())
+    }
+
     pub fn set_password(&self, password: &str) {
         self.shared.lock().config.password = password.to_owned();
     }

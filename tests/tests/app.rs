@@ -1062,3 +1062,28 @@ async fn eventually_text(browser: &Browser, selector: &str) -> anyhow::Result<St
         .map(str::to_owned)
         .with_context(|| format!("{selector} stayed empty"))
 }
+
+#[tokio::test]
+async fn pages_get_the_apps_icon_instead_of_a_404() {
+    let relay = sightline_testkit::start_relay_with(vec![])
+        .await
+        .expect("relay");
+    let answer = sightline_testkit::http_request(
+        "GET",
+        &format!("http://{}/favicon.ico", relay.local_addr()),
+        &[],
+        "",
+    )
+    .await
+    .expect("an answer");
+    let kind = answer
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    relay.shutdown().await.expect("clean shutdown");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(kind.contains("icon"), "{kind}");
+    assert!(answer.bytes.starts_with(&[0, 0, 1, 0]), "an ICO file");
+}

@@ -112,6 +112,11 @@ impl Caller {
         self.cameras.allows(camera)
     }
 
+    /// The role that may steer PTZ cameras (in the grant): operators and admins.
+    pub fn may_steer(&self) -> bool {
+        self.role.allows(Role::Operator)
+    }
+
     /// Refuses a caller whose role is below `needed`.
     pub fn require(&self, needed: Role) -> Result<(), Error> {
         if self.role.allows(needed) {

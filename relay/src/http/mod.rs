@@ -151,7 +151,7 @@ pub(crate) fn visible_cameras(
 ) -> Vec<sightline_wire::CameraInfo> {
     let mut cameras = hub.cameras();
     cameras.retain(|c| caller.may_view(&c.id));
-    let may_steer = caller.role.allows(sightline_store::Role::Operator);
+    let may_steer = caller.may_steer();
     for camera in &mut cameras {
         if let Some(features) = ptz.get(&camera.id).and_then(|c| c.features()) {
             camera.capabilities.ptz = true;

@@ -554,10 +554,7 @@ impl Session {
             return Ok(());
         }
         let camera = viewer.feed.id.clone();
-        let may_steer = self
-            .caller
-            .as_ref()
-            .is_some_and(|c| c.role.allows(sightline_store::Role::Operator));
+        let may_steer = self.caller.as_ref().is_some_and(Caller::may_steer);
         let state = state.to_wire(self.id, may_steer);
         self.send_json(&ServerMessage::PtzState { camera, state })
             .await

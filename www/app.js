@@ -127,10 +127,19 @@ function layout() {
   grid.style.setProperty("--tile-width", `${Math.floor(best.size)}px`);
 }
 
+/**
+ * "6 cameras · 5 online · 1 offline": cameras, not tiles painting. A tile out
+ * of view (the others while one is focused) is `paused` and its camera online.
+ */
 function updateSummary() {
-  const players = [...grid.querySelectorAll("cam-player")];
-  const live = players.filter((p) => p.state === "live").length;
-  summary.textContent = `${players.length} camera${players.length === 1 ? "" : "s"} · ${live} live`;
+  const states = [...grid.querySelectorAll("cam-player")].map((p) => p.state);
+  const count = (...names) => states.filter((s) => names.includes(s)).length;
+  const parts = [`${states.length} camera${states.length === 1 ? "" : "s"}`, `${count("live", "paused")} online`];
+  const offline = count("offline");
+  const reconnecting = count("reconnecting");
+  if (offline) parts.push(`${offline} offline`);
+  if (reconnecting) parts.push(`${reconnecting} reconnecting`);
+  summary.textContent = parts.join(" · ");
 }
 
 /** Opens the share panel's form for the focused camera, the hours field focused. */

@@ -124,7 +124,7 @@ export class CamPlayer extends HTMLElement {
     this.#core?.credentialsChanged();
   }
 
-  /** `connecting`, `live`, `reconnecting` or `offline`. */
+  /** `connecting`, `live`, `paused`, `reconnecting` or `offline`. */
   get state() {
     return this.#core ? this.#core.state : "connecting";
   }

@@ -1087,3 +1087,77 @@ async fn pages_get_the_apps_icon_instead_of_a_404() {
     assert!(kind.contains("icon"), "{kind}");
     assert!(answer.bytes.starts_with(&[0, 0, 1, 0]), "an ICO file");
 }
+
+/// JS: waits until every tile's state is the one in `want` (camera → state)
+/// and the summary reads `text`; resolves with what was seen. Args: want, text, ms.
+const TILE_STATES: &str = r#"
+const [want, text, ms, done] = arguments;
+const t0 = performance.now();
+(function look() {
+  const states = Object.fromEntries([...document.querySelectorAll("cam-player")].map((p) => [p.camera, p.state]));
+  const summary = document.getElementById("summary").textContent;
+  const ok = Object.entries(want).every(([c, s]) => states[c] === s) && summary === text;
+  if (ok || performance.now() - t0 > ms) return done({ ok, states, summary });
+  requestAnimationFrame(look);
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_tiles_show_their_cameras_real_state_and_the_summary_counts_cameras() {
+    let _serial = SERIAL.lock().await;
+    let demo = small_demo_cameras(2);
+    let mut cameras = demo_sources(&demo);
+    // A camera nobody can reach: offline within its first attempt.
+    let dead = Source::Rtsp(sightline_relay::RtspSource {
+        url: "rtsp://127.0.0.1:9/nothing".parse().expect("url"),
+        username: None,
+        password: None,
+        transport: sightline_relay::Transport::Tcp,
+    });
+    cameras.push(("dead", dead));
+    with_app(cameras, async |relay, browser| {
+        // Focused on the first camera: the second is paused out of view (it
+        // never received anything), the dead one is offline.
+        let first = &demo[0].0;
+        let second = &demo[1].0;
+        browser
+            .open(&format!("http://{}/?camera={first}", relay.local_addr()))
+            .await?;
+        let want = json!({ first: "live", second: "paused", "dead": "offline" });
+        let seen = browser
+            .run(
+                TILE_STATES,
+                vec![
+                    want,
+                    json!("3 cameras · 2 online · 1 offline"),
+                    json!(20_000),
+                ],
+            )
+            .await?;
+        println!("focused: {seen}");
+        anyhow::ensure!(seen["ok"] == json!(true), "focused: {seen}");
+        // Back to the grid: the paused tile plays; nothing else changes.
+        browser
+            .client()
+            .find(Locator::Id("back"))
+            .await?
+            .click()
+            .await?;
+        let want = json!({ first: "live", second: "live", "dead": "offline" });
+        let seen = browser
+            .run(
+                TILE_STATES,
+                vec![
+                    want,
+                    json!("3 cameras · 2 online · 1 offline"),
+                    json!(20_000),
+                ],
+            )
+            .await?;
+        println!("grid: {seen}");
+        anyhow::ensure!(seen["ok"] == json!(true), "grid: {seen}");
+        Ok(())
+    })
+    .await
+    .expect("paused tiles tell the truth");
+}

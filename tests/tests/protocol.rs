@@ -230,11 +230,14 @@ async fn an_oversized_message_ends_only_that_socket() {
         "x".repeat(1 << 20)
     );
     let _ = flooder.send_raw(Message::text(huge)).await;
-    // The relay drops that socket instead of buffering the megabyte…
-    flooder
-        .expect_closed()
+    // The relay drops that socket instead of buffering the megabyte, saying
+    // why: 1009, "message too big"…
+    let (code, reason) = flooder
+        .expect_close_frame()
         .await
-        .expect("the relay drops a socket that sent 1 MiB");
+        .expect("the relay closes a socket that sent 1 MiB with a close frame");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("64 KiB"), "{reason}");
     // …and serves everyone else as before.
     other.subscribe_as(2, "demo").await.unwrap();
     next_frame(&mut other).await;

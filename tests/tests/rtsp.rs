@@ -534,23 +534,39 @@ async fn a_frozen_camera_is_noticed_and_reconnected() {
     .await
     .expect("relay");
     let mut client = watch_online(&relay, "cam").await;
+    // A page whose tile is paused (out of view): welcomed, never subscribed.
+    // It is told of the camera's changes too (the grid counts cameras online).
+    let mut paused = RelayClient::connect(relay.local_addr(), None)
+        .await
+        .expect("ws");
+    paused
+        .wait_status("cam", Duration::from_secs(5), |s| *s == CameraState::Online)
+        .await
+        .expect("welcome says online");
     // A hung camera: the connection stays open, nothing arrives. retina alone
     // would notice after about a minute; the relay's own timeout is 8 s.
     server.signal("STOP").await.expect("freeze");
+    let is_lost = |s: &CameraState| matches!(s, CameraState::Reconnecting { .. });
     let lost = client
-        .wait_status("cam", Duration::from_secs(15), |s| {
-            matches!(s, CameraState::Reconnecting { .. })
-        })
+        .wait_status("cam", Duration::from_secs(15), is_lost)
+        .await;
+    let lost_unwatched = paused
+        .wait_status("cam", Duration::from_secs(5), is_lost)
         .await;
     server.signal("CONT").await.expect("thaw");
     let lost = lost.expect("the frozen camera is noticed");
     println!("frozen camera: {lost:?}");
     assert!(format!("{lost:?}").contains("no video"), "{lost:?}");
+    lost_unwatched.expect("a socket that does not watch the camera is told too");
     client
         .wait_status("cam", Duration::from_secs(30), |s| {
             *s == CameraState::Online
         })
         .await
         .expect("back online once the camera answers again");
+    paused
+        .wait_status("cam", Duration::from_secs(5), |s| *s == CameraState::Online)
+        .await
+        .expect("…and of its return");
     relay.shutdown().await.expect("clean shutdown");
 }

@@ -71,8 +71,9 @@ pub trait ChannelSink {
     fn on_ptz_error(&self, _code: ErrorCode, _message: &str) {}
 }
 
-/// What an element hears of its camera's alerts.
-pub trait AlertSink {
+/// What an element hears of its camera whether or not it receives the
+/// video (while paused out of view too): alerts and the camera's status.
+pub trait WatchSink {
     /// An `alert` message for this camera, once the book has taken it in
     /// (`applied` says what it changed). Also called with `active` for the
     /// alerts already going when the element starts watching.
@@ -80,6 +81,9 @@ pub trait AlertSink {
     /// The socket was welcomed again: the camera's active set was forgotten
     /// and is about to be sent anew. Redraw.
     fn on_alerts_reset(&self);
+    /// The camera's state as the relay reports it (`welcome`, then every
+    /// change); told at once when the element starts watching, if known.
+    fn on_status(&self, status: &CameraState);
 }
 
 struct Attachment {
@@ -91,7 +95,7 @@ struct Attachment {
 struct AlertWatch {
     id: u32,
     camera: String,
-    sink: Weak<dyn AlertSink>,
+    sink: Weak<dyn WatchSink>,
 }
 
 /// A reconnect timer's handle and the callback it runs.
@@ -316,10 +320,10 @@ impl Connection {
         id
     }
 
-    /// Tells `sink` of `camera`'s alerts until [`Connection::unwatch_alerts`]
-    /// with the returned id; the ones already active are told at once (as
-    /// `active`, without ringing).
-    pub fn watch_alerts(&self, camera: &str, sink: Weak<dyn AlertSink>) -> u32 {
+    /// Tells `sink` of `camera`'s alerts and status until
+    /// [`Connection::unwatch_alerts`] with the returned id; the status and
+    /// the alerts already active are told at once (as `active`, without ringing).
+    pub fn watch_alerts(&self, camera: &str, sink: Weak<dyn WatchSink>) -> u32 {
         let id = self.take_id();
         self.alert_watches.borrow_mut().push(AlertWatch {
             id,
@@ -327,7 +331,11 @@ impl Connection {
             sink: sink.clone(),
         });
         let active: Vec<AlertInfo> = self.active_alerts(camera);
+        let status = self.statuses.borrow().get(camera).cloned();
         if let Some(sink) = sink.upgrade() {
+            if let Some(status) = status {
+                sink.on_status(&status);
+            }
             let applied = Applied {
                 changed: true,
                 active: true,
@@ -345,6 +353,11 @@ impl Connection {
         self.alert_watches.borrow_mut().retain(|w| w.id != id);
     }
 
+    /// `camera`'s status as last heard (`welcome`, then changes).
+    pub fn status(&self, camera: &str) -> Option<CameraState> {
+        self.statuses.borrow().get(camera).cloned()
+    }
+
     /// `camera`'s active alerts, the most severe first, then the newest.
     pub fn active_alerts(&self, camera: &str) -> Vec<AlertInfo> {
         self.alerts
@@ -357,7 +370,7 @@ impl Connection {
 
     /// Live sinks watching `camera`'s alerts (collected first: a sink may
     /// watch or unwatch while being called, a DOM listener run by it too).
-    fn alert_sinks(&self, camera: &str) -> Vec<Rc<dyn AlertSink>> {
+    fn alert_sinks(&self, camera: &str) -> Vec<Rc<dyn WatchSink>> {
         self.alert_watches
             .borrow()
             .iter()
@@ -781,6 +794,9 @@ impl Connection {
             .insert(camera.to_owned(), status.clone());
         for sink in self.sinks(|a| a.camera == camera) {
             sink.on_camera(&status);
+        }
+        for sink in self.alert_sinks(camera) {
+            sink.on_status(&status);
         }
     }
 

@@ -35,7 +35,7 @@ use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
 use crate::alerts::{self, Applied};
 use crate::assets;
 use crate::backend::{Decoder, Kind, Preference};
-use crate::connection::{self, AlertSink, ChannelSink, Connection, Credentials, Member};
+use crate::connection::{self, ChannelSink, Connection, Credentials, Member, WatchSink};
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
 use crate::gl;
@@ -386,7 +386,7 @@ impl Player {
         };
         let conn = connection::connection_for(&url, credentials);
         self.join(&conn);
-        let me: Weak<dyn AlertSink> = self.me.clone();
+        let me: Weak<dyn WatchSink> = self.me.clone();
         let id = conn.watch_alerts(&camera, me);
         if !self.in_document.get() {
             // An `alert` listener took the element out of the document.
@@ -450,6 +450,25 @@ impl Player {
             if self.in_document.get() {
                 self.stats.borrow_mut().pauses += 1;
             }
+        }
+        if !want {
+            self.show_paused();
+        }
+    }
+
+    /// Out of view: the camera's real state as the connection last heard it
+    /// (`paused` when online), not whatever the picture was doing.
+    fn show_paused(&self) {
+        if !self.in_document.get() {
+            return;
+        }
+        let status = self
+            .alert_watch
+            .borrow()
+            .as_ref()
+            .and_then(|(conn, _, camera)| conn.status(camera));
+        if let Some(status) = status {
+            self.set_state(PlayerState::paused(&status));
         }
     }
 
@@ -887,7 +906,13 @@ impl ChannelSink for Player {
     }
 
     fn on_camera(&self, status: &CameraState) {
-        let painting = *self.state.borrow() == PlayerState::Live;
+        // Back from a pause with a picture on the canvas: live again at once
+        // (the next frames follow within a fast start), as before the pause.
+        let painting = match *self.state.borrow() {
+            PlayerState::Live => true,
+            PlayerState::Paused => self.stats.borrow().painted > 0,
+            _ => false,
+        };
         self.set_state(PlayerState::from_camera(status, painting));
     }
 
@@ -964,7 +989,7 @@ fn ptz_object(camera: &str, state: PtzState) -> JsValue {
     object
 }
 
-impl AlertSink for Player {
+impl WatchSink for Player {
     fn on_alert(&self, event: AlertEvent, alert: &AlertInfo, applied: Applied) {
         // The outline first: an `alert` listener sees it (and `activeAlerts`) as it is now.
         if applied.changed || applied.ring {
@@ -976,6 +1001,15 @@ impl AlertSink for Player {
 
     fn on_alerts_reset(&self) {
         self.draw_alerts(false);
+    }
+
+    fn on_status(&self, status: &CameraState) {
+        // While subscribed, `on_camera` says it (with what is painted).
+        let paused =
+            self.link.borrow().is_none() && self.in_document.get() && !self.visibility.visible();
+        if paused {
+            self.set_state(PlayerState::paused(status));
+        }
     }
 }
 

@@ -13,6 +13,10 @@ pub enum PlayerState {
     Reconnecting(Option<String>),
     /// The relay says the camera is unreachable, or refused the request.
     Offline(String),
+    /// Out of view (scrolled away, hidden, a background tab): receiving
+    /// nothing, and the camera is online (a paused tile whose camera is
+    /// offline or reconnecting says that instead: see [`PlayerState::paused`]).
+    Paused,
 }
 
 impl PlayerState {
@@ -23,6 +27,7 @@ impl PlayerState {
             PlayerState::Live => "live",
             PlayerState::Reconnecting(_) => "reconnecting",
             PlayerState::Offline(_) => "offline",
+            PlayerState::Paused => "paused",
         }
     }
 
@@ -39,7 +44,7 @@ impl PlayerState {
     pub fn overlay_text(&self) -> Option<String> {
         match self {
             PlayerState::Connecting => Some("Connecting…".into()),
-            PlayerState::Live => None,
+            PlayerState::Live | PlayerState::Paused => None,
             PlayerState::Reconnecting(None) => Some("Connection lost — reconnecting…".into()),
             PlayerState::Reconnecting(Some(reason)) => {
                 Some(format!("Camera lost ({reason}) — reconnecting…"))
@@ -56,6 +61,15 @@ impl PlayerState {
             CameraState::Reconnecting { reason } => PlayerState::Reconnecting(Some(reason.clone())),
             CameraState::Online if painting => PlayerState::Live,
             CameraState::Online | CameraState::Connecting => PlayerState::Connecting,
+        }
+    }
+
+    /// The state of a player that receives nothing (out of view), given its
+    /// camera's status: the camera's real state, not "connecting".
+    pub fn paused(status: &CameraState) -> PlayerState {
+        match status {
+            CameraState::Online => PlayerState::Paused,
+            other => PlayerState::from_camera(other, false),
         }
     }
 }
@@ -88,6 +102,24 @@ mod tests {
             PlayerState::Live
         );
         assert_eq!(PlayerState::Live.overlay_text(), None);
+    }
+
+    #[test]
+    fn a_paused_player_tells_its_cameras_real_state() {
+        assert_eq!(
+            PlayerState::paused(&CameraState::Online),
+            PlayerState::Paused
+        );
+        assert_eq!(PlayerState::Paused.name(), "paused");
+        assert_eq!(PlayerState::Paused.overlay_text(), None);
+        let offline = PlayerState::paused(&CameraState::Offline {
+            reason: "unauthorized".into(),
+        });
+        assert_eq!(offline, PlayerState::Offline("unauthorized".into()));
+        assert_eq!(
+            PlayerState::paused(&CameraState::Connecting),
+            PlayerState::Connecting
+        );
     }
 
     #[test]

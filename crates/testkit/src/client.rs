@@ -341,6 +341,27 @@ impl RelayClient {
             .with_context(|| format!("the relay kept the socket open for {STEP:?}"))
     }
 
+    /// Waits (within [`STEP`]) for the relay's close frame, skipping whatever
+    /// comes before; its code and reason. An end without one is an error.
+    pub async fn expect_close_frame(&mut self) -> anyhow::Result<(u16, String)> {
+        let closed = async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Ok((u16::from(frame.code), frame.reason.to_string()))
+                    }
+                    Some(Ok(Message::Close(None))) => bail!("a close frame without a code"),
+                    None => bail!("the socket ended without a close frame"),
+                    Some(Err(e)) => bail!("the socket failed before a close frame: {e}"),
+                    Some(Ok(_)) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(STEP, closed)
+            .await
+            .with_context(|| format!("the relay kept the socket open for {STEP:?}"))?
+    }
+
     /// Waits up to `within` for a status of `camera` (from `welcome` or
     /// `camera_status`) that `pred` accepts, and returns it.
     pub async fn wait_status(

@@ -132,7 +132,7 @@ pub enum ServerMessage {
         channel: u16,
     },
     /// A camera's state: sent right after `subscribed` (the state then), and
-    /// whenever it changes while subscribed.
+    /// whenever it changes, for every camera in `welcome` (watched or not).
     CameraStatus { camera: String, status: CameraState },
     /// A PTZ camera's state, to every socket subscribed to it: when it
     /// subscribes, and whenever control, motion or presets change.

@@ -82,7 +82,6 @@ pub struct Subscription {
     pub gop: Vec<Frame>,
     /// Everything published after `gop`.
     pub live: broadcast::Receiver<Frame>,
-    pub status: watch::Receiver<CameraState>,
 }
 
 struct FeedState {
@@ -315,7 +314,6 @@ impl Feed {
             params: state.params.clone(),
             gop: state.gop.clone(),
             live: self.live.subscribe(),
-            status: self.status.subscribe(),
         }
     }
 

@@ -48,6 +48,8 @@ const RECHECK_INTERVAL: Duration = Duration::from_secs(30);
 const RECHECK_GRACE: Duration = Duration::from_secs(120);
 /// How long a session's last words (a close frame) may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The reason of the close (1009) for a message over [`super::socket::MAX_MESSAGE`].
+const TOO_BIG: &str = "message too big: the relay takes messages of at most 64 KiB";
 
 /// PTZ errors waiting for this socket (a refusal, the camera's fault).
 const PTZ_NOTICES: usize = 16;
@@ -151,10 +153,20 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         // The player reconnects and is sent the active alerts afresh: what
         // it missed may include ends, which a re-sent active set cannot say.
         End::AlertsLagged => Some((1013, "fell behind the alerts: reconnect")),
+        End::Read(ReadError::Capacity(_)) => Some((1009, TOO_BIG)),
         _ => None,
     };
+    // The rest of an oversized message is still coming: read and drop it
+    // until the peer closes, or the kernel would answer it with a reset that
+    // can destroy the close frame before the peer reads it.
+    let linger = reason.is_some_and(|(code, _)| code == 1009);
     let bye = async {
         match reason {
+            Some((code, reason)) if linger => {
+                session.socket.close(code, reason).await?;
+                session.socket.drain_until_closed().await;
+                Ok(())
+            }
             Some((code, reason)) => session.socket.close(code, reason).await,
             // Answers the viewer's own close, if that is how it ended.
             None => session.socket.write_replies().await,
@@ -186,7 +198,11 @@ struct Session {
     socket: Socket,
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
-    statuses: StreamMap<u16, WatchStream<sightline_wire::CameraState>>,
+    /// The status of every camera this caller may see, watched or not (from
+    /// `welcome` on): a paused tile shows its camera's real state, and the
+    /// page counts cameras online without subscribing to them. Statuses
+    /// change seldom; one watch per camera per socket costs a few hundred bytes.
+    statuses: StreamMap<String, WatchStream<sightline_wire::CameraState>>,
     alerts: Arc<Alerts>,
     /// Every alert change; only those of cameras this caller may see go out.
     alert_changes: broadcast::Receiver<Arc<AlertChange>>,
@@ -231,14 +247,8 @@ impl Session {
                 Some((channel, item)) = self.frames.next(), if !self.frames.is_empty() => {
                     self.on_frame(channel, item).await
                 }
-                Some((channel, status)) = self.statuses.next(), if !self.statuses.is_empty() => {
-                    match self.viewers.get(&channel) {
-                        Some(v) => {
-                            let camera = v.feed.id.clone();
-                            self.send_json(&ServerMessage::CameraStatus { camera, status }).await
-                        }
-                        None => Ok(()),
-                    }
+                Some((camera, status)) = self.statuses.next(), if !self.statuses.is_empty() => {
+                    self.send_json(&ServerMessage::CameraStatus { camera, status }).await
                 }
                 change = self.alert_changes.recv() => self.on_alert(change).await,
                 Some((channel, state)) = self.ptz_states.next(), if !self.ptz_states.is_empty() => {
@@ -289,6 +299,15 @@ impl Session {
                     };
                     tracing::Span::current().record("user", caller.name.as_str());
                     let cameras = visible_cameras(&self.hub, &self.ptz, &caller);
+                    // Grants do not change under an open socket (a change
+                    // closes it), so the cameras watched here stay the ones
+                    // this caller may see. Changes only: `welcome` says the state now.
+                    for camera in &cameras {
+                        if let Some(feed) = self.hub.get(&camera.id) {
+                            let changes = WatchStream::from_changes(feed.subscribe_status());
+                            self.statuses.insert(camera.id.clone(), changes);
+                        }
+                    }
                     let user = self.auth.enabled().then(|| WhoAmI {
                         name: caller.name.clone(),
                         role: caller.role.to_string(),
@@ -607,8 +626,6 @@ impl Session {
         let frames =
             stream::iter(sub.gop.into_iter().map(Ok)).chain(BroadcastStream::new(sub.live));
         self.frames.insert(channel, Box::pin(frames));
-        self.statuses
-            .insert(channel, WatchStream::from_changes(sub.status));
         if let Some(controller) = self.ptz.get(&camera) {
             // The state now, then every change.
             self.ptz_states
@@ -631,7 +648,7 @@ impl Session {
         })
         .await?;
         // The status now: `welcome` may be old news (the player may have
-        // stopped watching for a while); changes follow from the watch stream.
+        // stopped watching for a while); changes follow from `statuses`.
         self.send_json(&ServerMessage::CameraStatus { camera, status })
             .await
     }
@@ -650,7 +667,6 @@ impl Session {
         };
         self.viewers.remove(&channel);
         self.frames.remove(&channel);
-        self.statuses.remove(&channel);
         self.ptz_states.remove(&channel);
         self.leave_camera_ptz(&camera).await;
         self.send_json(&ServerMessage::Unsubscribed {

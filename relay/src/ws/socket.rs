@@ -266,6 +266,12 @@ impl Socket {
         self.out.shutdown().await
     }
 
+    /// After [`Socket::close`]: waits until the peer closes its side, its
+    /// input read and dropped, however large (the caller bounds the wait).
+    pub async fn drain_until_closed(&mut self) {
+        while self.incoming.recv().await.is_some() {}
+    }
+
     /// One whole, unfragmented frame: header and payload in one vectored write.
     async fn write_frame(&mut self, opcode: OpCode, payload: Bytes) -> io::Result<()> {
         self.write_replies().await?;
@@ -299,8 +305,19 @@ async fn read_messages(mut inbound: WebSocketStream<Inbound>, tx: mpsc::Sender<I
         if matches!(message, Ok(Message::Ping(_) | Message::Close(_))) {
             let _closed_is_fine = inbound.flush().await;
         }
+        let too_big = matches!(message, Err(ReadError::Capacity(_)));
         let replies = std::mem::take(&mut inbound.get_mut().replies);
-        if tx.send((message, replies)).await.is_err() || failed {
+        if tx.send((message, replies)).await.is_err() {
+            return;
+        }
+        if too_big {
+            // The rest of the message is on its way: read it into nothing
+            // (never buffered) until the peer closes, while the session
+            // sends the close frame (see `Socket::drain_until_closed`).
+            let _ = tokio::io::copy(&mut inbound.get_mut().read, &mut tokio::io::sink()).await;
+            return;
+        }
+        if failed {
             return;
         }
     }

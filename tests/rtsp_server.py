@@ -13,6 +13,10 @@ Mounts, each a fresh live pipeline per client:
            --flip-ms; as each new colour leaves the source (a frame "captured"),
            prints "FLIP <unix time ms> <white|black>" on stdout: the latency
            benchmark's clock for camera → picture on screen.
+  /h265    H.265 (Main) from x265, parameter sets in-band with each IRAP.
+  /gop10   H.264 with a keyframe every 10 s (the "smart codec" long GOPs).
+  /bframes H.264 Main with two B-frames between references (decode order
+           differs from presentation order).
   /clip    (with --clip FILE.mp4) that recorded H.264, played in real time and
            not re-encoded: many cameras for the ingest benchmark cost the server
            only demuxing and packetising.
@@ -158,6 +162,41 @@ def main():
     flip.set_launch(pipeline(args, "high", "black", args.kbps))
     flip.connect("media-configure", lambda _f, media: flip_colours(media, args))
     factories.append(("/flip", flip))
+
+    h265 = GstRtspServer.RTSPMediaFactory()
+    h265.set_launch(
+        f"( videotestsrc is-live=true pattern=ball "
+        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
+        f"! x265enc tune=zerolatency speed-preset=ultrafast bitrate={args.kbps} "
+        f"key-int-max={args.fps * 2} "
+        f"! video/x-h265,profile=main "
+        f"! rtph265pay name=pay0 pt=96 config-interval=-1 )"
+    )
+    factories.append(("/h265", h265))
+
+    gop10 = GstRtspServer.RTSPMediaFactory()
+    gop10.set_launch(
+        f"( videotestsrc is-live=true pattern=ball "
+        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
+        f"! x264enc tune=zerolatency speed-preset=superfast bitrate={args.kbps} "
+        f"key-int-max={args.fps * 10} "
+        f"! video/x-h264,profile=high "
+        f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+    factories.append(("/gop10", gop10))
+
+    # No zerolatency tune: it turns B-frames off. b-adapt off keeps two in
+    # every gap, so the stream always reorders.
+    bframes = GstRtspServer.RTSPMediaFactory()
+    bframes.set_launch(
+        f"( videotestsrc is-live=true pattern=ball "
+        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
+        f"! x264enc speed-preset=superfast bitrate={args.kbps} bframes=2 b-adapt=false "
+        f"key-int-max={args.fps * 2} rc-lookahead=5 "
+        f"! video/x-h264,profile=main "
+        f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+    factories.append(("/bframes", bframes))
 
     if args.clip:
         clip = GstRtspServer.RTSPMediaFactory()

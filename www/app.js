@@ -129,12 +129,13 @@ function layout() {
 
 /**
  * "6 cameras · 5 online · 1 offline": cameras, not tiles painting. A tile out
- * of view (the others while one is focused) is `paused` and its camera online.
+ * of view (the others while one is focused) is `paused` and its camera online;
+ * so is one whose codec this browser cannot decode (`unsupported`).
  */
 function updateSummary() {
   const states = [...grid.querySelectorAll("cam-player")].map((p) => p.state);
   const count = (...names) => states.filter((s) => names.includes(s)).length;
-  const parts = [`${states.length} camera${states.length === 1 ? "" : "s"}`, `${count("live", "paused")} online`];
+  const parts = [`${states.length} camera${states.length === 1 ? "" : "s"}`, `${count("live", "paused", "unsupported")} online`];
   const offline = count("offline");
   const reconnecting = count("reconnecting");
   if (offline) parts.push(`${offline} offline`);

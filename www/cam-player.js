@@ -124,7 +124,7 @@ export class CamPlayer extends HTMLElement {
     this.#core?.credentialsChanged();
   }
 
-  /** `connecting`, `live`, `paused`, `reconnecting` or `offline`. */
+  /** `connecting`, `live`, `paused`, `unsupported`, `reconnecting` or `offline`. */
   get state() {
     return this.#core ? this.#core.state : "connecting";
   }

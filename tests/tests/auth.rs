@@ -414,10 +414,7 @@ async fn a_viewer_of_camera_a_cannot_learn_of_or_receive_camera_b() {
     );
     // …and camera a plays.
     client.subscribe_as(3, "a").await.unwrap();
-    match client.next_control().await.unwrap() {
-        sightline_wire::ServerMessage::Subscribed { camera, .. } => assert_eq!(camera, "a"),
-        other => panic!("expected subscribed, got {other:?}"),
-    }
+    client.expect_subscribed("a").await.unwrap();
     // An admin sees both, and the metrics.
     relay.add("root", Role::Admin, "*");
     let (admin, _) = relay.session("root").await;
@@ -622,10 +619,7 @@ async fn revoking_a_user_closes_their_open_socket() {
         401
     );
     bob.subscribe("a").await.unwrap();
-    assert!(matches!(
-        bob.next_control().await.unwrap(),
-        sightline_wire::ServerMessage::Subscribed { .. }
-    ));
+    bob.expect_subscribed("a").await.unwrap();
     // Removing bob closes his.
     relay.store.remove_user("bob").unwrap();
     bob.expect_closed().await.unwrap();

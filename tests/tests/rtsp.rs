@@ -570,3 +570,115 @@ async fn a_frozen_camera_is_noticed_and_reconnected() {
         .expect("…and of its return");
     relay.shutdown().await.expect("clean shutdown");
 }
+
+/// JS: a `<cam-player>` for `camera`, made here so its `error` events are
+/// heard from the start; resolves once it is `live` or `unsupported` (or
+/// after `ms`) with its state, overlay, errors, stats, and whether this
+/// browser's WebCodecs says it decodes the stream's codec. Args: camera, ms.
+const PLAY_OR_SAY_WHY: &str = r#"
+const [camera, ms, done] = arguments;
+customElements.whenDefined("cam-player").then(() => {
+  const el = document.createElement("cam-player");
+  el.camera = camera;
+  el.style.cssText = "display:block;width:640px;height:360px";
+  const errors = [];
+  el.addEventListener("error", (e) => errors.push(e.detail));
+  document.body.prepend(el);
+  const t0 = performance.now();
+  const finish = async () => {
+    const stats = el.getStats();
+    let supported = null;
+    if (stats.codec && window.VideoDecoder) {
+      supported = (await VideoDecoder.isConfigSupported({ codec: stats.codec })).supported;
+    }
+    const overlay = el.shadowRoot.querySelector(".overlay");
+    done({ state: el.state, overlay: overlay.hidden ? "" : overlay.textContent, errors, stats, supported });
+  };
+  (function look() {
+    if (["live", "unsupported"].includes(el.state) || performance.now() - t0 > ms) return finish();
+    requestAnimationFrame(look);
+  })();
+});
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h265_camera_reaches_viewers_with_its_hvcc_and_the_browser_plays_it_or_says_why() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let relay = start_relay_with(vec![("h265", rtsp(&server, "h265", Transport::Tcp, None))])
+        .await
+        .expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        // On the wire: the hvcC record and an `hvc1.` codec string, then
+        // frames from an IRAP picture on.
+        let mut client = watch_online(&relay, "h265").await;
+        let mut config = None;
+        let mut frames = Vec::new();
+        while frames.len() < 30 {
+            match client.next().await? {
+                Received::Control(ServerMessage::Subscribed { config: c, .. }) => {
+                    config = c.or(config)
+                }
+                Received::Control(ServerMessage::Config { config: c, .. }) => config = Some(c),
+                Received::Control(_) => {}
+                Received::Frame(header, payload) => {
+                    anyhow::ensure!(config.is_some(), "a frame before the config");
+                    frames.push((header.flags.contains(FrameFlags::KEYFRAME), payload));
+                }
+            }
+        }
+        let config = config.expect("a config");
+        println!(
+            "H.265 config: {} {}x{}",
+            config.codec, config.coded_width, config.coded_height
+        );
+        anyhow::ensure!(
+            config.codec.starts_with("hvc1.1."),
+            "Main profile: {}",
+            config.codec
+        );
+        anyhow::ensure!((config.coded_width, config.coded_height) == (640, 360));
+        let params = sightline_h264::HevcParams::from_hvcc(&config.description)?;
+        anyhow::ensure!(params.codec_string() == config.codec);
+        anyhow::ensure!(frames[0].0, "the first frame is a keyframe (IRAP)");
+        let units = sightline_h264::nal::length_prefixed_units(&frames[0].1)
+            .collect::<Result<Vec<_>, _>>()?;
+        anyhow::ensure!(
+            sightline_h264::hevc::is_irap(&units),
+            "IRAP NAL units in the keyframe"
+        );
+
+        // In the browser: WebCodecs where it decodes H.265, else a clear word.
+        browser
+            .open(&format!("http://{}/", relay.local_addr()))
+            .await?;
+        let seen = browser
+            .run(PLAY_OR_SAY_WHY, vec![json!("h265"), json!(20_000)])
+            .await?;
+        println!("H.265 in Chromium: {seen}");
+        if seen["supported"] == json!(true) {
+            anyhow::ensure!(seen["state"] == json!("live"), "{seen}");
+            anyhow::ensure!(seen["stats"]["decoder"] == json!("webcodecs"), "{seen}");
+        } else {
+            anyhow::ensure!(seen["supported"] == json!(false), "asked WebCodecs: {seen}");
+            anyhow::ensure!(seen["state"] == json!("unsupported"), "{seen}");
+            let overlay = seen["overlay"].as_str().unwrap_or("");
+            anyhow::ensure!(
+                overlay.contains("cannot decode H.265") && overlay.contains(&config.codec),
+                "the tile names the codec: {overlay:?}"
+            );
+            anyhow::ensure!(overlay.contains("H.264"), "and what to do: {overlay:?}");
+            let errors = seen["errors"].as_array().cloned().unwrap_or_default();
+            anyhow::ensure!(
+                errors.len() == 1 && errors[0]["code"] == json!("unsupported_codec"),
+                "one error event: {errors:?}"
+            );
+        }
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("H.265 end to end");
+}

@@ -35,6 +35,7 @@ use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
 use crate::alerts::{self, Applied};
 use crate::assets;
 use crate::backend::{Decoder, Kind, Preference};
+use crate::codec::{self, Codec};
 use crate::connection::{self, ChannelSink, Connection, Credentials, Member, WatchSink};
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
@@ -81,6 +82,8 @@ struct Player {
     decoder: RefCell<Option<Box<dyn Decoder>>>,
     /// WebCodecs failed on this stream before painting anything: `auto` uses Wasm.
     webcodecs_failed: Cell<bool>,
+    /// Neither decoder can play this stream's codec here: what the tile says.
+    unplayable: RefCell<Option<String>>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
     /// Where this element hears its camera's alerts: the connection, the
@@ -131,6 +134,7 @@ impl CamPlayerCore {
                 visibility,
                 decoder: RefCell::new(None),
                 webcodecs_failed: Cell::new(false),
+                unplayable: RefCell::new(None),
                 config: RefCell::new(None),
                 link: RefCell::new(None),
                 alert_watch: RefCell::new(None),
@@ -550,6 +554,10 @@ impl Player {
             }
         }
         if current.is_none_or(|(_, broken)| broken) {
+            if !self.wants_webcodecs() && !Codec::of(&config.codec).wasm_decodes() {
+                self.cannot_play(&config.codec);
+                return Ok(());
+            }
             let mut decoder = self.new_decoder()?;
             if let Err(e) = decoder.configure(&config) {
                 if decoder.kind() == Kind::WebCodecs {
@@ -608,14 +616,31 @@ impl Player {
         });
     }
 
-    /// A new decoder of the kind the `decoder` attribute and this browser allow.
-    fn new_decoder(&self) -> Result<Box<dyn Decoder>, JsValue> {
-        let preference = Preference::parse(self.host.get_attribute("decoder").as_deref());
-        let webcodecs = match preference {
+    /// Whether a new decoder would be WebCodecs (else Wasm), as the
+    /// `decoder` attribute and this browser allow.
+    fn wants_webcodecs(&self) -> bool {
+        match Preference::parse(self.host.get_attribute("decoder").as_deref()) {
             Preference::WebCodecs => true,
             Preference::Wasm => false,
             Preference::Auto => WebCodecsDecoder::available() && !self.webcodecs_failed.get(),
-        };
+        }
+    }
+
+    /// Neither decoder plays `codec` here: the tile says which codec and
+    /// what to do (instead of "Connecting…" for ever), and an `error` event
+    /// (`code: "unsupported_codec"`) tells the page, once per stream.
+    fn cannot_play(&self, codec: &str) {
+        let message = codec::unplayable_message(codec);
+        let told = self.unplayable.replace(Some(message.clone())).as_ref() == Some(&message);
+        self.set_state(PlayerState::Unsupported(message.clone()));
+        if !told {
+            self.fire_error_with_code("decoder", Some("unsupported_codec"), &message);
+        }
+    }
+
+    /// A new decoder of the kind the `decoder` attribute and this browser allow.
+    fn new_decoder(&self) -> Result<Box<dyn Decoder>, JsValue> {
+        let webcodecs = self.wants_webcodecs();
         let me = self.me.clone();
         let on_error = move |message: String| {
             web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
@@ -868,7 +893,12 @@ impl Player {
 
 impl ChannelSink for Player {
     fn on_config(&self, config: &StreamConfig) {
-        *self.config.borrow_mut() = Some(config.clone());
+        let old = self.config.replace(Some(config.clone()));
+        // Another codec: playable until found not to be.
+        let same_codec = old.is_some_and(|old| old.codec == config.codec);
+        if !same_codec && self.unplayable.borrow_mut().take().is_some() {
+            self.set_state(PlayerState::Connecting);
+        }
         self.check_webcodecs_support(config);
         if let Err(e) = self.ensure_decoder() {
             web_sys::console::warn_2(&"Sightline: cannot configure the decoder".into(), &e);
@@ -913,7 +943,14 @@ impl ChannelSink for Player {
             PlayerState::Paused => self.stats.borrow().painted > 0,
             _ => false,
         };
-        self.set_state(PlayerState::from_camera(status, painting));
+        let unplayable = self.unplayable.borrow().clone();
+        match unplayable {
+            // Online, but nothing to paint with: keep saying why.
+            Some(message) if *status == CameraState::Online => {
+                self.set_state(PlayerState::Unsupported(message))
+            }
+            _ => self.set_state(PlayerState::from_camera(status, painting)),
+        }
     }
 
     fn on_refused(&self, code: &str, message: &str) {

@@ -30,6 +30,7 @@
 //!   class in `www/cam-player.js` loads this module and hands its lifecycle to it.
 
 pub mod alerts;
+pub mod codec;
 pub mod credentials;
 pub mod live;
 pub mod meter;

@@ -17,6 +17,9 @@ pub enum PlayerState {
     /// nothing, and the camera is online (a paused tile whose camera is
     /// offline or reconnecting says that instead: see [`PlayerState::paused`]).
     Paused,
+    /// The camera streams, but in a codec this browser cannot decode; the
+    /// message says which and what to do.
+    Unsupported(String),
 }
 
 impl PlayerState {
@@ -28,13 +31,14 @@ impl PlayerState {
             PlayerState::Reconnecting(_) => "reconnecting",
             PlayerState::Offline(_) => "offline",
             PlayerState::Paused => "paused",
+            PlayerState::Unsupported(_) => "unsupported",
         }
     }
 
     /// Why, for `offline` and (when the camera dropped) `reconnecting`.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            PlayerState::Offline(reason) => Some(reason),
+            PlayerState::Offline(reason) | PlayerState::Unsupported(reason) => Some(reason),
             PlayerState::Reconnecting(reason) => reason.as_deref(),
             _ => None,
         }
@@ -50,6 +54,7 @@ impl PlayerState {
                 Some(format!("Camera lost ({reason}) — reconnecting…"))
             }
             PlayerState::Offline(reason) => Some(format!("Camera offline: {reason}")),
+            PlayerState::Unsupported(message) => Some(message.clone()),
         }
     }
 

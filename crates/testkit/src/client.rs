@@ -309,9 +309,32 @@ impl RelayClient {
         }
     }
 
-    /// The next control message, which must be an error.
+    /// The `subscribed` answer for `camera`, skipping camera statuses (news
+    /// of any camera may come at any time), configs and PTZ states.
+    pub async fn expect_subscribed(&mut self, camera: &str) -> anyhow::Result<u16> {
+        loop {
+            match self.next_control().await? {
+                ServerMessage::Subscribed {
+                    camera: c, channel, ..
+                } if c == camera => return Ok(channel),
+                ServerMessage::CameraStatus { .. }
+                | ServerMessage::Config { .. }
+                | ServerMessage::PtzState { .. } => continue,
+                other => bail!("expected subscribed to {camera}, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next control message other than a camera status (news of any
+    /// camera may come at any time), which must be an error.
     pub async fn expect_error(&mut self) -> anyhow::Result<WireError> {
-        match self.next_control().await? {
+        let next = loop {
+            match self.next_control().await? {
+                ServerMessage::CameraStatus { .. } => continue,
+                other => break other,
+            }
+        };
+        match next {
             ServerMessage::Error {
                 code,
                 message,

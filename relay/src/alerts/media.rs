@@ -262,7 +262,8 @@ pub fn newest_picture(feed: &Feed) -> Option<Vec<u8>> {
     let last = sub.gop.len() - 1;
     for (i, frame) in sub.gop.iter().enumerate() {
         let payload = frame.data.get(HEADER_LEN..)?;
-        let params = &frame.params.h264;
+        // OpenH264 only: an H.265 camera's alerts come without a snapshot.
+        let params = frame.params.video.h264()?;
         let encoded = decoder.decode(params, payload, |picture| {
             // Only the newest picture is encoded; earlier ones only feed
             // the decoder's references.
@@ -294,7 +295,13 @@ async fn record_clip(
     let (tx, rx) = mpsc::channel::<ClipItem>(CLIP_QUEUE);
     let tmp = temporary(path)?;
     let final_path = path.to_owned();
-    let avcc = params.h264.avcc.clone();
+    // The clip muxer writes H.264 (avc1) only: an H.265 camera's alerts
+    // come without a clip (README, Alerts).
+    let Some(h264) = params.video.h264() else {
+        tracing::debug!(camera = %feed.id, "no clip: the camera sends {}", params.video.codec_name());
+        return Ok(None);
+    };
+    let avcc = h264.avcc.clone();
     let writer =
         tokio::task::spawn_blocking(move || write_clip(&tmp, &final_path, &avcc, policy, rx));
     let mut live = start.live;

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use sightline_h264::StreamParams;
+use sightline_h264::VideoParams;
 use sightline_media::{Preroll, PrerollConfig, PrerollFrame};
 use sightline_wire::media::now_us;
 use sightline_wire::{video_frame, CameraInfo, CameraState, Capabilities, StreamConfig};
@@ -38,22 +38,23 @@ pub const VIEWER_QUEUE_FRAMES: usize = 64;
 pub const MAX_GOP_FRAMES: usize = 600;
 pub const MAX_GOP_BYTES: usize = 32 << 20;
 
-/// Decoder parameters of a feed: the H.264 facts and their wire form.
+/// Decoder parameters of a feed: the H.264 or H.265 facts and their wire form.
 #[derive(Debug)]
 pub struct Params {
-    pub h264: StreamParams,
+    pub video: VideoParams,
     pub wire: StreamConfig,
 }
 
 impl Params {
-    pub fn new(h264: StreamParams) -> Params {
+    pub fn new(video: VideoParams) -> Params {
+        let (coded_width, coded_height) = video.size();
         let wire = StreamConfig {
-            codec: h264.codec_string(),
-            coded_width: h264.info.width,
-            coded_height: h264.info.height,
-            description: h264.avcc.clone(),
+            codec: video.codec_string(),
+            coded_width,
+            coded_height,
+            description: video.record().to_vec(),
         };
-        Params { h264, wire }
+        Params { video, wire }
     }
 }
 
@@ -228,12 +229,13 @@ impl Feed {
 
     /// Sets the decoder parameters for the frames published after this call.
     /// Returns true when they differ from the previous ones (a new `config` for viewers).
-    pub fn set_params(&self, h264: StreamParams) -> bool {
+    pub fn set_params(&self, video: impl Into<VideoParams>) -> bool {
+        let video = video.into();
         let mut state = self.lock();
-        if state.params.as_ref().is_some_and(|p| p.h264 == h264) {
+        if state.params.as_ref().is_some_and(|p| p.video == video) {
             return false;
         }
-        state.params = Some(Arc::new(Params::new(h264)));
+        state.params = Some(Arc::new(Params::new(video)));
         // Frames cached under the old parameters cannot start a decoder with the new ones.
         state.gop.clear();
         state.gop_bytes = 0;
@@ -431,7 +433,9 @@ mod tests {
                 .find(|u| nal_type(u) == Some(ty))
                 .unwrap()
         };
-        feed.set_params(StreamParams::new(find(types::SPS), find(types::PPS)).unwrap());
+        feed.set_params(
+            sightline_h264::StreamParams::new(find(types::SPS), find(types::PPS)).unwrap(),
+        );
         feed
     }
 

@@ -1,11 +1,11 @@
 //! RTSP ingest: one supervisor task per camera. It connects with `retina`
-//! (DESCRIBE, SETUP of the H.264 video stream, PLAY), turns each demuxed access
+//! (DESCRIBE, SETUP of the H.264 or H.265 video stream, PLAY), turns each demuxed access
 //! unit into a hub frame, and on any failure reports a clear reason, waits
 //! (exponential backoff with jitter, capped at 30 s) and tries again, forever.
 //!
 //! Status published to viewers: `connecting` (first attempt), `online` (frames
 //! flowing), `reconnecting` (was streaming, lost it), `offline` (an attempt
-//! failed: unreachable, unauthorized, no H.264, …).
+//! failed: unreachable, unauthorized, no H.264 or H.265, …).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use retina::client::{
 };
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoFrame};
 use sightline_backoff::Backoff;
-use sightline_h264::StreamParams;
+use sightline_h264::{HevcParams, StreamParams, VideoParams};
 use sightline_wire::CameraState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -55,10 +55,10 @@ pub enum IngestError {
     },
     #[error("no answer from the camera within {0:?}")]
     ConnectTimeout(Duration),
-    #[error("the camera offers no H.264 video (streams: {0})")]
-    NoH264(String),
-    #[error("invalid H.264 parameters from the camera: {0}")]
-    BadParameters(String),
+    #[error("the camera offers no H.264 or H.265 video (streams: {0}); set its video codec to H.264 or H.265")]
+    NoSupportedVideo(String),
+    #[error("invalid {codec} parameters from the camera: {detail}")]
+    BadParameters { codec: &'static str, detail: String },
     #[error("no video for {0:?}")]
     NoVideo(Duration),
     #[error("the camera ended the stream")]
@@ -197,7 +197,8 @@ async fn run_session(
     }
 }
 
-/// DESCRIBE, SETUP of the first H.264 video stream, PLAY.
+/// DESCRIBE, SETUP of the first H.264 video stream (or else the first
+/// H.265 one: more browsers decode H.264), PLAY.
 async fn connect(source: &RtspSource) -> Result<(retina::client::Demuxed, usize), IngestError> {
     let creds = source.username.as_ref().map(|username| Credentials {
         username: username.clone(),
@@ -208,22 +209,24 @@ async fn connect(source: &RtspSource) -> Result<(retina::client::Demuxed, usize)
         .user_agent(format!("Sightline/{}", env!("CARGO_PKG_VERSION")));
     let mut session = Session::describe(source.url.clone(), options).await?;
     let streams = session.streams();
-    let Some(video) = streams
-        .iter()
-        .position(|s| s.media() == "video" && s.encoding_name().eq_ignore_ascii_case("h264"))
-    else {
+    let video_of = |codec: &str| {
+        streams
+            .iter()
+            .position(|s| s.media() == "video" && s.encoding_name().eq_ignore_ascii_case(codec))
+    };
+    let Some(video) = video_of("h264").or_else(|| video_of("h265")) else {
         let offered: Vec<String> = streams
             .iter()
             .map(|s| format!("{}/{}", s.media(), s.encoding_name()))
             .collect();
-        return Err(IngestError::NoH264(offered.join(", ")));
+        return Err(IngestError::NoSupportedVideo(offered.join(", ")));
     };
     let transport = match source.transport {
         Transport::Tcp => RetinaTransport::Tcp(TcpTransportOptions::default()),
         Transport::Udp => RetinaTransport::Udp(UdpTransportOptions::default()),
     };
     // MP4 framing: 4-byte length-prefixed NAL units without in-band parameter
-    // sets, and the avcC record as extra data — exactly what WebCodecs takes.
+    // sets, and the avcC/hvcC record as extra data — exactly what WebCodecs takes.
     let setup = SetupOptions::default()
         .transport(transport)
         .frame_format(FrameFormat::MP4);
@@ -236,9 +239,21 @@ fn update_params(feed: &Feed, stream: &retina::client::Stream) -> Result<(), Ing
     let Some(ParametersRef::Video(video)) = stream.parameters() else {
         return Ok(()); // not known yet (no SPS/PPS in the SDP); they come with the frames
     };
-    let params = StreamParams::from_avcc(video.extra_data())
-        .map_err(|e| IngestError::BadParameters(e.to_string()))?;
-    let (width, height) = (params.info.width, params.info.height);
+    let h265 = stream.encoding_name().eq_ignore_ascii_case("h265");
+    let params: VideoParams = if h265 {
+        HevcParams::from_hvcc(video.extra_data())
+            .map(VideoParams::from)
+            .map_err(|e| ("H.265", e))
+    } else {
+        StreamParams::from_avcc(video.extra_data())
+            .map(VideoParams::from)
+            .map_err(|e| ("H.264", e))
+    }
+    .map_err(|(codec, e)| IngestError::BadParameters {
+        codec,
+        detail: e.to_string(),
+    })?;
+    let (width, height) = params.size();
     if feed.set_params(params) {
         tracing::info!(camera = %feed.id, codec = video.rfc6381_codec(), "stream parameters: {width}x{height}");
     }

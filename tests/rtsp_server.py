@@ -16,7 +16,9 @@ Mounts, each a fresh live pipeline per client:
   /h265    H.265 (Main) from x265, parameter sets in-band with each IRAP.
   /gop10   H.264 with a keyframe every 10 s (the "smart codec" long GOPs).
   /bframes H.264 Main with two B-frames between references (decode order
-           differs from presentation order).
+           differs from presentation order): a flat grey whose level is a
+           counter, 4 steps brighter every frame (wrapping at 256), so a page
+           reading the canvas sees whether pictures come in order.
   /clip    (with --clip FILE.mp4) that recorded H.264, played in real time and
            not re-encoded: many cameras for the ingest benchmark cost the server
            only demuxing and packetising.
@@ -100,6 +102,21 @@ def flip_colours(media, args):
 
     src.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
     GLib.timeout_add(args.flip_ms, flip)
+
+
+def count_in_grey(media):
+    """Each frame of a /bframes pipeline 4 grey levels brighter than the last."""
+    src = media.get_element().get_by_name("src")
+    state = {"n": 0}
+
+    def on_buffer(_pad, _info):
+        state["n"] += 1
+        level = (state["n"] * 4) % 256
+        src.set_property("foreground-color", 0xFF000000 | level << 16 | level << 8 | level)
+        return Gst.PadProbeReturn.OK
+
+    src.set_property("foreground-color", 0xFF000000)
+    src.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
 
 
 def main():
@@ -189,13 +206,14 @@ def main():
     # every gap, so the stream always reorders.
     bframes = GstRtspServer.RTSPMediaFactory()
     bframes.set_launch(
-        f"( videotestsrc is-live=true pattern=ball "
+        f"( videotestsrc name=src is-live=true pattern=solid-color "
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
         f"! x264enc speed-preset=superfast bitrate={args.kbps} bframes=2 b-adapt=false "
         f"key-int-max={args.fps * 2} rc-lookahead=5 "
         f"! video/x-h264,profile=main "
         f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
     )
+    bframes.connect("media-configure", lambda _f, media: count_in_grey(media))
     factories.append(("/bframes", bframes))
 
     if args.clip:

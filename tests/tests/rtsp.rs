@@ -682,3 +682,142 @@ async fn an_h265_camera_reaches_viewers_with_its_hvcc_and_the_browser_plays_it_o
     relay.shutdown().await.expect("clean shutdown");
     result.expect("H.265 end to end");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_with_a_10_s_gop_starts_live_without_replaying_its_gop_on_screen() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let relay = start_relay_with(vec![(
+        "gop10",
+        rtsp(&server, "gop10", Transport::Tcp, None),
+    )])
+    .await
+    .expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        // The relay started at the camera's first keyframe; 120 frames later
+        // (4 s, well before the next) its fast-start cache holds them all.
+        let mut client = watch_online(&relay, "gop10").await;
+        let mut frames = 0;
+        while frames < 120 {
+            if let Received::Frame(..) = client.next().await? {
+                frames += 1;
+            }
+        }
+        // Both decoders (the Wasm one later in the same GOP: a longer burst).
+        for decoder in ["webcodecs", "wasm"] {
+            browser
+                .open(&format!("http://{}/?camera=gop10&decoder={decoder}", relay.local_addr()))
+                .await?;
+            let seen = browser
+                .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+                .await?;
+            anyhow::ensure!(seen["live"] == json!(true), "{seen}");
+            // Let the first pictures at the live edge come (the one under 100 ms
+            // behind the relay sets timeToLiveMs).
+            let stats = browser
+                .run(
+                    r#"const [done] = arguments; const el = document.querySelector("cam-player");
+                       const t0 = performance.now();
+                       (function look() {
+                         const s = el.getStats();
+                         if (s.timeToLiveMs != null || performance.now() - t0 > 10000) return done(s);
+                         requestAnimationFrame(look);
+                       })();"#,
+                    vec![],
+                )
+                .await?;
+            println!("{decoder} joined a 10 s GOP at 120+ frames: {stats}");
+            let caught_up = stats["framesCaughtUp"].as_u64().unwrap_or(0);
+            anyhow::ensure!(
+                caught_up >= 110,
+                "the burst's pictures were decoded without being painted: {stats}"
+            );
+            // …all of it: not cut short to wait for the next keyframe, seconds away.
+            anyhow::ensure!(stats["framesSkipped"] == json!(0), "{stats}");
+            let first = stats["timeToFirstFrameMs"].as_f64().unwrap_or(f64::NAN);
+            let live = stats["timeToLiveMs"].as_f64().unwrap_or(f64::NAN);
+            anyhow::ensure!(
+                live >= first,
+                "live at once or after the first picture: {stats}"
+            );
+            anyhow::ensure!(stats["decodeErrors"] == json!(0), "{stats}");
+            anyhow::ensure!(stats["decoder"] == json!(decoder), "{stats}");
+        }
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("a long GOP starts live");
+}
+
+/// JS: for `ms`, each time the player paints a new picture, the grey level
+/// at the centre of its canvas (the `/bframes` camera's frame counter).
+const GREY_LEVELS: &str = r#"
+const [ms, done] = arguments;
+const el = document.querySelector("cam-player");
+const canvas = el.shadowRoot.querySelector("canvas");
+const levels = [];
+let last = -1;
+const t0 = performance.now();
+(function look() {
+  const painted = el.getStats().framesPainted;
+  if (el.state === "live" && painted !== last) {
+    last = painted;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    levels.push(ctx.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data[0]);
+  }
+  if (performance.now() - t0 > ms) return done({ levels, stats: el.getStats() });
+  requestAnimationFrame(look);
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_with_b_frames_is_painted_in_order() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let relay = start_relay_with(vec![(
+        "bframes",
+        rtsp(&server, "bframes", Transport::Tcp, None),
+    )])
+    .await
+    .expect("relay");
+    let browser = Browser::launch(&[]).await.expect("browser");
+    let result = async {
+        browser
+            .open(&format!("http://{}/?camera=bframes", relay.local_addr()))
+            .await?;
+        let live = browser
+            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+            .await?;
+        anyhow::ensure!(live["live"] == json!(true), "{live}");
+        let seen = browser.run(GREY_LEVELS, vec![json!(3_000)]).await?;
+        let levels: Vec<i64> = seen["levels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+            .collect();
+        println!(
+            "B-frames: {} pictures read, levels {levels:?}",
+            levels.len()
+        );
+        anyhow::ensure!(levels.len() >= 45, "too few pictures painted: {seen}");
+        // Each picture is 4 levels brighter than the one before it (a few
+        // levels of compression error aside), wrapping at 256: a step back
+        // is a picture shown out of order.
+        let backwards: Vec<(i64, i64)> = levels
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+            .filter(|&(a, b)| (b - a).rem_euclid(256) >= 128)
+            .collect();
+        anyhow::ensure!(backwards.is_empty(), "pictures out of order: {backwards:?}");
+        anyhow::ensure!(seen["stats"]["decodeErrors"] == json!(0), "{seen}");
+        Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("B-frames in order");
+}

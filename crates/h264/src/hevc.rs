@@ -276,11 +276,14 @@ pub fn build_hvcc(
     out.extend_from_slice(&[0xf0, 0x00]); // reserved + min_spatial_segmentation_idc = 0
     out.push(0xfc); // reserved + parallelismType = 0 (unknown)
     out.push(0xfc | info.chroma_format_idc);
-    out.push(0xf8 | info.bit_depth_luma_minus8);
-    out.push(0xf8 | info.bit_depth_chroma_minus8);
+    // 3-bit fields: depths over 15 bits (RExt's 16) do not fit; 7 says "15+".
+    out.push(0xf8 | info.bit_depth_luma_minus8.min(7));
+    out.push(0xf8 | info.bit_depth_chroma_minus8.min(7));
     out.extend_from_slice(&[0, 0]); // avgFrameRate: unspecified
                                     // constantFrameRate 0, numTemporalLayers, temporalIdNested, lengthSizeMinusOne 3.
-    out.push(((info.sub_layers & 7) << 3) | (u8::from(info.temporal_id_nesting) << 2) | 3);
+                                    // numTemporalLayers is 3 bits: 8 sub-layers are written as 7 ("7 or more").
+    let layers = info.sub_layers.min(7);
+    out.push((layers << 3) | (u8::from(info.temporal_id_nesting) << 2) | 3);
     out.push(3); // numOfArrays
     for (ty, nal) in [(types::VPS, vps), (types::SPS, sps), (types::PPS, pps)] {
         let len = u16::try_from(nal.len()).map_err(|_| H264Error::TooLarge(nal.len()))?;

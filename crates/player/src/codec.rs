@@ -24,17 +24,26 @@ impl Codec {
     }
 }
 
-/// What the tile says when neither WebCodecs nor the Wasm decoder can play
-/// `codec_string`: which codec, and what to do about it.
-pub fn unplayable_message(codec_string: &str) -> String {
+/// What the tile says when no decoder here can play `codec_string`: which
+/// codec, and what to do about it. `wasm_forced`: the page asked for the
+/// Wasm decoder (`decoder="wasm"`), which plays H.264 only.
+pub fn unplayable_message(codec_string: &str, wasm_forced: bool) -> String {
+    let name = match Codec::of(codec_string) {
+        Codec::H265 => format!("H.265 ({codec_string})"),
+        _ => codec_string.to_owned(),
+    };
+    if wasm_forced {
+        return format!(
+            "The Wasm decoder (decoder=\"wasm\") plays H.264 only and this camera sends {name}: \
+             use decoder=\"auto\", or set the camera to H.264."
+        );
+    }
     match Codec::of(codec_string) {
         Codec::H265 => format!(
-            "This browser cannot decode H.265 ({codec_string}). Use Safari, or Chrome or Edge \
-             on a device with H.265 hardware decoding — or set the camera (or its substream) to H.264."
+            "This browser cannot decode {name}. Use Safari, or Chrome or Edge on a device \
+             with H.265 hardware decoding — or set the camera (or its substream) to H.264."
         ),
-        _ => format!(
-            "This browser cannot decode {codec_string}: set the camera to H.264."
-        ),
+        _ => format!("This browser cannot decode {name}: set the camera to H.264."),
     }
 }
 
@@ -55,8 +64,11 @@ mod tests {
 
     #[test]
     fn the_message_names_the_codec_and_what_to_do() {
-        let m = unplayable_message("hvc1.1.6.L93.B0");
-        assert!(m.contains("H.265 (hvc1.1.6.L93.B0)"), "{m}");
+        let m = unplayable_message("hvc1.1.6.L93.B0", false);
+        assert!(m.contains("cannot decode H.265 (hvc1.1.6.L93.B0)"), "{m}");
         assert!(m.contains("H.264"), "{m}");
+        let m = unplayable_message("hvc1.1.6.L93.B0", true);
+        assert!(m.contains("H.264 only"), "{m}");
+        assert!(m.contains("decoder=\"auto\""), "{m}");
     }
 }

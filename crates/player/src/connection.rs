@@ -84,6 +84,8 @@ pub trait WatchSink {
     /// The camera's state as the relay reports it (`welcome`, then every
     /// change); told at once when the element starts watching, if known.
     fn on_status(&self, status: &CameraState);
+    /// The socket is down and being retried: no status is known.
+    fn on_watch_lost(&self);
 }
 
 struct Attachment {
@@ -597,8 +599,15 @@ impl Connection {
             old.ws.set_onmessage(None);
             old.ws.set_onclose(None);
         }
+        // What the relay said of its cameras is stale until the next `welcome`.
+        let watched: Vec<String> = self.statuses.borrow_mut().drain().map(|(c, _)| c).collect();
         for sink in self.sinks(|_| true) {
             sink.on_link_lost();
+        }
+        for camera in watched {
+            for sink in self.alert_sinks(&camera) {
+                sink.on_watch_lost();
+            }
         }
         self.schedule_retry();
     }

@@ -40,6 +40,7 @@ use crate::connection::{self, ChannelSink, Connection, Credentials, Member, Watc
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
 use crate::gl;
+use crate::join::Join;
 use crate::meter::Meter;
 use crate::now_ms;
 use crate::ptz::Velocity;
@@ -48,6 +49,10 @@ use crate::relay_url::websocket_url;
 use crate::state::PlayerState;
 use crate::view::View;
 use crate::visibility::Visibility;
+
+/// A picture painted less than this behind the relay's receipt of its frame
+/// is live (`timeToLiveMs`).
+const LIVE_MS: f64 = 100.0;
 
 /// Counters a page (and the tests) can read through `element.getStats()`.
 #[derive(Debug, Default)]
@@ -64,6 +69,11 @@ struct Stats {
     /// `performance.now()` when the element (re)started.
     started_at: f64,
     time_to_first_frame_ms: Option<f64>,
+    /// Start → the first picture painted less than [`LIVE_MS`] behind the
+    /// relay's receipt of its frame.
+    time_to_live_ms: Option<f64>,
+    /// Decoded but not painted: behind the live edge during a fast start (`join.rs`).
+    caught_up: u32,
     /// The decoder's latest complaint, for `stats.lastError`.
     last_error: Option<String>,
     /// How the latest picture was painted: `canvas2d` or `webgl`.
@@ -82,8 +92,10 @@ struct Player {
     decoder: RefCell<Option<Box<dyn Decoder>>>,
     /// WebCodecs failed on this stream before painting anything: `auto` uses Wasm.
     webcodecs_failed: Cell<bool>,
-    /// Neither decoder can play this stream's codec here: what the tile says.
-    unplayable: RefCell<Option<String>>,
+    /// Which pictures of a fast-start burst are painted.
+    joining: RefCell<Join>,
+    /// No decoder here plays this stream's codec: the codec and what the tile says.
+    unplayable: RefCell<Option<(String, String)>>,
     config: RefCell<Option<StreamConfig>>,
     link: RefCell<Option<(Rc<Connection>, u32)>>,
     /// Where this element hears its camera's alerts: the connection, the
@@ -134,6 +146,7 @@ impl CamPlayerCore {
                 visibility,
                 decoder: RefCell::new(None),
                 webcodecs_failed: Cell::new(false),
+                joining: RefCell::new(Join::default()),
                 unplayable: RefCell::new(None),
                 config: RefCell::new(None),
                 link: RefCell::new(None),
@@ -337,6 +350,7 @@ impl Player {
             drop(left);
         }
         self.next_picture.borrow_mut().take();
+        self.unplayable.borrow_mut().take();
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
@@ -470,9 +484,12 @@ impl Player {
             .alert_watch
             .borrow()
             .as_ref()
-            .and_then(|(conn, _, camera)| conn.status(camera));
-        if let Some(status) = status {
-            self.set_state(PlayerState::paused(&status));
+            .map(|(conn, _, camera)| (conn.is_up(), conn.status(camera)));
+        match status {
+            Some((true, Some(status))) => self.set_state(PlayerState::paused(&status)),
+            // The socket is down: nothing is known of the camera now.
+            Some((false, _)) => self.set_state(PlayerState::Reconnecting(None)),
+            _ => {}
         }
     }
 
@@ -527,6 +544,8 @@ impl Player {
         }
         self.decoder.borrow_mut().take();
         self.config.borrow_mut().take();
+        // A Wasm picture on its way to the screen stays off it.
+        self.next_picture.borrow_mut().take();
         self.stats.borrow_mut().meter.restart();
     }
 
@@ -554,7 +573,10 @@ impl Player {
             }
         }
         if current.is_none_or(|(_, broken)| broken) {
-            if !self.wants_webcodecs() && !Codec::of(&config.codec).wasm_decodes() {
+            // No Wasm decoder for this codec, and WebCodecs is not to be
+            // used or has failed on the stream (also when forced).
+            let no_webcodecs = !self.wants_webcodecs() || self.webcodecs_failed.get();
+            if no_webcodecs && !Codec::of(&config.codec).wasm_decodes() {
                 self.cannot_play(&config.codec);
                 return Ok(());
             }
@@ -567,6 +589,7 @@ impl Player {
             }
             self.view.show_decoder(decoder.kind().label());
             *self.decoder.borrow_mut() = Some(decoder);
+            self.joining.borrow_mut().restart(now_ms());
         } else if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
             if decoder.config() != Some(&config) {
                 decoder.configure(&config)?;
@@ -630,8 +653,12 @@ impl Player {
     /// what to do (instead of "Connecting…" for ever), and an `error` event
     /// (`code: "unsupported_codec"`) tells the page, once per stream.
     fn cannot_play(&self, codec: &str) {
-        let message = codec::unplayable_message(codec);
-        let told = self.unplayable.replace(Some(message.clone())).as_ref() == Some(&message);
+        let forced =
+            Preference::parse(self.host.get_attribute("decoder").as_deref()) == Preference::Wasm;
+        let message = codec::unplayable_message(codec, forced);
+        let entry = Some((codec.to_owned(), message.clone()));
+        let told = *self.unplayable.borrow() == entry;
+        *self.unplayable.borrow_mut() = entry;
         self.set_state(PlayerState::Unsupported(message.clone()));
         if !told {
             self.fire_error_with_code("decoder", Some("unsupported_codec"), &message);
@@ -660,6 +687,7 @@ impl Player {
         let me = self.me.clone();
         if webcodecs {
             let on_frame = move |frame: VideoFrame| match me.upgrade() {
+                Some(player) if !player.paints(frame.timestamp() as i64) => frame.close(),
                 Some(player) => {
                     let output_at = now_ms();
                     let timestamp = Some(frame.timestamp() as i64);
@@ -696,6 +724,9 @@ impl Player {
     /// (WebCodecs pictures are painted as they come: `drawImage` of a
     /// `VideoFrame` is cheap, and waiting for the refresh would add latency.)
     fn paint_at_next_refresh(&self, frame: WorkerFrame, gl: Option<Rc<gl::YuvGl>>) {
+        if !self.paints(frame.timestamp_us) {
+            return;
+        }
         let replaced = self
             .next_picture
             .borrow_mut()
@@ -726,6 +757,16 @@ impl Player {
         }
     }
 
+    /// Whether to paint the picture of `timestamp_us` just decoded: not while
+    /// catching up through a fast-start burst (`join.rs`), counted then.
+    fn paints(&self, timestamp_us: i64) -> bool {
+        let paint = self.joining.borrow_mut().paint(timestamp_us, now_ms());
+        if !paint {
+            self.stats.borrow_mut().caught_up += 1;
+        }
+        paint
+    }
+
     /// Counts a painted picture (or reports a failed paint) and goes live.
     /// A picture was painted (or failed to be); `output_at`: when it came
     /// out of the decoder, on the page's clock.
@@ -749,9 +790,12 @@ impl Player {
                 stats.time_to_first_frame_ms = Some(now_ms() - stats.started_at);
             }
             let now = now_ms();
-            stats
+            let latency = stats
                 .meter
                 .painted(timestamp_us, now, js_sys::Date::now() * 1000.0);
+            if stats.time_to_live_ms.is_none() && latency.is_some_and(|l| l < LIVE_MS) {
+                stats.time_to_live_ms = Some(now - stats.started_at);
+            }
             stats.meter.paint_took(now - output_at);
             stats.painted == 1
         };
@@ -866,6 +910,8 @@ impl Player {
         set("width", s.width.into())?;
         set("height", s.height.into())?;
         set("timeToFirstFrameMs", opt(s.time_to_first_frame_ms))?;
+        set("timeToLiveMs", opt(s.time_to_live_ms))?;
+        set("framesCaughtUp", s.caught_up.into())?;
         set("fps", f.fps.into())?;
         set("bitrateBps", f.bitrate_bps.into())?;
         set("latencyMs", opt(f.relay_to_paint_ms))?;
@@ -893,10 +939,19 @@ impl Player {
 
 impl ChannelSink for Player {
     fn on_config(&self, config: &StreamConfig) {
-        let old = self.config.replace(Some(config.clone()));
-        // Another codec: playable until found not to be.
-        let same_codec = old.is_some_and(|old| old.codec == config.codec);
-        if !same_codec && self.unplayable.borrow_mut().take().is_some() {
+        // A burst may follow (a subscription, the socket's comeback); on a
+        // live stream the next picture is at the edge at once anyway.
+        self.joining.borrow_mut().restart(now_ms());
+        *self.config.borrow_mut() = Some(config.clone());
+        // Another codec than the one found unplayable: playable until found
+        // not to be (the same one again, after a pause: said already).
+        let other_codec = self
+            .unplayable
+            .borrow()
+            .as_ref()
+            .is_some_and(|(codec, _)| *codec != config.codec);
+        if other_codec {
+            self.unplayable.borrow_mut().take();
             self.set_state(PlayerState::Connecting);
         }
         self.check_webcodecs_support(config);
@@ -917,6 +972,7 @@ impl ChannelSink for Player {
                 now_ms(),
             );
         }
+        self.joining.borrow_mut().arrived(header.timestamp_us);
         if let Err(e) = self.ensure_decoder() {
             web_sys::console::warn_2(&"Sightline: decoder unavailable".into(), &e);
             return;
@@ -946,7 +1002,7 @@ impl ChannelSink for Player {
         let unplayable = self.unplayable.borrow().clone();
         match unplayable {
             // Online, but nothing to paint with: keep saying why.
-            Some(message) if *status == CameraState::Online => {
+            Some((_, message)) if *status == CameraState::Online => {
                 self.set_state(PlayerState::Unsupported(message))
             }
             _ => self.set_state(PlayerState::from_camera(status, painting)),
@@ -1038,6 +1094,12 @@ impl WatchSink for Player {
 
     fn on_alerts_reset(&self) {
         self.draw_alerts(false);
+    }
+
+    fn on_watch_lost(&self) {
+        if self.link.borrow().is_none() && self.in_document.get() {
+            self.set_state(PlayerState::Reconnecting(None));
+        }
     }
 
     fn on_status(&self, status: &CameraState) {

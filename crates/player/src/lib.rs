@@ -32,6 +32,7 @@
 pub mod alerts;
 pub mod codec;
 pub mod credentials;
+pub mod join;
 pub mod live;
 pub mod meter;
 pub mod ptz;

@@ -20,8 +20,11 @@
 /// keyframe (half a second at 30 fps: network jitter alone never gets there).
 pub const MAX_QUEUE: u32 = 15;
 /// The limit during a fast-start burst: a decoder that never drains its queue
-/// must not grow it without bound either.
-pub const MAX_CATCH_UP_QUEUE: u32 = 150;
+/// must not grow it without bound either. As many as the relay caches (its
+/// `MAX_GOP_FRAMES`, 20 s at 30 fps): at 150, joining a camera with a 10 s GOP
+/// past its middle skipped the rest of the burst and waited for the next
+/// keyframe, seconds later.
+pub const MAX_CATCH_UP_QUEUE: u32 = 600;
 
 /// What to do with one access unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -89,12 +89,11 @@ impl Meter {
     }
 
     /// A picture was painted. `wall_us`: the wall clock, µs since the epoch.
-    pub fn painted(&mut self, timestamp_us: Option<i64>, now_ms: f64, wall_us: f64) {
+    /// Returns its latency, the relay's receive time → painted (ms), when known.
+    pub fn painted(&mut self, timestamp_us: Option<i64>, now_ms: f64, wall_us: f64) -> Option<f64> {
         self.roll(now_ms);
         self.painted += 1;
-        let Some(ts) = timestamp_us else {
-            return;
-        };
+        let ts = timestamp_us?;
         // Pictures come out in presentation order, not always arrival order
         // (B-frames): find this one, and forget access units older than it
         // by arrival that produced no picture.
@@ -108,12 +107,15 @@ impl Meter {
                 }
                 self.recent.push_back(now_ms - arrival);
             }
-            if relay_us > 0 {
-                self.relay_sum += (wall_us - relay_us as f64) / 1000.0;
-                self.relay_matched += 1;
-            }
             self.matched += 1;
+            if relay_us > 0 {
+                let latency = (wall_us - relay_us as f64) / 1000.0;
+                self.relay_sum += latency;
+                self.relay_matched += 1;
+                return Some(latency);
+            }
         }
+        None
     }
 
     /// The picture just painted had left the decoder `ms` before. Call after

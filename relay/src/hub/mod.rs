@@ -148,12 +148,20 @@ pub struct Feed {
     state: Mutex<FeedState>,
     live: broadcast::Sender<Frame>,
     status: watch::Sender<CameraState>,
+    /// The hub's one channel of every camera's status changes (none for a
+    /// feed outside the hub).
+    changes: Option<broadcast::Sender<Arc<StatusChange>>>,
     /// Receivers of `live` that are the relay's own, not viewers.
     internal: Arc<AtomicUsize>,
 }
 
 impl Feed {
-    fn new(id: String, name: String, channel: u16) -> Feed {
+    fn new(
+        id: String,
+        name: String,
+        channel: u16,
+        changes: Option<broadcast::Sender<Arc<StatusChange>>>,
+    ) -> Feed {
         Feed {
             id,
             name,
@@ -168,6 +176,7 @@ impl Feed {
             }),
             live: broadcast::channel(VIEWER_QUEUE_FRAMES).0,
             status: watch::channel(CameraState::Connecting).0,
+            changes,
             internal: Arc::default(),
         }
     }
@@ -175,7 +184,7 @@ impl Feed {
     /// A feed outside the hub, nobody's to watch: a camera's substream read
     /// only for motion detection (`detect_url`).
     pub fn standalone(id: &str, name: &str) -> Arc<Feed> {
-        Arc::new(Feed::new(id.to_owned(), name.to_owned(), 0))
+        Arc::new(Feed::new(id.to_owned(), name.to_owned(), 0, None))
     }
 
     /// Keeps the last seconds of video for alert clips from now on.
@@ -321,11 +330,19 @@ impl Feed {
 
     /// Publishes the camera's state; viewers are told only when it changes.
     pub fn set_status(&self, status: CameraState) {
-        self.status.send_if_modified(|current| {
+        let changed = self.status.send_if_modified(|current| {
             let changed = *current != status;
-            *current = status;
+            *current = status.clone();
             changed
         });
+        if let (true, Some(changes)) = (changed, &self.changes) {
+            let change = StatusChange {
+                camera: self.id.clone(),
+                status,
+            };
+            // No session listening is fine.
+            let _ = changes.send(Arc::new(change));
+        }
     }
 
     /// The camera's state now and every change after.
@@ -355,12 +372,37 @@ impl Feed {
 }
 
 /// All cameras of this relay.
-#[derive(Default)]
 pub struct Hub {
     feeds: Vec<Arc<Feed>>,
     by_id: HashMap<String, usize>,
+    /// Every camera's status changes, for every session: one receiver per
+    /// socket, whatever the number of cameras (a watch per camera per socket
+    /// would be polled on every frame the socket sends).
+    status_changes: broadcast::Sender<Arc<StatusChange>>,
     /// WebSocket sessions open now (one per page, whatever its number of players).
     sessions: AtomicUsize,
+}
+
+/// A camera's new status.
+#[derive(Debug)]
+pub struct StatusChange {
+    pub camera: String,
+    pub status: CameraState,
+}
+
+/// Status changes a session may fall behind by before it is sent every
+/// camera's status afresh (they change seldom: this is a burst of hundreds).
+const STATUS_QUEUE: usize = 256;
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            feeds: Vec::new(),
+            by_id: HashMap::new(),
+            status_changes: broadcast::channel(STATUS_QUEUE).0,
+            sessions: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// Counts one open session while it lives.
@@ -388,10 +430,16 @@ impl Hub {
             return Err(HubError::DuplicateId(id.to_owned()));
         }
         let channel = u16::try_from(self.feeds.len()).map_err(|_| HubError::TooMany)?;
-        let feed = Arc::new(Feed::new(id.to_owned(), name.to_owned(), channel));
+        let changes = Some(self.status_changes.clone());
+        let feed = Arc::new(Feed::new(id.to_owned(), name.to_owned(), channel, changes));
         self.by_id.insert(id.to_owned(), self.feeds.len());
         self.feeds.push(feed.clone());
         Ok(feed)
+    }
+
+    /// Every camera's status changes from now on.
+    pub fn subscribe_statuses(&self) -> broadcast::Receiver<Arc<StatusChange>> {
+        self.status_changes.subscribe()
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<Feed>> {

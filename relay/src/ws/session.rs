@@ -28,7 +28,7 @@ use crate::auth::policy::{self, WsAccess};
 use crate::auth::{Auth, Caller, Via};
 use crate::error::{Error, ErrorKind};
 use crate::http::{visible_cameras, AppState};
-use crate::hub::{Feed, Frame, Hub, Params};
+use crate::hub::{Feed, Frame, Hub, Params, StatusChange};
 use crate::ptz::controller::{Ask, Asker, Notice, Snapshot};
 use crate::ptz::rules::Operator;
 use crate::ptz::{Ptz, SessionId};
@@ -114,6 +114,7 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
     } = state;
     let _open = hub.session_opened();
     let (notices_tx, notices) = mpsc::channel(PTZ_NOTICES);
+    let status_changes = hub.subscribe_statuses();
     let mut session = Session {
         id: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         hub,
@@ -130,7 +131,7 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         socket,
         viewers: HashMap::new(),
         frames: StreamMap::new(),
-        statuses: StreamMap::new(),
+        status_changes,
         alert_changes: alerts.subscribe(),
         alerts,
         dropped: 0,
@@ -198,11 +199,12 @@ struct Session {
     socket: Socket,
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
-    /// The status of every camera this caller may see, watched or not (from
-    /// `welcome` on): a paused tile shows its camera's real state, and the
-    /// page counts cameras online without subscribing to them. Statuses
-    /// change seldom; one watch per camera per socket costs a few hundred bytes.
-    statuses: StreamMap<String, WatchStream<sightline_wire::CameraState>>,
+    /// Every camera's status changes (subscribed when the session began, so
+    /// none between `welcome`'s reading and the first change is lost); those
+    /// of cameras this caller may see go out, watched or not: a paused tile
+    /// shows its camera's real state, and the page counts cameras online
+    /// without subscribing to them.
+    status_changes: broadcast::Receiver<Arc<StatusChange>>,
     alerts: Arc<Alerts>,
     /// Every alert change; only those of cameras this caller may see go out.
     alert_changes: broadcast::Receiver<Arc<AlertChange>>,
@@ -247,8 +249,8 @@ impl Session {
                 Some((channel, item)) = self.frames.next(), if !self.frames.is_empty() => {
                     self.on_frame(channel, item).await
                 }
-                Some((camera, status)) = self.statuses.next(), if !self.statuses.is_empty() => {
-                    self.send_json(&ServerMessage::CameraStatus { camera, status }).await
+                change = self.status_changes.recv(), if self.caller.is_some() => {
+                    self.on_status(change).await
                 }
                 change = self.alert_changes.recv() => self.on_alert(change).await,
                 Some((channel, state)) = self.ptz_states.next(), if !self.ptz_states.is_empty() => {
@@ -299,15 +301,6 @@ impl Session {
                     };
                     tracing::Span::current().record("user", caller.name.as_str());
                     let cameras = visible_cameras(&self.hub, &self.ptz, &caller);
-                    // Grants do not change under an open socket (a change
-                    // closes it), so the cameras watched here stay the ones
-                    // this caller may see. Changes only: `welcome` says the state now.
-                    for camera in &cameras {
-                        if let Some(feed) = self.hub.get(&camera.id) {
-                            let changes = WatchStream::from_changes(feed.subscribe_status());
-                            self.statuses.insert(camera.id.clone(), changes);
-                        }
-                    }
                     let user = self.auth.enabled().then(|| WhoAmI {
                         name: caller.name.clone(),
                         role: caller.role.to_string(),
@@ -412,6 +405,34 @@ impl Session {
                     .await?;
                 Err(End::Revoked)
             }
+        }
+    }
+
+    /// A camera's new status, if this caller may see it; after falling
+    /// behind, every visible camera's status now.
+    async fn on_status(
+        &mut self,
+        change: Result<Arc<StatusChange>, broadcast::error::RecvError>,
+    ) -> Result<(), End> {
+        match change {
+            Ok(change) if self.may_view(&change.camera) => {
+                let (camera, status) = (change.camera.clone(), change.status.clone());
+                self.send_json(&ServerMessage::CameraStatus { camera, status })
+                    .await
+            }
+            Ok(_) => Ok(()),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let feeds: Vec<Arc<Feed>> = self.hub.feeds().to_vec();
+                for feed in feeds {
+                    if self.may_view(&feed.id) {
+                        let (camera, status) = (feed.id.clone(), feed.status());
+                        self.send_json(&ServerMessage::CameraStatus { camera, status })
+                            .await?;
+                    }
+                }
+                Ok(())
+            }
+            Err(broadcast::error::RecvError::Closed) => Ok(()),
         }
     }
 

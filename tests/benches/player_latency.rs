@@ -11,6 +11,14 @@
 //!   burst, is not counted by the player), and painting's share of it
 //!   (`paintMs`: out of the decoder → painted).
 //!
+//! - time to live, joining a 1080p30 camera whose keyframes come every 2 s
+//!   and every 10 s, 90 % of the way into its GOP (the fast-start burst is
+//!   then 54 and 270 frames): the element's start → first picture painted,
+//!   and → first picture less than 100 ms behind the relay's receipt
+//!   (`timeToLiveMs`); the goal is time to live ≤ 1.5 × time to first frame
+//!   with WebCodecs at 10 s. A fresh relay per run puts the join at the same
+//!   point of the GOP.
+//!
 //! The relay replays a recorded clip (from `SIGHTLINE_BENCH_DIR`, made by
 //! `cargo xtask bench` with ffmpeg) as the one camera. 5 runs each; printed as
 //! markdown rows for xtask's table, one line each starting with `ROW|`.
@@ -23,7 +31,7 @@ use serde_json::json;
 use sightline_relay::Relay;
 use sightline_relay::ReplayOptions;
 use sightline_relay::Source;
-use sightline_testkit::{median_min_max, relay_config, Browser, ALL_LIVE};
+use sightline_testkit::{median_min_max, relay_config, Browser, Received, RelayClient, ALL_LIVE};
 
 const RUNS: usize = 5;
 /// Playback before the latency percentiles are read: the player's 300-picture
@@ -116,6 +124,92 @@ async fn measure(clip: &Path, size: &str, decoder: &str) -> anyhow::Result<Strin
     .join("\n"))
 }
 
+/// One join: (time to first frame, time to live, pictures decoded unpainted), ms but the last.
+async fn join_once(clip: &Path, gop_frames: usize, decoder: &str) -> anyhow::Result<[f64; 3]> {
+    let source = Source::Replay(ReplayOptions {
+        path: clip.to_path_buf(),
+        fps: 30,
+    });
+    let relay = Relay::start(relay_config(vec![("cam", source)])?).await?;
+    let browser = Browser::launch(&[]).await?;
+    let result = async {
+        // The replay starts at the clip's first keyframe: 90 % of a GOP later.
+        let mut client = RelayClient::connect(relay.local_addr(), None).await?;
+        client.subscribe("cam").await?;
+        let mut frames = 0;
+        while frames < gop_frames * 9 / 10 {
+            if let Received::Frame(..) = client.next().await? {
+                frames += 1;
+            }
+        }
+        browser
+            .open(&format!("http://{}/?decoder={decoder}", relay.local_addr()))
+            .await?;
+        let stats = browser
+            .run(
+                r#"const [done] = arguments;
+                   customElements.whenDefined("cam-player").then(() => {
+                     const el = document.querySelector("cam-player");
+                     const t0 = performance.now();
+                     (function look() {
+                       const s = el && el.getStats();
+                       if ((s && s.timeToLiveMs != null) || performance.now() - t0 > 30000) return done(s);
+                       requestAnimationFrame(look);
+                     })();
+                   });"#,
+                vec![],
+            )
+            .await?;
+        anyhow::ensure!(stats["decoder"] == json!(decoder), "{stats}");
+        let get = |k: &str| {
+            stats[k]
+                .as_f64()
+                .with_context(|| format!("no {k}: {stats}"))
+        };
+        Ok([
+            get("timeToFirstFrameMs")?,
+            get("timeToLiveMs")?,
+            get("framesCaughtUp")?,
+        ])
+    }
+    .await;
+    let _ = browser.close().await;
+    relay.shutdown().await?;
+    result
+}
+
+async fn measure_join(
+    clip: &Path,
+    gop: &str,
+    gop_frames: usize,
+    decoder: &str,
+) -> anyhow::Result<String> {
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        runs.push(
+            join_once(clip, gop_frames, decoder)
+                .await
+                .with_context(|| format!("joining a {gop} GOP with {decoder}"))?,
+        );
+    }
+    let column = |i: usize| median_min_max(runs.iter().map(|r| r[i]).collect::<Vec<f64>>());
+    let row = |what: &str, unit: &str, (m, lo, hi): (f64, f64, f64)| {
+        format!("ROW| {what}, 1080p30, {gop} GOP, joined 90 % in | {decoder} | {m:.1}{unit} | {lo:.1} | {hi:.1} |")
+    };
+    let ratio = median_min_max(runs.iter().map(|r| r[1] / r[0]).collect::<Vec<f64>>());
+    Ok([
+        row("time to first frame", " ms", column(0)),
+        row(
+            "time to live (first picture < 100 ms behind)",
+            " ms",
+            column(1),
+        ),
+        row("time to live ÷ time to first frame", "", ratio),
+        row("burst pictures decoded, not painted", "", column(2)),
+    ]
+    .join("\n"))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let dir = std::env::var_os("SIGHTLINE_BENCH_DIR")
@@ -127,6 +221,15 @@ async fn main() -> anyhow::Result<()> {
     ] {
         for decoder in ["webcodecs", "wasm"] {
             let rows = measure(&dir.join(clip), size, decoder).await?;
+            println!("{rows}");
+        }
+    }
+    for (clip, gop, frames) in [
+        ("1920x1080_gop2.h264", "2 s", 60),
+        ("1920x1080_gop10.h264", "10 s", 300),
+    ] {
+        for decoder in ["webcodecs", "wasm"] {
+            let rows = measure_join(&dir.join(clip), gop, frames, decoder).await?;
             println!("{rows}");
         }
     }

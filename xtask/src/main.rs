@@ -557,6 +557,33 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             ])
             .arg(&file))?;
     }
+    if want("player") {
+        for gop in [2, 10] {
+            let file = streams.join(format!("1920x1080_gop{gop}.h264"));
+            if file.is_file() {
+                continue;
+            }
+            say(&format!(
+                "making the 1080p stream with a {gop} s GOP with ffmpeg"
+            ));
+            // 20 s, a keyframe every `gop` seconds and none in between
+            // (no scene-cut keyframes), as a camera's "smart codec" sends.
+            run(Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg("testsrc2=size=1920x1080:rate=30")
+                .args(["-frames:v", "600", "-c:v", "libx264", "-profile:v", "high"])
+                .args([
+                    "-bf",
+                    "0",
+                    "-g",
+                    &(gop * 30).to_string(),
+                    "-sc_threshold",
+                    "0",
+                ])
+                .args(["-b:v", "4M", "-pix_fmt", "yuv420p"])
+                .arg(&file))?;
+        }
+    }
     if want("alerts") {
         for (size, bitrate) in [
             ("640x360", "600k"),
@@ -636,7 +663,7 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
         (
             "player",
             "player_latency",
-            "time to first frame and player latency in headless Chromium (5 runs each)",
+            "time to first frame, player latency and time to live (long GOPs) in headless Chromium (5 runs each)",
         ),
         (
             "page",

@@ -19,6 +19,8 @@ Mounts, each a fresh live pipeline per client:
            differs from presentation order): a flat grey whose level is a
            counter, 4 steps brighter every frame (wrapping at 256), so a page
            reading the canvas sees whether pictures come in order.
+  /alaw    H.264 video and G.711 A-law audio (8 kHz mono, a 440 Hz tone).
+  /aac     H.264 video and AAC-LC audio (48 kHz mono, a 440 Hz tone).
   /clip    (with --clip FILE.mp4) that recorded H.264, played in real time and
            not re-encoded: many cameras for the ingest benchmark cost the server
            only demuxing and packetising.
@@ -215,6 +217,29 @@ def main():
     )
     bframes.connect("media-configure", lambda _f, media: count_in_grey(media))
     factories.append(("/bframes", bframes))
+
+    video = (
+        f"videotestsrc is-live=true pattern=ball "
+        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
+        f"! x264enc tune=zerolatency speed-preset=ultrafast bitrate={args.kbps} "
+        f"key-int-max={args.fps * 2} ! rtph264pay name=pay0 pt=96 config-interval=-1"
+    )
+    # 20 ms G.711 packets, as cameras send; AAC frames are 1024 samples.
+    for name, samples, audio in (
+        ("alaw", 160, "audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"),
+        (
+            "aac",
+            1024,
+            "audio/x-raw,rate=48000,channels=1 ! voaacenc bitrate=64000 "
+            "! rtpmp4gpay name=pay1 pt=97",
+        ),
+    ):
+        f = GstRtspServer.RTSPMediaFactory()
+        f.set_launch(
+            f"( {video} audiotestsrc is-live=true wave=sine freq=440 "
+            f"samplesperbuffer={samples} ! {audio} )"
+        )
+        factories.append((f"/{name}", f))
 
     if args.clip:
         clip = GstRtspServer.RTSPMediaFactory()

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use serde_json::{json, Value};
 use sightline_relay::Relay;
 use sightline_relay::{RtspSource, Source, Transport};
@@ -13,7 +14,7 @@ use sightline_testkit::{
     eventually, http_get, metric, rss_bytes, start_relay_with, Browser, Received, RelayClient,
     RtspServer, ALL_LIVE, WAIT_LIVE,
 };
-use sightline_wire::{CameraState, FrameFlags, ServerMessage};
+use sightline_wire::{CameraState, ClientMessage, FrameFlags, ServerMessage};
 use tokio::sync::Mutex;
 
 /// One suite at a time: each runs x264 and a browser on a 2-core machine.
@@ -820,4 +821,117 @@ async fn a_stream_with_b_frames_is_painted_in_order() {
     let _ = browser.close().await;
     relay.shutdown().await.expect("clean shutdown");
     result.expect("B-frames in order");
+}
+
+/// Reads `client` until `video` video frames have come: their count, the
+/// sizes of the audio frames on the way, and the audio configs.
+async fn count_frames(
+    client: &mut RelayClient,
+    video: usize,
+) -> anyhow::Result<(usize, Vec<usize>, Vec<sightline_wire::AudioConfig>)> {
+    let (mut videos, mut audios, mut configs) = (0, Vec::new(), Vec::new());
+    while videos < video {
+        match client.next().await? {
+            Received::Frame(h, payload) if h.kind == sightline_wire::FrameKind::Audio => {
+                anyhow::ensure!(h.flags.contains(FrameFlags::KEYFRAME), "{h:?}");
+                audios.push(payload.len());
+            }
+            Received::Frame(..) => videos += 1,
+            Received::Control(ServerMessage::AudioConfig { config, .. }) => configs.push(config),
+            Received::Control(_) => {}
+        }
+    }
+    Ok((videos, audios, configs))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cameras_audio_reaches_only_the_sockets_that_turn_it_on() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let relay = start_relay_with(vec![
+        ("alaw", rtsp(&server, "alaw", Transport::Tcp, None)),
+        ("aac", rtsp(&server, "aac", Transport::Tcp, None)),
+        ("mute", rtsp(&server, "baseline-tcp", Transport::Tcp, None)),
+    ])
+    .await
+    .expect("relay");
+    let result = async {
+        for (camera, codec, rate) in [("alaw", "alaw", 8000), ("aac", "mp4a.40.2", 48_000)] {
+            let mut client = watch_online(&relay, camera).await;
+            // Subscribed: told of the audio, sent none.
+            let (_, audio, configs) = count_frames(&mut client, 30).await?;
+            anyhow::ensure!(audio.is_empty(), "{camera}: audio nobody asked for");
+            // (Told when subscribing, or when the camera came online.)
+            client
+                .send(&ClientMessage::Audio {
+                    id: 9,
+                    camera: camera.into(),
+                    on: true,
+                })
+                .await?;
+            let (_, audio, more) = count_frames(&mut client, 60).await?;
+            let config = configs
+                .into_iter()
+                .chain(more)
+                .last()
+                .context("an audio_config")?;
+            println!(
+                "{camera}: {config:?}, {} audio frames with 60 video frames",
+                audio.len()
+            );
+            anyhow::ensure!(
+                config.codec == codec && config.sample_rate == rate,
+                "{config:?}"
+            );
+            anyhow::ensure!(config.channels == 1, "{config:?}");
+            anyhow::ensure!(
+                (codec == "alaw") == config.description.is_empty(),
+                "AAC comes with its AudioSpecificConfig: {config:?}"
+            );
+            // 2 s of video: about 2 s of audio frames (20 ms G.711 packets,
+            // 1024-sample AAC frames), none empty.
+            anyhow::ensure!(audio.len() >= 40, "{camera}: {} audio frames", audio.len());
+            anyhow::ensure!(audio.iter().all(|&n| n > 0));
+            // Off again: after what was in flight, none.
+            client
+                .send(&ClientMessage::Audio {
+                    id: 10,
+                    camera: camera.into(),
+                    on: false,
+                })
+                .await?;
+            count_frames(&mut client, 10).await?;
+            let (_, audio, _) = count_frames(&mut client, 30).await?;
+            anyhow::ensure!(audio.is_empty(), "{camera}: audio after turning it off");
+        }
+        // A camera without audio: no config, no audio, no error; video as ever.
+        let mut client = watch_online(&relay, "mute").await;
+        client
+            .send(&ClientMessage::Audio {
+                id: 11,
+                camera: "mute".into(),
+                on: true,
+            })
+            .await?;
+        let (video, audio, configs) = count_frames(&mut client, 30).await?;
+        anyhow::ensure!(video == 30 && audio.is_empty() && configs.is_empty());
+        // Audio of a camera not subscribed: refused, saying why.
+        client
+            .send(&ClientMessage::Audio {
+                id: 12,
+                camera: "alaw".into(),
+                on: true,
+            })
+            .await?;
+        let refused = client.expect_error().await?;
+        anyhow::ensure!(
+            refused.code == sightline_wire::ErrorCode::NotSubscribed,
+            "{refused:?}"
+        );
+        anyhow::ensure!(refused.request == Some(12), "{refused:?}");
+        Ok(())
+    }
+    .await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("audio on demand");
 }

@@ -55,7 +55,7 @@ const GST_PACKAGES: &[&str] = &[
 const GST_PROBE: &str = "import gi; gi.require_version('Gst', '1.0'); \
 gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; \
 Gst.init(None); import sys; \
-sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'h264parse', 'x265enc', 'rtph265pay', 'videotestsrc', 'qtdemux')) else 1)";
+sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'h264parse', 'x265enc', 'rtph265pay', 'videotestsrc', 'qtdemux', 'audiotestsrc', 'alawenc', 'rtppcmapay', 'voaacenc', 'rtpmp4gpay')) else 1)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();

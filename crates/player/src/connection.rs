@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use sightline_wire::{
-    AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, PtzAction, PtzState,
-    ServerMessage, StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
+    AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, FrameKind, MediaHeader,
+    PtzAction, PtzState, ServerMessage, StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -662,6 +662,9 @@ impl Connection {
                 return;
             }
         };
+        if header.kind != FrameKind::Video {
+            return; // audio: not asked for (see `AudioConfig` below)
+        }
         let Some(camera) = self.channels.borrow().get(&header.channel).cloned() else {
             return; // a frame still in flight after unsubscribe
         };
@@ -787,6 +790,9 @@ impl Connection {
                     _ => {}
                 }
             }
+            // The player does not turn audio on yet (it never sends `audio`),
+            // so only this news of a camera's audio arrives, and no audio frame.
+            ServerMessage::AudioConfig { .. } => {}
         }
     }
 

@@ -10,8 +10,8 @@ use tokio::process::{Child, Command};
 
 /// GStreamer's RTSP server (`tests/rtsp_server.py`, Debian packages) on loopback:
 /// mounts `/baseline-tcp`, `/baseline-udp`, `/high-tcp`, `/high-udp`, `/noise`,
-/// `/switch`, `/flip`, `/h265`, `/gop10`, `/bframes` and, with `--clip`,
-/// `/clip`. Killed when dropped.
+/// `/switch`, `/flip`, `/h265`, `/gop10`, `/bframes`, `/alaw`, `/aac` and,
+/// with `--clip`, `/clip`. Killed when dropped.
 pub struct RtspServer {
     child: Child,
     pub port: u16,

@@ -28,6 +28,11 @@ pub enum ClientMessage {
     Subscribe { id: u32, camera: String },
     /// Stop receiving a camera. Answered by `unsubscribed` (or `error`).
     Unsubscribe { id: u32, camera: String },
+    /// Turn a subscribed camera's audio on or off for this socket (off at
+    /// subscribing: players start muted, and audio nobody hears is not
+    /// sent). Not answered when it succeeds: audio frames follow, after an
+    /// `audio_config`; `error` with `request = id` when it does not.
+    Audio { id: u32, camera: String, on: bool },
     /// Steer a camera (operators and admins with a grant for it, while it is
     /// subscribed). Not answered when it succeeds: `ptz_state` shows the
     /// effect; `error` with `request = id` when it does not. A held move is
@@ -125,6 +130,10 @@ pub enum ServerMessage {
     /// New decoder parameters for a channel (first config, or a mid-stream change
     /// such as a new resolution). Frames after it decode with this config.
     Config { channel: u16, config: StreamConfig },
+    /// The camera's audio and how to decode it: to every socket subscribed
+    /// to it when its audio becomes known (the camera connected), and before
+    /// the first audio frame to a socket that turned audio on.
+    AudioConfig { channel: u16, config: AudioConfig },
     /// Answer to `unsubscribe`: no more frames will arrive on `channel`.
     Unsubscribed {
         id: u32,
@@ -335,6 +344,18 @@ pub struct StreamConfig {
     pub coded_height: u32,
     /// The avcC record (AVCDecoderConfigurationRecord), base64 in JSON.
     #[serde(with = "base64_bytes")]
+    pub description: Vec<u8>,
+}
+
+/// A camera's audio, as WebCodecs' `AudioDecoder` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioConfig {
+    /// WebCodecs codec string: `alaw`, `ulaw` (G.711) or `mp4a.40.2` (AAC-LC).
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// AAC's AudioSpecificConfig (frames are raw AAC); empty for G.711. Base64 in JSON.
+    #[serde(with = "base64_bytes", default, skip_serializing_if = "Vec::is_empty")]
     pub description: Vec<u8>,
 }
 

@@ -12,11 +12,11 @@ pub mod control;
 pub mod media;
 
 pub use control::{
-    AlertEvent, AlertInfo, AlertSeverity, CameraInfo, CameraState, Capabilities, ClientMessage,
-    ErrorCode, PtzAction, PtzFeatures, PtzPosition, PtzPreset, PtzState, ServerMessage,
-    StreamConfig, Ticket, WhoAmI,
+    AlertEvent, AlertInfo, AlertSeverity, AudioConfig, CameraInfo, CameraState, Capabilities,
+    ClientMessage, ErrorCode, PtzAction, PtzFeatures, PtzPosition, PtzPreset, PtzState,
+    ServerMessage, StreamConfig, Ticket, WhoAmI,
 };
-pub use media::{video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
+pub use media::{audio_frame, video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
 
 /// Version of the control protocol, exchanged in `hello`/`welcome`.
 /// A relay and a player that disagree stop with [`ErrorCode::ProtocolMismatch`].

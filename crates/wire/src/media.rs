@@ -3,13 +3,15 @@
 //! ```text
 //! offset size  field
 //!      0    1  version      (MEDIA_VERSION)
-//!      1    1  kind         (1 = video access unit)
+//!      1    1  kind         (1 = video access unit, 2 = audio frame)
 //!      2    2  channel      u16 little-endian, from `subscribed`
 //!      4    1  flags        bit 0 keyframe, bit 1 discontinuity
 //!      5    3  reserved     zero
 //!      8    8  timestamp    i64 LE, presentation time in microseconds
 //!     16    8  received     u64 LE, relay wall clock at receipt, µs since the Unix epoch
-//!     24    …  payload      4-byte length-prefixed NAL units
+//!     24    …  payload      video: 4-byte length-prefixed NAL units;
+//!                           audio: one encoded frame as the codec's
+//!                           `audio_config` says (raw AAC, G.711 bytes)
 //! ```
 //! Little-endian because both ends (x86/ARM hosts, wasm32) are, and JS's
 //! `DataView` reads it directly.
@@ -25,8 +27,11 @@ pub const HEADER_LEN: usize = 24;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum FrameKind {
-    /// One H.264 access unit, length-prefixed NAL units.
+    /// One H.264 or H.265 access unit, length-prefixed NAL units.
     Video = 1,
+    /// One audio frame (only to sockets that turned the camera's audio on);
+    /// its timestamp runs on the audio stream's own clock.
+    Audio = 2,
 }
 
 /// Per-frame flags.
@@ -87,6 +92,7 @@ impl MediaHeader {
         }
         let kind = match frame[1] {
             1 => FrameKind::Video,
+            2 => FrameKind::Audio,
             other => return Err(WireError::UnknownKind(other)),
         };
         let u64_at = |at: usize| {
@@ -134,6 +140,22 @@ pub fn video_frame(
         } else {
             FrameFlags::default()
         },
+        timestamp_us,
+        received_us,
+    };
+    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+    frame.extend_from_slice(&header.to_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// One audio frame as the complete binary message audio listeners get
+/// (every audio frame decodes on its own: flagged as a keyframe).
+pub fn audio_frame(channel: u16, timestamp_us: i64, received_us: u64, payload: &[u8]) -> Vec<u8> {
+    let header = MediaHeader {
+        kind: FrameKind::Audio,
+        channel,
+        flags: FrameFlags::KEYFRAME,
         timestamp_us,
         received_us,
     };
@@ -196,6 +218,16 @@ mod tests {
             MediaHeader::parse(&b),
             Err(WireError::UnknownKind(7))
         ));
+    }
+
+    #[test]
+    fn an_audio_frame_is_its_own_kind_and_a_keyframe() {
+        let frame = audio_frame(4, 20_000, 9, b"g711");
+        let (h, payload) = MediaHeader::parse(&frame).unwrap();
+        assert_eq!(h.kind, FrameKind::Audio);
+        assert_eq!((h.channel, h.timestamp_us), (4, 20_000));
+        assert!(h.flags.contains(FrameFlags::KEYFRAME));
+        assert_eq!(payload, b"g711");
     }
 
     #[test]

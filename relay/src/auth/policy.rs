@@ -129,9 +129,9 @@ pub fn message_need(message: &sightline_wire::ClientMessage) -> MessageNeed<'_> 
     use sightline_wire::ClientMessage;
     match message {
         ClientMessage::Hello { .. } => MessageNeed::Hello,
-        ClientMessage::Subscribe { camera, .. } | ClientMessage::Unsubscribe { camera, .. } => {
-            MessageNeed::View(camera)
-        }
+        ClientMessage::Subscribe { camera, .. }
+        | ClientMessage::Unsubscribe { camera, .. }
+        | ClientMessage::Audio { camera, .. } => MessageNeed::View(camera),
         ClientMessage::Ptz { camera, .. } => MessageNeed::Steer(camera),
     }
 }
@@ -408,6 +408,11 @@ mod tests {
                 ClientMessage::Unsubscribe {
                     id: 2,
                     camera: camera.into(),
+                },
+                ClientMessage::Audio {
+                    id: 4,
+                    camera: camera.into(),
+                    on: true,
                 },
                 ClientMessage::Ptz {
                     id: 3,

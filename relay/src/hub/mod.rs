@@ -24,7 +24,10 @@ use bytes::Bytes;
 use sightline_h264::VideoParams;
 use sightline_media::{Preroll, PrerollConfig, PrerollFrame};
 use sightline_wire::media::now_us;
-use sightline_wire::{video_frame, CameraInfo, CameraState, Capabilities, StreamConfig};
+
+use sightline_wire::{
+    audio_frame, video_frame, AudioConfig, CameraInfo, CameraState, Capabilities, StreamConfig,
+};
 use tokio::sync::{broadcast, watch};
 
 use metrics::FeedStats;
@@ -76,6 +79,19 @@ pub struct Frame {
     pub params: Arc<Params>,
 }
 
+/// One audio frame as audio listeners receive it.
+#[derive(Clone, Debug)]
+pub struct AudioPacket {
+    /// The complete binary WebSocket message: header then payload.
+    pub data: Bytes,
+    /// How it decodes.
+    pub config: Arc<AudioConfig>,
+}
+
+/// Audio frames a listener may fall behind by before it misses some (about
+/// 2.5 s of 20 ms frames). Audio has no keyframes: missed frames are a gap.
+pub const AUDIO_QUEUE_FRAMES: usize = 128;
+
 /// What a new viewer starts from.
 pub struct Subscription {
     pub params: Option<Arc<Params>>,
@@ -87,6 +103,8 @@ pub struct Subscription {
 
 struct FeedState {
     params: Option<Arc<Params>>,
+    /// The camera's audio, while it sends some the browsers decode.
+    audio: Option<Arc<AudioConfig>>,
     gop: Vec<Frame>,
     gop_bytes: usize,
     /// The last seconds of video, for alert clips (only when clips are on).
@@ -147,6 +165,9 @@ pub struct Feed {
     pub stats: FeedStats,
     state: Mutex<FeedState>,
     live: broadcast::Sender<Frame>,
+    /// Audio frames, apart from video: only sockets that turned audio on
+    /// receive them, and video viewers never wait behind them.
+    audio: broadcast::Sender<AudioPacket>,
     status: watch::Sender<CameraState>,
     /// The hub's one channel of every camera's status changes (none for a
     /// feed outside the hub).
@@ -170,11 +191,13 @@ impl Feed {
             stats: FeedStats::default(),
             state: Mutex::new(FeedState {
                 params: None,
+                audio: None,
                 gop: Vec::new(),
                 gop_bytes: 0,
                 preroll: None,
             }),
             live: broadcast::channel(VIEWER_QUEUE_FRAMES).0,
+            audio: broadcast::channel(AUDIO_QUEUE_FRAMES).0,
             status: watch::channel(CameraState::Connecting).0,
             changes,
             internal: Arc::default(),
@@ -316,6 +339,38 @@ impl Feed {
         // its GOP copy or in its receiver, never both or neither.
         let _no_viewers_is_fine = self.live.send(frame);
         true
+    }
+
+    /// The camera's audio from now on (`None`: it has none the browsers
+    /// decode). Returns true when it differs from before.
+    pub fn set_audio(&self, config: Option<AudioConfig>) -> bool {
+        let mut state = self.lock();
+        if state.audio.as_deref() == config.as_ref() {
+            return false;
+        }
+        state.audio = config.map(Arc::new);
+        true
+    }
+
+    /// The camera's audio, if it has some.
+    pub fn audio(&self) -> Option<Arc<AudioConfig>> {
+        self.lock().audio.clone()
+    }
+
+    /// Publishes one audio frame to the audio listeners; false (dropped)
+    /// without an audio config.
+    pub fn publish_audio(&self, timestamp_us: i64, payload: &[u8]) -> bool {
+        let Some(config) = self.audio() else {
+            return false;
+        };
+        let data = Bytes::from(audio_frame(self.channel, timestamp_us, now_us(), payload));
+        let _no_listeners_is_fine = self.audio.send(AudioPacket { data, config });
+        true
+    }
+
+    /// Audio frames from now on.
+    pub fn subscribe_audio(&self) -> broadcast::Receiver<AudioPacket> {
+        self.audio.subscribe()
     }
 
     /// Starts a viewer: current parameters, the cached GOP, and the live ring.

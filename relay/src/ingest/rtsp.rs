@@ -18,7 +18,7 @@ use retina::client::{
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoFrame};
 use sightline_backoff::Backoff;
 use sightline_h264::{HevcParams, StreamParams, VideoParams};
-use sightline_wire::CameraState;
+use sightline_wire::{AudioConfig, CameraState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -142,9 +142,18 @@ async fn run_session(
     streamed: &mut bool,
 ) -> Result<std::convert::Infallible, IngestError> {
     let started = Instant::now();
-    let (mut demuxed, video) = tokio::time::timeout(CONNECT_TIMEOUT, connect(source))
+    let (mut demuxed, video, audio) = tokio::time::timeout(CONNECT_TIMEOUT, connect(source))
         .await
         .map_err(|_| IngestError::ConnectTimeout(CONNECT_TIMEOUT))??;
+    let audio = audio.and_then(|stream| {
+        let config = audio_config(&demuxed.streams()[stream])?;
+        Some((stream, config))
+    });
+    if let Some((_, config)) = &audio {
+        tracing::info!(camera = %feed.id, codec = %config.codec, rate = config.sample_rate, "forwarding the camera's audio");
+    }
+    feed.set_audio(audio.as_ref().map(|(_, config)| config.clone()));
+    let audio = audio.map(|(stream, _)| stream);
     let mut waiting_for_keyframe = true;
     let mut deadline = Instant::now() + NO_VIDEO_TIMEOUT;
     loop {
@@ -153,8 +162,16 @@ async fn run_session(
             Ok(None) => return Err(IngestError::Ended),
             Ok(Some(item)) => item?,
         };
-        let CodecItem::VideoFrame(frame) = item else {
-            continue;
+        let frame = match item {
+            CodecItem::VideoFrame(frame) => frame,
+            CodecItem::AudioFrame(frame) if Some(frame.stream_id()) == audio => {
+                let ts = frame.timestamp();
+                let timestamp_us = (i128::from(ts.elapsed()) * 1_000_000
+                    / i128::from(ts.clock_rate().get())) as i64;
+                feed.publish_audio(timestamp_us, frame.data());
+                continue;
+            }
+            _ => continue,
         };
         if frame.stream_id() != video {
             continue;
@@ -198,8 +215,11 @@ async fn run_session(
 }
 
 /// DESCRIBE, SETUP of the first H.264 video stream (or else the first
-/// H.265 one: more browsers decode H.264), PLAY.
-async fn connect(source: &RtspSource) -> Result<(retina::client::Demuxed, usize), IngestError> {
+/// H.265 one: more browsers decode H.264) and of the first audio stream
+/// browsers decode (G.711, AAC) if any, PLAY. The video and audio streams' indexes.
+async fn connect(
+    source: &RtspSource,
+) -> Result<(retina::client::Demuxed, usize, Option<usize>), IngestError> {
     let creds = source.username.as_ref().map(|username| Credentials {
         username: username.clone(),
         password: source.password.clone().unwrap_or_default(),
@@ -221,18 +241,59 @@ async fn connect(source: &RtspSource) -> Result<(retina::client::Demuxed, usize)
             .collect();
         return Err(IngestError::NoSupportedVideo(offered.join(", ")));
     };
-    let transport = match source.transport {
-        Transport::Tcp => RetinaTransport::Tcp(TcpTransportOptions::default()),
-        Transport::Udp => RetinaTransport::Udp(UdpTransportOptions::default()),
-    };
     // MP4 framing: 4-byte length-prefixed NAL units without in-band parameter
-    // sets, and the avcC/hvcC record as extra data — exactly what WebCodecs takes.
-    let setup = SetupOptions::default()
-        .transport(transport)
-        .frame_format(FrameFormat::MP4);
-    session.setup(video, setup).await?;
+    // sets, and the avcC/hvcC record as extra data — exactly what WebCodecs
+    // takes; raw AAC with its AudioSpecificConfig likewise.
+    let setup = || {
+        let transport = match source.transport {
+            Transport::Tcp => RetinaTransport::Tcp(TcpTransportOptions::default()),
+            Transport::Udp => RetinaTransport::Udp(UdpTransportOptions::default()),
+        };
+        SetupOptions::default()
+            .transport(transport)
+            .frame_format(FrameFormat::MP4)
+    };
+    session.setup(video, setup()).await?;
+    let audio = session.streams().iter().position(|s| {
+        s.media() == "audio"
+            && AUDIO_ENCODINGS.contains(&s.encoding_name().to_ascii_lowercase().as_str())
+    });
+    // Audio is a bonus: a camera whose audio cannot be set up still streams video.
+    let audio = match audio {
+        Some(stream) => match session.setup(stream, setup()).await {
+            Ok(()) => Some(stream),
+            Err(e) => {
+                tracing::warn!(url = %source.url, "the camera's audio cannot be set up; video only: {e:#}");
+                None
+            }
+        },
+        None => None,
+    };
     let playing = session.play(PlayOptions::default()).await?;
-    Ok((playing.demuxed()?, video))
+    Ok((playing.demuxed()?, video, audio))
+}
+
+/// RTP encodings (lower case) whose audio is forwarded: those retina
+/// depacketizes and WebCodecs' `AudioDecoder` decodes.
+const AUDIO_ENCODINGS: &[&str] = &["pcma", "pcmu", "mpeg4-generic"];
+
+/// The wire's audio config of a set-up audio stream, once retina knows its
+/// parameters (`None` otherwise: nothing is forwarded).
+fn audio_config(stream: &retina::client::Stream) -> Option<AudioConfig> {
+    let Some(ParametersRef::Audio(params)) = stream.parameters() else {
+        return None;
+    };
+    let codec = match stream.encoding_name().to_ascii_lowercase().as_str() {
+        "pcma" => "alaw".to_owned(),
+        "pcmu" => "ulaw".to_owned(),
+        _ => params.rfc6381_codec()?.to_owned(),
+    };
+    Some(AudioConfig {
+        codec,
+        sample_rate: params.clock_rate(),
+        channels: params.channels().get(),
+        description: params.extra_data().to_vec(),
+    })
 }
 
 fn update_params(feed: &Feed, stream: &retina::client::Stream) -> Result<(), IngestError> {

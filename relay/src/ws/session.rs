@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use sightline_wire::{
-    AlertEvent, ClientMessage, FrameFlags, MediaHeader, PtzAction, ServerMessage, Ticket, WhoAmI,
-    PROTOCOL_VERSION,
+    AlertEvent, AudioConfig, ClientMessage, FrameFlags, MediaHeader, PtzAction, ServerMessage,
+    Ticket, WhoAmI, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -28,7 +28,7 @@ use crate::auth::policy::{self, WsAccess};
 use crate::auth::{Auth, Caller, Via};
 use crate::error::{Error, ErrorKind};
 use crate::http::{visible_cameras, AppState};
-use crate::hub::{Feed, Frame, Hub, Params, StatusChange};
+use crate::hub::{AudioPacket, Feed, Frame, Hub, Params, StatusChange};
 use crate::ptz::controller::{Ask, Asker, Notice, Snapshot};
 use crate::ptz::rules::Operator;
 use crate::ptz::{Ptz, SessionId};
@@ -101,6 +101,8 @@ struct Viewer {
     params: Option<Arc<Params>>,
     /// Fell behind: drop frames until the next keyframe.
     skipping: bool,
+    /// The audio config this socket was last told for the camera.
+    audio_told: Option<Arc<AudioConfig>>,
 }
 
 /// Runs one session to its end.
@@ -131,6 +133,7 @@ pub async fn run(socket: Socket, state: AppState, peer: SocketAddr, access: WsAc
         socket,
         viewers: HashMap::new(),
         frames: StreamMap::new(),
+        audio_frames: StreamMap::new(),
         status_changes,
         alert_changes: alerts.subscribe(),
         alerts,
@@ -199,6 +202,8 @@ struct Session {
     socket: Socket,
     viewers: HashMap<u16, Viewer>,
     frames: StreamMap<u16, FrameStream>,
+    /// Audio of the subscribed cameras whose audio this socket turned on.
+    audio_frames: StreamMap<u16, BroadcastStream<AudioPacket>>,
     /// Every camera's status changes (subscribed when the session began, so
     /// none between `welcome`'s reading and the first change is lost); those
     /// of cameras this caller may see go out, watched or not: a paused tile
@@ -248,6 +253,9 @@ impl Session {
                 },
                 Some((channel, item)) = self.frames.next(), if !self.frames.is_empty() => {
                     self.on_frame(channel, item).await
+                }
+                Some((channel, item)) = self.audio_frames.next(), if !self.audio_frames.is_empty() => {
+                    self.on_audio(channel, item).await
                 }
                 change = self.status_changes.recv(), if self.caller.is_some() => {
                     self.on_status(change).await
@@ -417,8 +425,17 @@ impl Session {
         match change {
             Ok(change) if self.may_view(&change.camera) => {
                 let (camera, status) = (change.camera.clone(), change.status.clone());
-                self.send_json(&ServerMessage::CameraStatus { camera, status })
-                    .await
+                let online = status == sightline_wire::CameraState::Online;
+                self.send_json(&ServerMessage::CameraStatus {
+                    camera: camera.clone(),
+                    status,
+                })
+                .await?;
+                // A camera that connected may have brought audio: its viewers learn of it.
+                if online {
+                    self.tell_audio(&camera).await?;
+                }
+                Ok(())
             }
             Ok(_) => Ok(()),
             Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -513,6 +530,7 @@ impl Session {
             let id = match &request {
                 ClientMessage::Subscribe { id, .. }
                 | ClientMessage::Unsubscribe { id, .. }
+                | ClientMessage::Audio { id, .. }
                 | ClientMessage::Ptz { id, .. } => Some(*id),
                 ClientMessage::Hello { .. } => None,
             };
@@ -528,6 +546,7 @@ impl Session {
             }
             ClientMessage::Subscribe { id, camera } => self.subscribe(id, camera).await,
             ClientMessage::Unsubscribe { id, camera } => self.unsubscribe(id, camera).await,
+            ClientMessage::Audio { id, camera, on } => self.audio(id, camera, on).await,
             ClientMessage::Ptz { id, camera, action } => self.ptz(id, camera, action).await,
         }
     }
@@ -659,6 +678,7 @@ impl Session {
                 feed,
                 params: sub.params,
                 skipping: false,
+                audio_told: None,
             },
         );
         self.send_json(&ServerMessage::Subscribed {
@@ -670,8 +690,88 @@ impl Session {
         .await?;
         // The status now: `welcome` may be old news (the player may have
         // stopped watching for a while); changes follow from `statuses`.
-        self.send_json(&ServerMessage::CameraStatus { camera, status })
+        self.send_json(&ServerMessage::CameraStatus {
+            camera: camera.clone(),
+            status,
+        })
+        .await?;
+        self.tell_audio(&camera).await
+    }
+
+    /// Sends `audio_config` for `camera` (subscribed) if it has audio this
+    /// socket was not told of yet.
+    async fn tell_audio(&mut self, camera: &str) -> Result<(), End> {
+        let Some((&channel, viewer)) = self.viewers.iter_mut().find(|(_, v)| v.feed.id == camera)
+        else {
+            return Ok(());
+        };
+        let Some(config) = viewer.feed.audio() else {
+            return Ok(());
+        };
+        if viewer
+            .audio_told
+            .as_ref()
+            .is_some_and(|told| Arc::ptr_eq(told, &config))
+        {
+            return Ok(());
+        }
+        viewer.audio_told = Some(config.clone());
+        let config = (*config).clone();
+        self.send_json(&ServerMessage::AudioConfig { channel, config })
             .await
+    }
+
+    /// `audio`: turns a subscribed camera's audio on or off for this socket.
+    async fn audio(&mut self, id: u32, camera: String, on: bool) -> Result<(), End> {
+        let channel = self
+            .viewers
+            .iter()
+            .find(|(_, v)| v.feed.id == camera)
+            .map(|(&c, v)| (c, v.feed.clone()));
+        let Some((channel, feed)) = channel else {
+            let message =
+                format!("not subscribed to {camera:?}: subscribe before turning its audio on");
+            return self
+                .send_error(Error::new(ErrorKind::NotSubscribed, message), Some(id))
+                .await;
+        };
+        if !on {
+            self.audio_frames.remove(&channel);
+            return Ok(());
+        }
+        if !self.audio_frames.contains_key(&channel) {
+            self.audio_frames
+                .insert(channel, BroadcastStream::new(feed.subscribe_audio()));
+        }
+        self.tell_audio(&camera).await
+    }
+
+    /// The per-listener end of the audio fan-out: the config when it
+    /// changed, then the frame (a listener that fell behind just misses some).
+    async fn on_audio(
+        &mut self,
+        channel: u16,
+        item: Result<AudioPacket, BroadcastStreamRecvError>,
+    ) -> Result<(), End> {
+        let packet = match item {
+            Ok(packet) => packet,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                tracing::debug!(channel, missed, "audio listener fell behind");
+                return Ok(());
+            }
+        };
+        let Some(viewer) = self.viewers.get(&channel) else {
+            return Ok(());
+        };
+        let told = viewer
+            .audio_told
+            .as_ref()
+            .is_some_and(|told| Arc::ptr_eq(told, &packet.config));
+        if !told {
+            let camera = viewer.feed.id.clone();
+            self.tell_audio(&camera).await?;
+        }
+        self.send(Out::Binary(packet.data)).await
     }
 
     async fn unsubscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
@@ -688,6 +788,7 @@ impl Session {
         };
         self.viewers.remove(&channel);
         self.frames.remove(&channel);
+        self.audio_frames.remove(&channel);
         self.ptz_states.remove(&channel);
         self.leave_camera_ptz(&camera).await;
         self.send_json(&ServerMessage::Unsubscribed {

@@ -400,6 +400,10 @@ fn test(root: &Path) -> anyhow::Result<()> {
             "sightline-openh264-wasm",
             "-p",
             "sightline-decoder-worker",
+            "-p",
+            "sightline-hevc",
+            "-p",
+            "sightline-hevc-worker",
             "--all-targets",
         ][..],
         &[
@@ -443,6 +447,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
             "sightline-player",
             "-p",
             "sightline-openh264-wasm",
+            "-p",
+            "sightline-hevc",
         ])
         .args(["--target", WASM_TARGET])
         .env("PATH", tool_path(root)?)
@@ -728,6 +734,10 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
                     "sightline-decoder-worker_bg.wasm",
                     "sightline-decoder-worker.js",
                 ][..],
+            ),
+            (
+                "H.265 fallback decoder (only for H.265 where WebCodecs cannot)",
+                &["sightline-hevc-worker_bg.wasm", "sightline-hevc-worker.js"][..],
             ),
         ] {
             let mut total = 0usize;

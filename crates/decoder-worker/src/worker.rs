@@ -1,28 +1,60 @@
-//! The worker's message loop: configure a decoder from the avcC record, decode
-//! each access unit, post RGBA frames back (the buffers are transferred, not copied).
+//! The worker's message loop, whatever the decoder: configure it from the
+//! stream's record (avcC or hvcC), decode each access unit, post the pictures
+//! back (the buffers are transferred, not copied). Each worker binary
+//! (OpenH264's here, H.265's in `crates/hevc-worker`) starts it with its own
+//! [`PictureDecoder`].
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
-use sightline_openh264_wasm::Decoder;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::rgba::i420_to_rgba;
 
-thread_local! {
-    static DECODER: RefCell<Option<Decoder>> = const { RefCell::new(None) };
-    /// Post RGBA (for Canvas 2D) instead of I420 (for the player's WebGL).
-    static RGBA: RefCell<bool> = const { RefCell::new(false) };
-    /// The RGBA picture, reused: its copy goes to the page, it stays here.
-    static RGBA_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+/// A decoder a worker runs.
+pub trait PictureDecoder: Sized + 'static {
+    /// A decoder for the stream `description` (its avcC/hvcC record) describes.
+    fn configure(description: &[u8]) -> Result<Self, String>;
+    /// Decodes one length-prefixed access unit stamped `timestamp` and hands
+    /// each picture it completes to `emit`: width, height, packed I420, and
+    /// its timestamp.
+    fn decode(
+        &mut self,
+        au: &[u8],
+        timestamp: f64,
+        emit: &mut dyn FnMut(Emitted<'_>),
+    ) -> Result<(), String>;
 }
 
-#[wasm_bindgen(start)]
-fn start() -> Result<(), JsValue> {
+/// One picture a [`PictureDecoder`] completed.
+pub struct Emitted<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub i420: &'a [u8],
+    pub timestamp: f64,
+}
+
+struct State<D> {
+    decoder: Option<D>,
+    /// Post RGBA (for Canvas 2D) instead of I420 (for the player's WebGL).
+    rgba: bool,
+    /// The RGBA picture, reused: its copy goes to the page, it stays here.
+    rgba_buffer: Vec<u8>,
+}
+
+/// Runs the worker's message loop with decoder `D`; call it from the worker's
+/// start function.
+pub fn run<D: PictureDecoder>() -> Result<(), JsValue> {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().dyn_into()?;
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        if let Err(e) = handle(&event.data()) {
+    let state = Rc::new(RefCell::new(State::<D> {
+        decoder: None,
+        rgba: false,
+        rgba_buffer: Vec::new(),
+    }));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Err(e) = handle(&mut state.borrow_mut(), &event.data()) {
             post_error(&e.as_string().unwrap_or_else(|| format!("{e:?}")));
         }
     });
@@ -37,56 +69,54 @@ fn get(msg: &JsValue, key: &str) -> Result<JsValue, JsValue> {
     Reflect::get(msg, &key.into())
 }
 
-fn handle(msg: &JsValue) -> Result<(), JsValue> {
+fn handle<D: PictureDecoder>(state: &mut State<D>, msg: &JsValue) -> Result<(), JsValue> {
     let kind = get(msg, "type")?.as_string().unwrap_or_default();
     match kind.as_str() {
         "configure" => {
             let description = Uint8Array::new(&get(msg, "description")?).to_vec();
-            let rgba = get(msg, "format")?.as_string().as_deref() == Some("rgba");
-            RGBA.with(|r| *r.borrow_mut() = rgba);
-            let decoder =
-                Decoder::new(&description).map_err(|e| JsValue::from_str(&e.to_string()))?;
-            DECODER.with(|d| *d.borrow_mut() = Some(decoder));
+            state.rgba = get(msg, "format")?.as_string().as_deref() == Some("rgba");
+            state.decoder = Some(D::configure(&description).map_err(|e| JsValue::from_str(&e))?);
             Ok(())
         }
         "decode" => {
             let data = Uint8Array::new(&get(msg, "data")?).to_vec();
-            let timestamp = get(msg, "timestamp")?;
-            let picture = DECODER.with(|d| match d.borrow_mut().as_mut() {
-                Some(decoder) => decoder
-                    .decode(&data)
-                    .map_err(|e| JsValue::from_str(&e.to_string())),
-                None => Err(JsValue::from_str("decode before configure")),
-            });
-            let result = picture.and_then(|picture| match picture {
-                Some(p) => post_frame(p.width, p.height, &p.data, &timestamp),
-                None => Ok(()),
-            });
+            let timestamp = get(msg, "timestamp")?.as_f64().unwrap_or(0.0);
+            let State {
+                decoder,
+                rgba,
+                rgba_buffer,
+            } = state;
+            let mut posted = Ok(());
+            let decoded = match decoder.as_mut() {
+                Some(decoder) => decoder.decode(&data, timestamp, &mut |picture| {
+                    if posted.is_ok() {
+                        posted = post_frame(*rgba, rgba_buffer, &picture);
+                    }
+                }),
+                None => Err("decode before configure".into()),
+            };
             post(&object(&[("type", "decoded".into())])?, None)?;
-            result
+            decoded.map_err(|e| JsValue::from_str(&e))?;
+            posted
         }
         other => Err(JsValue::from_str(&format!("unknown message {other:?}"))),
     }
 }
 
-fn post_frame(width: u32, height: u32, i420: &[u8], timestamp: &JsValue) -> Result<(), JsValue> {
-    let (format, buffer) = if RGBA.with(|r| *r.borrow()) {
-        let buffer = RGBA_BUFFER.with(|b| {
-            let mut rgba = b.borrow_mut();
-            i420_to_rgba(width as usize, height as usize, i420, &mut rgba);
-            Uint8Array::from(&rgba[..]).buffer()
-        });
-        ("rgba", buffer)
+fn post_frame(rgba: bool, rgba_buffer: &mut Vec<u8>, p: &Emitted<'_>) -> Result<(), JsValue> {
+    let (format, buffer) = if rgba {
+        i420_to_rgba(p.width as usize, p.height as usize, p.i420, rgba_buffer);
+        ("rgba", Uint8Array::from(&rgba_buffer[..]).buffer())
     } else {
-        ("i420", Uint8Array::from(i420).buffer())
+        ("i420", Uint8Array::from(p.i420).buffer())
     };
     let msg = object(&[
         ("type", "frame".into()),
         ("format", format.into()),
-        ("width", width.into()),
-        ("height", height.into()),
+        ("width", p.width.into()),
+        ("height", p.height.into()),
         ("pixels", buffer.clone().into()),
-        ("timestamp", timestamp.clone()),
+        ("timestamp", p.timestamp.into()),
     ])?;
     post(&msg, Some(&buffer))
 }

@@ -5,6 +5,7 @@
 //! attribute connects to it.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -14,8 +15,9 @@ use web_sys::{Blob, BlobPropertyBag, Response, Url};
 thread_local! {
     /// The directory `cam-player.js` was loaded from, ending in `/`.
     static BASE: RefCell<Option<String>> = const { RefCell::new(None) };
-    /// The fallback worker's bootstrap: a promise of its `blob:` URL, made once per page.
-    static WORKER_BOOTSTRAP: RefCell<Option<Promise>> = const { RefCell::new(None) };
+    /// Each fallback worker's bootstrap, by the worker's file stem: a promise
+    /// of its `blob:` URL, made once per page.
+    static WORKER_BOOTSTRAP: RefCell<HashMap<&'static str, Promise>> = RefCell::new(HashMap::new());
 }
 
 /// Called by `cam-player.js` before any element starts.
@@ -43,7 +45,8 @@ pub fn default_relay() -> Option<String> {
         .or_else(|| web_sys::window().and_then(|w| w.location().origin().ok()))
 }
 
-/// Resolves to a script URL that starts the fallback decoder's worker; the
+/// Resolves to a script URL that starts the fallback worker `stem` (the
+/// H.264 or the H.265 one: each is fetched only when a stream needs it); the
 /// first call fetches the worker's code, later calls share that one download.
 ///
 /// Browsers refuse `new Worker(url)` for a script of another origin, which is
@@ -52,25 +55,25 @@ pub fn default_relay() -> Option<String> {
 /// worker from a `blob:` copy of it, which is of the page's own origin; the
 /// worker then fetches its Wasm from the relay. Fetching from the page also
 /// puts the download in the page's resource list, where tests look for it.
-pub fn worker_bootstrap() -> Promise {
-    if let Some(pending) = WORKER_BOOTSTRAP.with(|w| w.borrow().clone()) {
+pub fn worker_bootstrap(stem: &'static str) -> Promise {
+    if let Some(pending) = WORKER_BOOTSTRAP.with(|w| w.borrow().get(stem).cloned()) {
         return pending;
     }
-    let promise = wasm_bindgen_futures::future_to_promise(async {
-        let made = make_worker_bootstrap().await;
+    let promise = wasm_bindgen_futures::future_to_promise(async move {
+        let made = make_worker_bootstrap(stem).await;
         if made.is_err() {
             // Let the next decoder try again (the relay may be back).
-            WORKER_BOOTSTRAP.with(|w| w.borrow_mut().take());
+            WORKER_BOOTSTRAP.with(|w| w.borrow_mut().remove(stem));
         }
         made.map(JsValue::from)
     });
-    WORKER_BOOTSTRAP.with(|w| *w.borrow_mut() = Some(promise.clone()));
+    WORKER_BOOTSTRAP.with(|w| w.borrow_mut().insert(stem, promise.clone()));
     promise
 }
 
-async fn make_worker_bootstrap() -> Result<String, JsValue> {
+async fn make_worker_bootstrap(stem: &str) -> Result<String, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
-    let js_url = asset_url("sightline-decoder-worker.js");
+    let js_url = asset_url(&format!("{stem}.js"));
     let response: Response = JsFuture::from(window.fetch_with_str(&js_url))
         .await?
         .dyn_into()?;
@@ -83,7 +86,7 @@ async fn make_worker_bootstrap() -> Result<String, JsValue> {
         .unwrap_or_default();
     let script = format!(
         "{code}\nwasm_bindgen({{ module_or_path: {wasm} }});\n",
-        wasm = js_string(&asset_url("sightline-decoder-worker_bg.wasm")),
+        wasm = js_string(&asset_url(&format!("{stem}_bg.wasm"))),
     );
     let options = BlobPropertyBag::new();
     options.set_type("text/javascript");

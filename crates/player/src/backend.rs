@@ -57,6 +57,10 @@ impl Kind {
 /// rather than drift (`live.rs`).
 pub trait Decoder {
     fn kind(&self) -> Kind;
+    /// The badge on the picture.
+    fn label(&self) -> &'static str {
+        self.kind().label()
+    }
     /// (Re)configures for a stream; decoding resumes at its next keyframe.
     fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue>;
     /// The configuration in use.

@@ -18,32 +18,55 @@ impl Codec {
         }
     }
 
-    /// Whether the Wasm fallback (OpenH264) decodes it.
+    /// Whether a Wasm fallback decodes it (OpenH264; rust_h265).
     pub fn wasm_decodes(self) -> bool {
-        self == Codec::H264
+        matches!(self, Codec::H264 | Codec::H265)
     }
 }
 
-/// What the tile says when no decoder here can play `codec_string`: which
-/// codec, and what to do about it. `wasm_forced`: the page asked for the
-/// Wasm decoder (`decoder="wasm"`), which plays H.264 only.
-pub fn unplayable_message(codec_string: &str, wasm_forced: bool) -> String {
-    let name = match Codec::of(codec_string) {
-        Codec::H265 => format!("H.265 ({codec_string})"),
-        _ => codec_string.to_owned(),
-    };
-    if wasm_forced {
-        return format!(
-            "The Wasm decoder (decoder=\"wasm\") plays H.264 only and this camera sends {name}: \
-             use decoder=\"auto\", or set the camera to H.264."
-        );
+/// The `decoder` attribute: `None` for `auto`, `Some(true)` for `webcodecs`,
+/// `Some(false)` for `wasm`.
+pub type Forced = Option<bool>;
+
+/// Which decoder plays a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    WebCodecs,
+    Wasm,
+    /// No decoder here: the tile says so ([`unplayable_message`]).
+    Neither,
+}
+
+/// The decoder for a stream in `codec`. `webcodecs`: this browser has
+/// WebCodecs and it has not failed on this stream before its first picture
+/// (nor said, through `isConfigSupported`, that it cannot decode it).
+pub fn choose(forced: Forced, webcodecs: bool, codec: Codec) -> Choice {
+    match (forced, webcodecs) {
+        (Some(true) | None, true) => Choice::WebCodecs,
+        (Some(true), false) => Choice::Neither,
+        _ if codec.wasm_decodes() => Choice::Wasm,
+        _ => Choice::Neither,
     }
-    match Codec::of(codec_string) {
-        Codec::H265 => format!(
-            "This browser cannot decode {name}. Use Safari, or Chrome or Edge on a device \
-             with H.265 hardware decoding — or set the camera (or its substream) to H.264."
+}
+
+/// What the tile says when no decoder here plays `codec_string` (see
+/// [`choose`]): which codec, and what to do about it.
+pub fn unplayable_message(codec_string: &str, forced: Forced) -> String {
+    let name = match Codec::of(codec_string) {
+        Codec::H264 => format!("H.264 ({codec_string})"),
+        Codec::H265 => format!("H.265 ({codec_string})"),
+        Codec::Other => codec_string.to_owned(),
+    };
+    match forced {
+        Some(true) => format!(
+            "WebCodecs in this browser cannot decode {name} and the page asks for it alone \
+             (decoder=\"webcodecs\"): use decoder=\"auto\"."
         ),
-        _ => format!("This browser cannot decode {name}: set the camera to H.264."),
+        Some(false) => format!(
+            "The Wasm decoder (decoder=\"wasm\") plays H.264 and H.265 only and this camera \
+             sends {name}: set the camera to H.264 or H.265."
+        ),
+        None => format!("This browser cannot decode {name}: set the camera to H.264 or H.265."),
     }
 }
 
@@ -59,16 +82,39 @@ mod tests {
         assert_eq!(Codec::of("vp09.00.10.08"), Codec::Other);
         assert_eq!(Codec::of("av"), Codec::Other);
         assert!(Codec::H264.wasm_decodes());
-        assert!(!Codec::H265.wasm_decodes());
+        assert!(Codec::H265.wasm_decodes());
+        assert!(!Codec::Other.wasm_decodes());
+    }
+
+    #[test]
+    fn the_choice_follows_the_attribute_and_the_codec() {
+        use Choice::*;
+        let h265 = Codec::H265;
+        assert_eq!(choose(None, true, h265), WebCodecs);
+        assert_eq!(
+            choose(None, false, h265),
+            Wasm,
+            "WebCodecs cannot: rust_h265"
+        );
+        assert_eq!(choose(None, false, Codec::Other), Neither);
+        assert_eq!(choose(Some(true), true, h265), WebCodecs);
+        assert_eq!(
+            choose(Some(true), false, h265),
+            Neither,
+            "forced and failed"
+        );
+        assert_eq!(choose(Some(false), true, h265), Wasm);
+        assert_eq!(choose(Some(false), true, Codec::Other), Neither);
     }
 
     #[test]
     fn the_message_names_the_codec_and_what_to_do() {
-        let m = unplayable_message("hvc1.1.6.L93.B0", false);
+        let m = unplayable_message("hvc1.1.6.L93.B0", Some(true));
         assert!(m.contains("cannot decode H.265 (hvc1.1.6.L93.B0)"), "{m}");
-        assert!(m.contains("H.264"), "{m}");
-        let m = unplayable_message("hvc1.1.6.L93.B0", true);
-        assert!(m.contains("H.264 only"), "{m}");
         assert!(m.contains("decoder=\"auto\""), "{m}");
+        let m = unplayable_message("vp09.00.10.08", Some(false));
+        assert!(m.contains("H.264 and H.265 only"), "{m}");
+        let m = unplayable_message("vp09.00.10.08", None);
+        assert!(m.contains("cannot decode vp09.00.10.08"), "{m}");
     }
 }

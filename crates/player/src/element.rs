@@ -35,7 +35,7 @@ use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
 use crate::alerts::{self, Applied};
 use crate::assets;
 use crate::backend::{Decoder, Kind, Preference};
-use crate::codec::{self, Codec};
+use crate::codec::{self, Choice, Codec};
 use crate::connection::{self, ChannelSink, Connection, Credentials, Member, WatchSink};
 use crate::decoder::{Fed, WebCodecsDecoder};
 use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
@@ -351,6 +351,8 @@ impl Player {
         }
         self.next_picture.borrow_mut().take();
         self.unplayable.borrow_mut().take();
+        // Another camera (or decoder choice): WebCodecs may well play it.
+        self.webcodecs_failed.set(false);
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
@@ -573,21 +575,19 @@ impl Player {
             }
         }
         if current.is_none_or(|(_, broken)| broken) {
-            // No Wasm decoder for this codec, and WebCodecs is not to be
-            // used or has failed on the stream (also when forced).
-            let no_webcodecs = !self.wants_webcodecs() || self.webcodecs_failed.get();
-            if no_webcodecs && !Codec::of(&config.codec).wasm_decodes() {
+            let choice = self.choose(&config);
+            if choice == Choice::Neither {
                 self.cannot_play(&config.codec);
                 return Ok(());
             }
-            let mut decoder = self.new_decoder()?;
+            let mut decoder = self.new_decoder(choice == Choice::WebCodecs, &config)?;
             if let Err(e) = decoder.configure(&config) {
                 if decoder.kind() == Kind::WebCodecs {
                     self.webcodecs_failed.set(true);
                 }
                 return Err(e);
             }
-            self.view.show_decoder(decoder.kind().label());
+            self.view.show_decoder(decoder.label());
             *self.decoder.borrow_mut() = Some(decoder);
             self.joining.borrow_mut().restart(now_ms());
         } else if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
@@ -639,23 +639,27 @@ impl Player {
         });
     }
 
-    /// Whether a new decoder would be WebCodecs (else Wasm), as the
-    /// `decoder` attribute and this browser allow.
-    fn wants_webcodecs(&self) -> bool {
+    /// The `decoder` attribute, as `codec::choose` takes it.
+    fn forced(&self) -> codec::Forced {
         match Preference::parse(self.host.get_attribute("decoder").as_deref()) {
-            Preference::WebCodecs => true,
-            Preference::Wasm => false,
-            Preference::Auto => WebCodecsDecoder::available() && !self.webcodecs_failed.get(),
+            Preference::WebCodecs => Some(true),
+            Preference::Wasm => Some(false),
+            Preference::Auto => None,
         }
+    }
+
+    /// The decoder for `config`'s stream, as the `decoder` attribute, this
+    /// browser and the codec allow.
+    fn choose(&self, config: &StreamConfig) -> Choice {
+        let webcodecs = WebCodecsDecoder::available() && !self.webcodecs_failed.get();
+        codec::choose(self.forced(), webcodecs, Codec::of(&config.codec))
     }
 
     /// Neither decoder plays `codec` here: the tile says which codec and
     /// what to do (instead of "Connecting…" for ever), and an `error` event
     /// (`code: "unsupported_codec"`) tells the page, once per stream.
     fn cannot_play(&self, codec: &str) {
-        let forced =
-            Preference::parse(self.host.get_attribute("decoder").as_deref()) == Preference::Wasm;
-        let message = codec::unplayable_message(codec, forced);
+        let message = codec::unplayable_message(codec, self.forced());
         let entry = Some((codec.to_owned(), message.clone()));
         let told = *self.unplayable.borrow() == entry;
         *self.unplayable.borrow_mut() = entry;
@@ -665,9 +669,12 @@ impl Player {
         }
     }
 
-    /// A new decoder of the kind the `decoder` attribute and this browser allow.
-    fn new_decoder(&self) -> Result<Box<dyn Decoder>, JsValue> {
-        let webcodecs = self.wants_webcodecs();
+    /// A new decoder: WebCodecs, or the Wasm worker for `config`'s codec.
+    fn new_decoder(
+        &self,
+        webcodecs: bool,
+        config: &StreamConfig,
+    ) -> Result<Box<dyn Decoder>, JsValue> {
         let me = self.me.clone();
         let on_error = move |message: String| {
             web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
@@ -711,7 +718,10 @@ impl Player {
                     player.paint_at_next_refresh(frame, gl.clone());
                 }
             };
-            Ok(Box::new(WasmDecoder::new(format, on_frame, on_error)?))
+            let codec = Codec::of(&config.codec);
+            Ok(Box::new(WasmDecoder::new(
+                codec, format, on_frame, on_error,
+            )?))
         }
     }
 

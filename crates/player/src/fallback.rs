@@ -1,7 +1,8 @@
-//! The fallback decoder: OpenH264 compiled to Wasm, running in a Web Worker
-//! (`crates/decoder-worker`). The worker script and its Wasm are fetched when
-//! the first fallback decoder is made (see `assets.rs` for how), so browsers
-//! that use WebCodecs never download them.
+//! The fallback decoder: OpenH264 compiled to Wasm (`crates/decoder-worker`)
+//! or, for H.265, rust_h265 (`crates/hevc-worker`), running in a Web Worker.
+//! A worker's script and Wasm are fetched when the first fallback decoder for
+//! its codec is made (see `assets.rs` for how), so browsers that use
+//! WebCodecs never download them, and H.264 pages never download H.265's.
 //!
 //! Same live rule as the WebCodecs decoder (`live.rs`), with the access units
 //! sent to the worker and not yet decoded as its queue.
@@ -17,6 +18,7 @@ use web_sys::{MessageEvent, Worker};
 
 use crate::assets;
 use crate::backend::{Decoder, Kind};
+use crate::codec::Codec;
 use crate::decoder::Fed;
 use crate::live::{Admit, LiveGate};
 
@@ -84,6 +86,7 @@ impl Link {
 
 pub struct WasmDecoder {
     link: Rc<Link>,
+    codec: Codec,
     format: PixelFormat,
     config: Option<StreamConfig>,
     gate: LiveGate,
@@ -92,9 +95,10 @@ pub struct WasmDecoder {
 }
 
 impl WasmDecoder {
-    /// Starts the worker (asynchronously: the first one on a page downloads
-    /// it). `on_frame` gets every picture, `on_error` every error.
+    /// Starts the worker for `codec` (asynchronously: the first one on a page
+    /// downloads it). `on_frame` gets every picture, `on_error` every error.
     pub fn new(
+        codec: Codec,
         format: PixelFormat,
         mut on_frame: impl FnMut(WorkerFrame) + 'static,
         on_error: impl FnMut(String) + 'static,
@@ -149,7 +153,11 @@ impl WasmDecoder {
         let starting = link.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let started = async {
-                let url = JsFuture::from(assets::worker_bootstrap()).await?;
+                let stem = match codec {
+                    Codec::H265 => "sightline-hevc-worker",
+                    _ => "sightline-decoder-worker",
+                };
+                let url = JsFuture::from(assets::worker_bootstrap(stem)).await?;
                 let url = url.as_string().ok_or("no worker URL")?;
                 if starting.closed.get() {
                     return Ok(());
@@ -172,6 +180,7 @@ impl WasmDecoder {
         });
         Ok(WasmDecoder {
             link,
+            codec,
             format,
             config: None,
             gate: LiveGate::default(),
@@ -191,6 +200,13 @@ impl WasmDecoder {
 impl Decoder for WasmDecoder {
     fn kind(&self) -> Kind {
         Kind::Wasm
+    }
+
+    fn label(&self) -> &'static str {
+        match self.codec {
+            Codec::H265 => "H.265 · Wasm",
+            _ => "OpenH264 · Wasm",
+        }
     }
 
     /// (Re)configures for a stream; decoding resumes at its next keyframe.

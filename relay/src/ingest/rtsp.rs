@@ -154,6 +154,9 @@ async fn run_session(
     }
     feed.set_audio(audio.as_ref().map(|(_, config)| config.clone()));
     let audio = audio.map(|(stream, _)| stream);
+    let h265 = demuxed.streams()[video]
+        .encoding_name()
+        .eq_ignore_ascii_case("h265");
     let mut waiting_for_keyframe = true;
     let mut deadline = Instant::now() + NO_VIDEO_TIMEOUT;
     loop {
@@ -182,17 +185,18 @@ async fn run_session(
         }
         // Decoding can only start at a keyframe, and after lost packets the
         // references are broken until the next one.
-        if frame.loss() > 0 && !frame.is_random_access_point() {
+        let keyframe = is_keyframe(&frame, h265);
+        if frame.loss() > 0 && !keyframe {
             if !waiting_for_keyframe {
                 tracing::debug!(camera = %feed.id, lost = frame.loss(), "packet loss; waiting for a keyframe");
             }
             waiting_for_keyframe = true;
         }
-        if waiting_for_keyframe && !frame.is_random_access_point() {
+        if waiting_for_keyframe && !keyframe {
             continue;
         }
         waiting_for_keyframe = false;
-        publish(feed, frame);
+        publish(feed, frame, keyframe);
         if !*streamed {
             *streamed = true;
             let elapsed = started.elapsed();
@@ -321,11 +325,23 @@ fn update_params(feed: &Feed, stream: &retina::client::Stream) -> Result<(), Ing
     Ok(())
 }
 
-fn publish(feed: &Feed, frame: VideoFrame) {
+/// Whether decoding can start at `frame`. retina says so for H.264 IDR and
+/// H.265 IDR pictures; an H.265 CRA or BLA picture (the keyframes of x265's
+/// default open GOP, and of cameras that use it) is one too: decoders start
+/// there, dropping the leading pictures that reference the GOP before.
+fn is_keyframe(frame: &VideoFrame, h265: bool) -> bool {
+    if frame.is_random_access_point() {
+        return true;
+    }
+    h265 && sightline_h264::hevc::is_irap(
+        sightline_h264::nal::length_prefixed_units(frame.data()).filter_map(Result::ok),
+    )
+}
+
+fn publish(feed: &Feed, frame: VideoFrame, keyframe: bool) {
     let ts = frame.timestamp();
     let timestamp_us =
         (i128::from(ts.elapsed()) * 1_000_000 / i128::from(ts.clock_rate().get())) as i64;
-    let keyframe = frame.is_random_access_point();
     feed.publish(AccessUnit {
         payload: frame.into_data(),
         keyframe,

@@ -19,6 +19,9 @@ pub mod types {
     pub const VPS: u8 = 32;
     pub const SPS: u8 = 33;
     pub const PPS: u8 = 34;
+    /// Clean random access: a keyframe whose leading (RASL) pictures may
+    /// reference the GOP before it.
+    pub const CRA: u8 = 21;
     /// IRAP pictures (BLA, IDR, CRA and reserved IRAP types): decoding can start here.
     pub const IRAP: std::ops::RangeInclusive<u8> = 16..=23;
 }
@@ -340,6 +343,21 @@ pub fn parse_hvcc(record: &[u8]) -> Result<[&[u8]; 3], H264Error> {
         [Some(vps), Some(sps), Some(pps)] => Ok([vps, sps, pps]),
         _ => Err(bad("a VPS, an SPS and a PPS are needed")),
     }
+}
+
+/// Whether an HEVC access unit's NAL units make an IDR picture (decoding
+/// starts there with nothing before it).
+pub fn is_idr(nals: impl IntoIterator<Item = impl AsRef<[u8]>>) -> bool {
+    nals.into_iter()
+        .any(|n| matches!(nal_type(n.as_ref()), Some(19 | 20)))
+}
+
+/// Whether an HEVC access unit's NAL units make a RASL picture: a leading
+/// picture of a CRA that references the GOP before it, undecodable when
+/// decoding (re)starts at that CRA.
+pub fn is_rasl(nals: impl IntoIterator<Item = impl AsRef<[u8]>>) -> bool {
+    nals.into_iter()
+        .any(|n| matches!(nal_type(n.as_ref()), Some(8 | 9)))
 }
 
 /// Whether a length-prefixed HEVC access unit holds an IRAP picture.

@@ -11,10 +11,8 @@
 //! Wasm build is slower (`cargo xtask bench decoders`), so big H.265 cameras
 //! want a substream on devices that need this decoder.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
-use rust_h265::{parse_annex_b, parse_hvcc, Decoder, Frame, PixelData};
+use rust_h265::{parse_annex_b, parse_hvcc, DecodeLimits, Decoder, Frame, PixelData};
+use sightline_h264::hevc::nal_type;
 
 /// Why a stream cannot be decoded here.
 #[derive(Debug, thiserror::Error)]
@@ -38,16 +36,29 @@ pub struct Picture {
     pub timestamp: i64,
 }
 
-/// Timestamps waiting for their picture, at most: a decoder that drops
-/// pictures (damaged slices) must not grow this.
-const MAX_PENDING: usize = 32;
+/// Timestamps waiting for their picture, at most (more than any camera's
+/// reordering depth): one whose picture never comes is dropped, oldest first.
+const MAX_PENDING: usize = 16;
+/// The largest picture decoded: 4K UHD (a camera's stream; bigger ones would
+/// only exhaust a phone's memory). rust_h265's own default is 35 MP.
+const MAX_PICTURE_PIXELS: u64 = 4096 * 2304;
+const MAX_PICTURE_MEMORY: u64 = 256 << 20;
+/// An access unit delimiter NAL unit (type 35): fed after each access unit,
+/// it tells the decoder the picture is complete (rust_h265 otherwise finishes
+/// a picture only when the next one starts: one frame interval later).
+const AUD: [u8; 3] = [35 << 1, 1, 0x50];
 
 pub struct HevcDecoder {
     decoder: Decoder,
-    /// Timestamps of the access units fed whose pictures have not come out.
-    /// Pictures come out in display order, which is timestamp order: each
-    /// takes the smallest.
-    pending: BinaryHeap<Reverse<i64>>,
+    /// Timestamps of the access units fed whose pictures have not come out,
+    /// ascending. Pictures come out in display order, which is timestamp
+    /// order: each takes the smallest.
+    pending: Vec<i64>,
+    /// An IRAP picture has been fed: the first one, if a CRA, has its RASL
+    /// pictures dropped by the decoder (their references precede the
+    /// stream), so their timestamps must not wait for a picture.
+    seen_irap: bool,
+    dropping_rasl: bool,
 }
 
 impl HevcDecoder {
@@ -56,7 +67,11 @@ impl HevcDecoder {
     pub fn new(hvcc: &[u8]) -> Result<HevcDecoder, HevcError> {
         let [vps, sps, pps] = sightline_h264::hevc::parse_hvcc(hvcc)
             .map_err(|e| HevcError::BadRecord(e.to_string()))?;
-        let mut decoder = Decoder::new().with_display_order();
+        let mut decoder = Decoder::with_limits(DecodeLimits {
+            max_picture_pixels: MAX_PICTURE_PIXELS,
+            max_picture_memory_bytes: MAX_PICTURE_MEMORY,
+        })
+        .with_display_order();
         let mut headers = Vec::new();
         for set in [vps, sps, pps] {
             headers.extend_from_slice(&[0, 0, 0, 1]);
@@ -69,33 +84,74 @@ impl HevcDecoder {
         }
         Ok(HevcDecoder {
             decoder,
-            pending: BinaryHeap::new(),
+            pending: Vec::new(),
+            seen_irap: false,
+            dropping_rasl: false,
         })
     }
 
     /// Decodes one access unit (4-byte length-prefixed NAL units); the
     /// pictures it completes, oldest first.
     pub fn decode(&mut self, au: &[u8], timestamp: i64) -> Result<Vec<Picture>, HevcError> {
-        if self.pending.len() == MAX_PENDING {
-            // The oldest timestamp's picture is not coming.
-            self.pending.pop();
+        let nals = parse_hvcc(au, 4);
+        let types: Vec<u8> = sightline_h264::nal::length_prefixed_units(au)
+            .filter_map(Result::ok)
+            .filter_map(nal_type)
+            .collect();
+        if let Some(&irap) = types.iter().find(|t| (16..=23).contains(*t)) {
+            // BLA always, a CRA when it starts the stream: no RASL output.
+            self.dropping_rasl = irap <= 18 || (irap == 21 && !self.seen_irap);
+            self.seen_irap = true;
         }
-        self.pending.push(Reverse(timestamp));
+        let rasl = types.iter().any(|&t| t == 8 || t == 9);
+        let expects_picture = types.iter().any(|&t| t < 32) && !(rasl && self.dropping_rasl);
+        if expects_picture {
+            if self.pending.len() == MAX_PENDING {
+                // The oldest timestamp's picture is not coming.
+                self.pending.remove(0);
+            }
+            let at = self.pending.partition_point(|&t| t <= timestamp);
+            self.pending.insert(at, timestamp);
+        }
         let mut failed = None;
-        for nal in parse_hvcc(au, 4) {
+        for nal in nals {
             if let Err(e) = self.decoder.decode_nal(&nal) {
                 failed.get_or_insert(format!("{e:?}"));
             }
         }
+        for nal in parse_annex_b(&[&[0, 0, 0, 1][..], &AUD].concat()) {
+            let _ = self.decoder.decode_nal(&nal);
+        }
         let mut pictures = Vec::new();
+        let mut unusable = None;
         while let Some(frame) = self.decoder.next_output() {
-            pictures.push(self.picture(frame)?);
+            match self.picture(frame) {
+                Ok(p) => pictures.push(p),
+                Err(e) => unusable = Some(e),
+            }
+        }
+        if let Some(e) = unusable {
+            return Err(e);
         }
         match failed {
-            // A damaged access unit costs its own picture, not the stream.
-            Some(e) if pictures.is_empty() => Err(HevcError::Decode(e)),
+            // A damaged access unit costs its own picture, not the stream:
+            // its timestamp is not waiting for one.
+            Some(e) if pictures.is_empty() => {
+                if expects_picture {
+                    if let Some(at) = self.pending.iter().position(|&t| t == timestamp) {
+                        self.pending.remove(at);
+                    }
+                }
+                Err(HevcError::Decode(e))
+            }
             _ => Ok(pictures),
         }
+    }
+
+    /// Timestamps waiting for their picture (for tests: none once a
+    /// stream is flushed, whatever the decoder dropped).
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
     }
 
     /// The pictures still held for reordering (end of a stream).
@@ -119,7 +175,11 @@ impl HevcDecoder {
             };
             return Err(HevcError::Unsupported(format.into()));
         }
-        let timestamp = self.pending.pop().map_or(0, |Reverse(t)| t);
+        let timestamp = if self.pending.is_empty() {
+            0
+        } else {
+            self.pending.remove(0)
+        };
         let (w, h) = (frame.width as usize, frame.height as usize);
         let chroma = w.div_ceil(2) * h.div_ceil(2);
         let mut data = Vec::with_capacity(w * h + 2 * chroma);

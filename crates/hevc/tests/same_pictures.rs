@@ -81,6 +81,7 @@ fn decode_all() {
         for p in &pictures {
             hash.picture(p);
         }
+        assert_eq!(decoder.waiting(), 0, "{name}: a timestamp left waiting");
         let stamps: Vec<i64> = pictures.iter().map(|p| p.timestamp).collect();
         assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{name}: {stamps:?}");
         assert_eq!(hash.1, 10, "{name}: every picture");
@@ -92,6 +93,53 @@ fn decode_all() {
 #[test]
 fn the_decoder_gives_ffmpegs_pictures() {
     decode_all();
+}
+
+/// Without B-frames each access unit gives its picture at once (not when
+/// the next one starts, a frame interval later).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn each_picture_comes_out_with_its_own_access_unit() {
+    let (hvcc, units) = stream(FIXTURES[0].1);
+    let mut decoder = HevcDecoder::new(&hvcc).unwrap();
+    for (i, au) in units.iter().enumerate() {
+        let out = decoder.decode(au, i as i64).unwrap();
+        assert_eq!(
+            out.iter().map(|p| p.timestamp).collect::<Vec<_>>(),
+            [i as i64]
+        );
+    }
+}
+
+/// Joining an open-GOP stream at a CRA (as the relay starts a viewer there):
+/// its RASL pictures, whose references precede the join, are not shown, and
+/// no timestamp is left waiting for them (later pictures keep their own).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn joining_at_a_cra_drops_its_leading_pictures_cleanly() {
+    let (hvcc, units) = stream(FIXTURES[1].1);
+    let types = |au: &[u8]| hevc::nal_type(&au[4..]).unwrap_or(0);
+    let cra = units
+        .iter()
+        .position(|au| types(au) == types::CRA)
+        .expect("a CRA");
+    let rasl = units[cra..]
+        .iter()
+        .filter(|au| matches!(types(au), 8 | 9))
+        .count();
+    assert!(rasl > 0, "the fixture has leading pictures after its CRA");
+    let mut decoder = HevcDecoder::new(&hvcc).unwrap();
+    let mut pictures = Vec::new();
+    for (i, au) in units[cra..].iter().enumerate() {
+        pictures.extend(decoder.decode(au, i as i64).unwrap());
+    }
+    pictures.extend(decoder.flush().unwrap());
+    assert_eq!(
+        pictures.len(),
+        units.len() - cra - rasl,
+        "{rasl} RASL pictures dropped"
+    );
+    assert_eq!(decoder.waiting(), 0);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

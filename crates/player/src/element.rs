@@ -50,6 +50,9 @@ use crate::state::PlayerState;
 use crate::view::View;
 use crate::visibility::Visibility;
 
+/// A Wasm decoder whose worker died is replaced at most this often.
+const WASM_RESTART_MS: f64 = 2000.0;
+
 /// A picture painted less than this behind the relay's receipt of its frame
 /// is live (`timeToLiveMs`).
 const LIVE_MS: f64 = 100.0;
@@ -92,8 +95,13 @@ struct Player {
     decoder: RefCell<Option<Box<dyn Decoder>>>,
     /// WebCodecs failed on this stream before painting anything: `auto` uses Wasm.
     webcodecs_failed: Cell<bool>,
+    /// WebCodecs says it cannot decode this stream (`isConfigSupported`, or
+    /// `configure` threw `NotSupportedError`): also when the page forces it.
+    webcodecs_refused: Cell<bool>,
     /// Which pictures of a fast-start burst are painted.
     joining: RefCell<Join>,
+    /// When the last Wasm decoder was made (`performance.now()`).
+    wasm_made_at: Cell<f64>,
     /// No decoder here plays this stream's codec: the codec and what the tile says.
     unplayable: RefCell<Option<(String, String)>>,
     config: RefCell<Option<StreamConfig>>,
@@ -146,7 +154,9 @@ impl CamPlayerCore {
                 visibility,
                 decoder: RefCell::new(None),
                 webcodecs_failed: Cell::new(false),
+                webcodecs_refused: Cell::new(false),
                 joining: RefCell::new(Join::default()),
+                wasm_made_at: Cell::new(f64::NEG_INFINITY),
                 unplayable: RefCell::new(None),
                 config: RefCell::new(None),
                 link: RefCell::new(None),
@@ -353,6 +363,7 @@ impl Player {
         self.unplayable.borrow_mut().take();
         // Another camera (or decoder choice): WebCodecs may well play it.
         self.webcodecs_failed.set(false);
+        self.webcodecs_refused.set(false);
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
@@ -574,6 +585,13 @@ impl Player {
                 self.webcodecs_failed.set(true);
             }
         }
+        // A Wasm worker that died is replaced, but not more than every 2 s
+        // (one that dies at once would otherwise restart at every frame).
+        if let Some((Kind::Wasm, true)) = current {
+            if now_ms() - self.wasm_made_at.get() < WASM_RESTART_MS {
+                return Ok(());
+            }
+        }
         if current.is_none_or(|(_, broken)| broken) {
             let choice = self.choose(&config);
             if choice == Choice::Neither {
@@ -584,6 +602,10 @@ impl Player {
             if let Err(e) = decoder.configure(&config) {
                 if decoder.kind() == Kind::WebCodecs {
                     self.webcodecs_failed.set(true);
+                    let name = e.dyn_ref::<web_sys::DomException>().map(|e| e.name());
+                    if name.as_deref() == Some("NotSupportedError") {
+                        self.webcodecs_refused.set(true);
+                    }
                 }
                 return Err(e);
             }
@@ -598,14 +620,15 @@ impl Player {
         Ok(())
     }
 
-    /// In `auto`, asks WebCodecs whether it can decode this stream
-    /// (`isConfigSupported`, asynchronous); if not, switches to the Wasm
-    /// decoder. Until the answer, WebCodecs is tried optimistically (an error
-    /// before the first picture switches too).
+    /// Asks WebCodecs whether it can decode this stream (`isConfigSupported`,
+    /// asynchronous); if not, switches to the Wasm decoder (in `auto`) or
+    /// says the stream cannot be played (`decoder="webcodecs"`). Until the
+    /// answer, WebCodecs is tried optimistically (in `auto`, an error before
+    /// the first picture switches too).
     fn check_webcodecs_support(&self, config: &StreamConfig) {
-        let auto =
-            Preference::parse(self.host.get_attribute("decoder").as_deref()) == Preference::Auto;
-        if !auto || self.webcodecs_failed.get() || !WebCodecsDecoder::available() {
+        let wasm_only =
+            Preference::parse(self.host.get_attribute("decoder").as_deref()) == Preference::Wasm;
+        if wasm_only || self.webcodecs_refused.get() || !WebCodecsDecoder::available() {
             return;
         }
         let me = self.me.clone();
@@ -624,7 +647,7 @@ impl Player {
                 )
                 .into(),
             );
-            player.webcodecs_failed.set(true);
+            player.webcodecs_refused.set(true);
             let on_webcodecs = player
                 .decoder
                 .borrow()
@@ -651,8 +674,13 @@ impl Player {
     /// The decoder for `config`'s stream, as the `decoder` attribute, this
     /// browser and the codec allow.
     fn choose(&self, config: &StreamConfig) -> Choice {
-        let webcodecs = WebCodecsDecoder::available() && !self.webcodecs_failed.get();
-        codec::choose(self.forced(), webcodecs, Codec::of(&config.codec))
+        let forced = self.forced();
+        // A failure before the first picture moves `auto` to Wasm; a page
+        // that wants WebCodecs alone gets new tries (it may have been a
+        // passing error), unless WebCodecs said it cannot decode the stream.
+        let failed = forced.is_none() && self.webcodecs_failed.get();
+        let webcodecs = WebCodecsDecoder::available() && !self.webcodecs_refused.get() && !failed;
+        codec::choose(forced, webcodecs, Codec::of(&config.codec))
     }
 
     /// Neither decoder plays `codec` here: the tile says which codec and
@@ -719,6 +747,7 @@ impl Player {
                 }
             };
             let codec = Codec::of(&config.codec);
+            self.wasm_made_at.set(now_ms());
             Ok(Box::new(WasmDecoder::new(
                 codec, format, on_frame, on_error,
             )?))

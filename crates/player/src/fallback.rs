@@ -59,6 +59,9 @@ struct Link {
     pictures: Cell<u64>,
     /// The decoder was dropped: a worker that starts late must not.
     closed: Cell<bool>,
+    /// The worker died (a trap in the decoder: out of memory, a bug): the
+    /// player makes a new one.
+    dead: Cell<bool>,
 }
 
 impl Link {
@@ -111,6 +114,19 @@ impl WasmDecoder {
             in_flight: Cell::new(0),
             pictures: Cell::new(0),
             closed: Cell::new(false),
+            dead: Cell::new(false),
+        });
+        // A trap in the worker's Wasm ends its script with an uncaught error.
+        let on_worker_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new({
+            let link = Rc::downgrade(&link);
+            let on_error = on_error.clone();
+            move |event: web_sys::ErrorEvent| {
+                event.prevent_default();
+                if let Some(link) = link.upgrade() {
+                    link.dead.set(true);
+                }
+                (on_error.borrow_mut())(format!("the Wasm decoder stopped: {}", event.message()));
+            }
         });
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
             let link = Rc::downgrade(&link);
@@ -166,6 +182,9 @@ impl WasmDecoder {
                 if let Some(handler) = starting.on_message.borrow().as_ref() {
                     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
                 }
+                worker.set_onerror(Some(on_worker_error.as_ref().unchecked_ref()));
+                // Lives with the worker (the decoder terminates it when dropped).
+                on_worker_error.forget();
                 *starting.worker.borrow_mut() = Some(worker);
                 Ok::<_, JsValue>(())
             };
@@ -233,11 +252,12 @@ impl Decoder for WasmDecoder {
         self.config.as_ref()
     }
 
-    /// Never: OpenH264 recovers from a damaged access unit at the next keyframe,
-    /// and a configuration it refuses stays refused until the stream's next
-    /// `config` (a new worker would only refuse it again, after a download).
+    /// Only when the worker died: a damaged access unit is recovered from at
+    /// the next keyframe, and a configuration the decoder refuses stays
+    /// refused until the stream's next `config` (a new worker would only
+    /// refuse it again).
     fn is_broken(&self) -> bool {
-        false
+        self.link.dead.get()
     }
 
     /// Sends one access unit to the worker (a copy of it, transferred).

@@ -360,6 +360,9 @@ impl Feed {
     /// Publishes one audio frame to the audio listeners; false (dropped)
     /// without an audio config.
     pub fn publish_audio(&self, timestamp_us: i64, payload: &[u8]) -> bool {
+        if self.audio.receiver_count() == 0 {
+            return true; // nobody listens: not even a copy
+        }
         let Some(config) = self.audio() else {
             return false;
         };

@@ -158,6 +158,7 @@ async fn run_session(
         .encoding_name()
         .eq_ignore_ascii_case("h265");
     let mut waiting_for_keyframe = true;
+    let mut dropping_rasl = false;
     let mut deadline = Instant::now() + NO_VIDEO_TIMEOUT;
     loop {
         let item = match tokio::time::timeout_at(deadline, demuxed.next()).await {
@@ -194,6 +195,19 @@ async fn run_session(
         }
         if waiting_for_keyframe && !keyframe {
             continue;
+        }
+        if waiting_for_keyframe {
+            // Resuming at an H.265 CRA (after loss): its RASL pictures
+            // reference what was lost. Viewers' decoders go on, so they are
+            // not sent (an IDR has none).
+            dropping_rasl = h265 && !frame.is_random_access_point();
+        } else if dropping_rasl {
+            let nals =
+                sightline_h264::nal::length_prefixed_units(frame.data()).filter_map(Result::ok);
+            if sightline_h264::hevc::is_rasl(nals) {
+                continue;
+            }
+            dropping_rasl = false;
         }
         waiting_for_keyframe = false;
         publish(feed, frame, keyframe);

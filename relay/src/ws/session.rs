@@ -103,6 +103,12 @@ struct Viewer {
     skipping: bool,
     /// The audio config this socket was last told for the camera.
     audio_told: Option<Arc<AudioConfig>>,
+    /// The viewer's decoder starts at the next keyframe (subscribed, or
+    /// skipped to it after falling behind).
+    starting: bool,
+    /// Decoding (re)started at an H.265 CRA: its RASL pictures, which
+    /// reference frames this viewer never got, are not sent.
+    dropping_rasl: bool,
 }
 
 /// Runs one session to its end.
@@ -679,6 +685,8 @@ impl Session {
                 params: sub.params,
                 skipping: false,
                 audio_told: None,
+                starting: true,
+                dropping_rasl: false,
             },
         );
         self.send_json(&ServerMessage::Subscribed {
@@ -825,6 +833,18 @@ impl Session {
             self.dropped += 1;
             return Ok(());
         }
+        let resumed = viewer.skipping;
+        if frame.keyframe && (resumed || std::mem::take(&mut viewer.starting)) {
+            viewer.dropping_rasl =
+                is_h265(&frame) && !sightline_h264::hevc::is_idr(frame_nals(&frame.data));
+        } else if viewer.dropping_rasl {
+            if sightline_h264::hevc::is_rasl(frame_nals(&frame.data)) {
+                viewer.feed.stats.dropped(1);
+                self.dropped += 1;
+                return Ok(());
+            }
+            viewer.dropping_rasl = false;
+        }
         let data = if std::mem::take(&mut viewer.skipping) {
             // The only copy of a payload the relay makes: one keyframe, for one
             // viewer, once per fall-behind, to flag the discontinuity.
@@ -872,4 +892,15 @@ impl Session {
             Err(_) => Err(End::Stalled(SEND_TIMEOUT)),
         }
     }
+}
+
+/// Whether a frame is H.265.
+fn is_h265(frame: &Frame) -> bool {
+    matches!(frame.params.video, sightline_h264::VideoParams::H265(_))
+}
+
+/// The NAL units of a frame as sent (header, then length-prefixed units).
+fn frame_nals(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let payload = data.get(sightline_wire::HEADER_LEN..).unwrap_or_default();
+    sightline_h264::nal::length_prefixed_units(payload).filter_map(Result::ok)
 }

@@ -563,6 +563,24 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             ])
             .arg(&file))?;
     }
+    if want("decoders") {
+        for (size, bitrate) in [("1280x720", "2M"), ("1920x1080", "4M")] {
+            let file = streams.join(format!("{size}_main.h265"));
+            if file.is_file() {
+                continue;
+            }
+            say(&format!(
+                "making the {size} H.265 benchmark stream with ffmpeg"
+            ));
+            run(Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg(format!("testsrc2=size={size}:rate=30"))
+                .args(["-frames:v", "90", "-c:v", "libx265", "-x265-params"])
+                .arg("keyint=60:bframes=0:log-level=error")
+                .args(["-b:v", bitrate, "-pix_fmt", "yuv420p"])
+                .arg(&file))?;
+        }
+    }
     if want("player") {
         for gop in [2, 10] {
             let file = streams.join(format!("1920x1080_gop{gop}.h264"));
@@ -658,8 +676,13 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
         {
             let f: Vec<&str> = line.split('|').collect();
             if let [stream, decoder, median, min, max] = f[..] {
+                let unit = if median.parse::<f64>().is_ok() {
+                    " fps"
+                } else {
+                    ""
+                };
                 table.push_str(&format!(
-                    "| decode {} | {decoder} | {median} fps | {min} | {max} |\n",
+                    "| decode {} | {decoder} | {median}{unit} | {min} | {max} |\n",
                     stream.replace('_', " ")
                 ));
             }

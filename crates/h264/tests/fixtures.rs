@@ -223,11 +223,18 @@ mod hevc {
         let units: Vec<&[u8]> = sightline_h264::nal::annex_b_units(CROPPED).collect();
         let idr = units.iter().filter(|u| hevc::is_idr([**u])).count();
         let rasl = units.iter().filter(|u| hevc::is_rasl([**u])).count();
-        let cra = units.iter().filter(|u| hevc::nal_type(u) == Some(types::CRA)).count();
+        let cra = units
+            .iter()
+            .filter(|u| hevc::nal_type(u) == Some(types::CRA))
+            .count();
         // x265's open GOP: an IDR first, then CRAs with leading pictures.
         assert_eq!((idr, cra), (1, 1));
         assert!(rasl > 0, "RASL pictures after the CRA");
-        assert!(!hevc::is_idr(units.iter().filter(|u| hevc::nal_type(u) == Some(types::CRA))));
+        assert!(!hevc::is_idr(
+            units
+                .iter()
+                .filter(|u| hevc::nal_type(u) == Some(types::CRA))
+        ));
     }
 
     #[test]

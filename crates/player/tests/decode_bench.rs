@@ -1,6 +1,7 @@
 //! Decoder benchmark (not a test): decode frames per second of WebCodecs and of
 //! OpenH264-Wasm in headless Chromium, for 640x360, 1280x720 and 1920x1080,
-//! baseline and high. Run by `cargo xtask bench`, which makes the streams with
+//! baseline and high; and of the H.265 fallback (rust_h265 in Wasm) and
+//! WebCodecs where it decodes H.265, at 1280x720 and 1920x1080. Run by `cargo xtask bench`, which makes the streams with
 //! ffmpeg and builds this with `--cfg sightline_bench`; normal builds skip it.
 //!
 //! Prints one line per case: `BENCH|<stream>|<decoder>|<median fps>|<min>|<max>`
@@ -103,6 +104,10 @@ fn wasm_fps(params: &StreamParams, units: &[(bool, Vec<u8>)]) -> f64 {
 }
 
 async fn webcodecs_fps(params: &StreamParams, units: &[(bool, Vec<u8>)]) -> f64 {
+    webcodecs_fps_of(&params.codec_string(), &params.avcc, units).await
+}
+
+async fn webcodecs_fps_of(codec: &str, description: &[u8], units: &[(bool, Vec<u8>)]) -> f64 {
     let frames = Rc::new(Cell::new(0u32));
     let output = Closure::<dyn FnMut(VideoFrame)>::new({
         let frames = frames.clone();
@@ -117,8 +122,8 @@ async fn webcodecs_fps(params: &StreamParams, units: &[(bool, Vec<u8>)]) -> f64 
         output.as_ref().unchecked_ref(),
     );
     let decoder = VideoDecoder::new(&init).expect("VideoDecoder");
-    let config = VideoDecoderConfig::new(&params.codec_string());
-    config.set_description_u8_array(&Uint8Array::from(&params.avcc[..]));
+    let config = VideoDecoderConfig::new(codec);
+    config.set_description_u8_array(&Uint8Array::from(description));
     decoder.configure(&config).expect("configure");
     let started = now();
     for (i, (key, au)) in units.iter().enumerate() {
@@ -137,6 +142,84 @@ async fn webcodecs_fps(params: &StreamParams, units: &[(bool, Vec<u8>)]) -> f64 
     let fps = f64::from(frames.get()) / ((now() - started) / 1000.0);
     let _ = decoder.close();
     fps
+}
+
+macro_rules! hevc_stream {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!(env!("SIGHTLINE_BENCH_DIR"), "/", $name, ".h265")) as &[u8],
+        )
+    };
+}
+
+const HEVC_STREAMS: [(&str, &[u8]); 2] = [
+    hevc_stream!("1280x720_main"),
+    hevc_stream!("1920x1080_main"),
+];
+
+/// hvcC and one length-prefixed access unit per picture (x265 writes one
+/// slice per picture with these settings).
+fn hevc_stream(annex_b: &[u8]) -> (sightline_h264::HevcParams, Vec<(bool, Vec<u8>)>) {
+    use sightline_h264::hevc::{self, types};
+    let (mut vps, mut sps, mut pps) = (None, None, None);
+    let mut units = Vec::new();
+    for unit in nal::annex_b_units(annex_b) {
+        match hevc::nal_type(unit) {
+            Some(types::VPS) => vps = Some(unit),
+            Some(types::SPS) => sps = Some(unit),
+            Some(types::PPS) => pps = Some(unit),
+            Some(t @ 0..=31) => {
+                let mut au = Vec::new();
+                nal::push_length_prefixed(&mut au, unit);
+                units.push((types::IRAP.contains(&t), au));
+            }
+            _ => {}
+        }
+    }
+    let params =
+        sightline_h264::HevcParams::new(vps.expect("VPS"), sps.expect("SPS"), pps.expect("PPS"))
+            .expect("valid");
+    (params, units)
+}
+
+fn hevc_wasm_fps(hvcc: &[u8], units: &[(bool, Vec<u8>)]) -> f64 {
+    let mut decoder = sightline_hevc::HevcDecoder::new(hvcc).expect("configure");
+    let started = now();
+    let mut pictures = 0;
+    for (i, (_, au)) in units.iter().enumerate() {
+        pictures += decoder.decode(au, i as i64).expect("decode").len();
+    }
+    pictures += decoder.flush().expect("flush").len();
+    pictures as f64 / ((now() - started) / 1000.0)
+}
+
+#[wasm_bindgen_test]
+async fn hevc_decode_fps() {
+    for (name, data) in HEVC_STREAMS {
+        let (params, units) = hevc_stream(data);
+        let wasm: Vec<f64> = (0..RUNS)
+            .map(|_| hevc_wasm_fps(&params.hvcc, &units))
+            .collect();
+        report(&format!("{name}_h265"), "wasm (rust_h265)", wasm);
+        let config = VideoDecoderConfig::new(&params.codec_string());
+        config.set_description_u8_array(&Uint8Array::from(&params.hvcc[..]));
+        let support = JsFuture::from(VideoDecoder::is_config_supported(&config)).await;
+        let supported = support
+            .ok()
+            .and_then(|s| js_sys::Reflect::get(&s, &"supported".into()).ok())
+            .and_then(|s| s.as_bool())
+            .unwrap_or(false);
+        if !supported {
+            console_log!("BENCH|{name}_h265|webcodecs|not supported|—|—");
+            continue;
+        }
+        let mut webcodecs = Vec::new();
+        for _ in 0..RUNS {
+            webcodecs.push(webcodecs_fps_of(&params.codec_string(), &params.hvcc, &units).await);
+        }
+        report(&format!("{name}_h265"), "webcodecs", webcodecs);
+    }
 }
 
 #[wasm_bindgen_test]

@@ -81,6 +81,7 @@ async fn subscribe_gets_config_then_a_keyframe_then_live_frames() {
                     camera,
                     channel: c,
                     config,
+                    ..
                 } => {
                     assert_eq!((id, camera.as_str()), (7, "demo"));
                     channel = Some(c);

@@ -50,6 +50,8 @@ pub type Credentials = credentials::Credentials<Function>;
 
 /// What an element receives from the connection.
 pub trait ChannelSink {
+    /// A new subscription: `burst` frames of the camera's GOP follow at once.
+    fn on_subscribed(&self, _burst: u32) {}
     /// New decoder parameters; frames after this decode with them.
     fn on_config(&self, config: &StreamConfig);
     /// One access unit. `payload` views the received buffer (no copy).
@@ -710,9 +712,13 @@ impl Connection {
                 camera,
                 channel,
                 config,
+                burst,
             } => {
                 self.pending.borrow_mut().remove(&id);
                 self.channels.borrow_mut().insert(channel, camera.clone());
+                for sink in self.sinks(|a| a.camera == camera) {
+                    sink.on_subscribed(burst);
+                }
                 if let Some(config) = config {
                     self.set_config(camera, config);
                 }

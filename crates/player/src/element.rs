@@ -977,10 +977,11 @@ impl Player {
 }
 
 impl ChannelSink for Player {
+    fn on_subscribed(&self, burst: u32) {
+        self.joining.borrow_mut().subscribed(burst, now_ms());
+    }
+
     fn on_config(&self, config: &StreamConfig) {
-        // A burst may follow (a subscription, the socket's comeback); on a
-        // live stream the next picture is at the edge at once anyway.
-        self.joining.borrow_mut().restart(now_ms());
         *self.config.borrow_mut() = Some(config.clone());
         // Another codec than the one found unplayable: playable until found
         // not to be (the same one again, after a pause: said already).

@@ -11,7 +11,11 @@
 //! [`ARRIVALS_KEPT`]; with B-frames the decoder legitimately holds one or two) —
 //! the rest are decoded and dropped. Arrivals, not only what the decoder was
 //! fed: a decoder told to skip the rest of a GOP (`live.rs`) is not at the
-//! edge with the last picture it decoded. From then on every
+//! edge with the last picture it decoded. And not before the whole burst has
+//! arrived (the relay says how many frames it holds: `subscribed.burst`): a
+//! decoder can put out its first pictures while the rest of a big burst is
+//! still on its way, and they would look like the edge (measured: a 1080p
+//! burst of 54 frames was painted whole). From then on every
 //! picture is painted. A decoder slower than the stream never reaches the
 //! edge within the GOP: it paints one picture every [`PROGRESS_MS`] meanwhile,
 //! so the screen is not left blank (the live gate then skips it to the next
@@ -43,6 +47,8 @@ enum Phase {
 pub struct Join {
     arrivals: VecDeque<i64>,
     phase: Phase,
+    /// Frames of the announced burst still to arrive.
+    burst_left: u32,
 }
 
 impl Default for Join {
@@ -53,12 +59,21 @@ impl Default for Join {
                 since_ms: 0.0,
                 shown_ms: None,
             },
+            burst_left: 0,
         }
     }
 }
 
 impl Join {
-    /// A new subscription (or decoder): the next frames are a fast-start burst.
+    /// A new subscription whose first `frames` frames come at once (the
+    /// relay's `burst`): none of them is the live edge before all are in.
+    pub fn subscribed(&mut self, frames: u32, now_ms: f64) {
+        self.restart(now_ms);
+        self.burst_left = frames;
+    }
+
+    /// A new decoder (or stream): the next frames may be a fast-start burst
+    /// (an announced one is still awaited).
     pub fn restart(&mut self, now_ms: f64) {
         self.arrivals.clear();
         self.phase = Phase::Joining {
@@ -73,6 +88,7 @@ impl Join {
             self.arrivals.pop_front();
         }
         self.arrivals.push_back(timestamp_us);
+        self.burst_left = self.burst_left.saturating_sub(1);
     }
 
     /// Whether to paint the picture of `timestamp_us` that just came out.
@@ -81,7 +97,7 @@ impl Join {
             return true;
         };
         let newer = self.arrivals.iter().filter(|&&t| t > timestamp_us).count();
-        if newer <= EDGE_FRAMES {
+        if newer <= EDGE_FRAMES && self.burst_left == 0 {
             self.phase = Phase::Live;
             return true;
         }
@@ -159,6 +175,24 @@ mod tests {
         }
         assert_eq!(painted, vec![2000.0, 3000.0, 4000.0]);
         assert!(!join.is_live());
+    }
+
+    /// The decoder's first pictures come out while the burst still arrives:
+    /// they are not the edge.
+    #[test]
+    fn nothing_is_the_edge_before_the_whole_burst_is_in() {
+        let mut join = Join::default();
+        join.subscribed(54, 0.0);
+        let mut painted = Vec::new();
+        for n in 0..60 {
+            join.arrived(n * FRAME);
+            // The decoder is a frame behind the arrivals.
+            if n > 0 && join.paint((n - 1) * FRAME, n as f64) {
+                painted.push(n - 1);
+            }
+        }
+        // Frame 53 completes the burst; the decoder is at 52 then.
+        assert_eq!(painted.first(), Some(&52), "{painted:?}");
     }
 
     #[test]

@@ -126,6 +126,10 @@ pub enum ServerMessage {
         channel: u16,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<StreamConfig>,
+        /// Frames of the camera's current GOP that follow at once (the fast
+        /// start): the player decodes them without painting them.
+        #[serde(default)]
+        burst: u32,
     },
     /// New decoder parameters for a channel (first config, or a mid-stream change
     /// such as a new resolution). Frames after it decode with this config.
@@ -651,13 +655,17 @@ mod tests {
                 any::<u32>(),
                 ".*",
                 any::<u16>(),
-                proptest::option::of(arb_config())
+                proptest::option::of(arb_config()),
+                any::<u32>()
             )
-                .prop_map(|(id, camera, channel, config)| ServerMessage::Subscribed {
-                    id,
-                    camera,
-                    channel,
-                    config
+                .prop_map(|(id, camera, channel, config, burst)| {
+                    ServerMessage::Subscribed {
+                        id,
+                        camera,
+                        channel,
+                        config,
+                        burst,
+                    }
                 }),
             (any::<u16>(), arb_config())
                 .prop_map(|(channel, config)| ServerMessage::Config { channel, config }),

@@ -664,11 +664,13 @@ impl Session {
                     camera,
                     channel,
                     config,
+                    burst: 0,
                 })
                 .await;
         }
         let sub = feed.subscribe();
         let config = sub.params.as_ref().map(|p| p.wire.clone());
+        let burst = u32::try_from(sub.gop.len()).unwrap_or(u32::MAX);
         let frames =
             stream::iter(sub.gop.into_iter().map(Ok)).chain(BroadcastStream::new(sub.live));
         self.frames.insert(channel, Box::pin(frames));
@@ -694,6 +696,7 @@ impl Session {
             camera: camera.clone(),
             channel,
             config,
+            burst,
         })
         .await?;
         // The status now: `welcome` may be old news (the player may have

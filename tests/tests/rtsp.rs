@@ -572,6 +572,27 @@ async fn a_frozen_camera_is_noticed_and_reconnected() {
     relay.shutdown().await.expect("clean shutdown");
 }
 
+/// GStreamer's RTSP server, a relay with one camera per `(id, mount)` (over
+/// TCP) and a browser; runs `test` with them, then closes all of them
+/// whatever the outcome.
+async fn with_cameras(
+    cameras: &[(&str, &str)],
+    test: impl AsyncFnOnce(&Relay, &Browser) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let server = RtspServer::start(0, None).await?;
+    let sources = cameras
+        .iter()
+        .map(|&(id, mount)| (id, rtsp(&server, mount, Transport::Tcp, None)))
+        .collect();
+    let relay = start_relay_with(sources).await?;
+    let browser = Browser::launch(&[]).await?;
+    let result = test(&relay, &browser).await;
+    let _ = browser.close().await;
+    let shutdown = relay.shutdown().await;
+    result?;
+    shutdown.map_err(|e| e.context("the relay did not shut down cleanly"))
+}
+
 /// JS: a `<cam-player>` for `camera` with the `decoder` attribute `decoder`,
 /// made here so its `error` events are heard from the start; resolves once
 /// it is `live` (and has painted 10 pictures) or `unsupported` (or after
@@ -610,15 +631,10 @@ customElements.whenDefined("cam-player").then(() => {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h265_camera_reaches_viewers_with_its_hvcc_and_plays_in_the_browser() {
     let _serial = SERIAL.lock().await;
-    let server = RtspServer::start(0, None).await.expect("RTSP server");
-    let relay = start_relay_with(vec![("h265", rtsp(&server, "h265", Transport::Tcp, None))])
-        .await
-        .expect("relay");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
+    with_cameras(&[("h265", "h265")], async |relay, browser| {
         // On the wire: the hvcC record and an `hvc1.` codec string, then
         // frames from an IRAP picture on.
-        let mut client = watch_online(&relay, "h265").await;
+        let mut client = watch_online(relay, "h265").await;
         let mut config = None;
         let mut frames = Vec::new();
         while frames.len() < 30 {
@@ -717,28 +733,18 @@ async fn an_h265_camera_reaches_viewers_with_its_hvcc_and_plays_in_the_browser()
             );
         }
         Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("H.265 end to end");
+    })
+    .await
+    .expect("H.265 end to end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_with_a_10_s_gop_starts_live_without_replaying_its_gop_on_screen() {
     let _serial = SERIAL.lock().await;
-    let server = RtspServer::start(0, None).await.expect("RTSP server");
-    let relay = start_relay_with(vec![(
-        "gop10",
-        rtsp(&server, "gop10", Transport::Tcp, None),
-    )])
-    .await
-    .expect("relay");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
+    with_cameras(&[("gop10", "gop10")], async |relay, browser| {
         // The relay started at the camera's first keyframe; 120 frames later
         // (4 s, well before the next) its fast-start cache holds them all.
-        let mut client = watch_online(&relay, "gop10").await;
+        let mut client = watch_online(relay, "gop10").await;
         let mut frames = 0;
         while frames < 120 {
             if let Received::Frame(..) = client.next().await? {
@@ -786,11 +792,9 @@ async fn a_camera_with_a_10_s_gop_starts_live_without_replaying_its_gop_on_scree
             anyhow::ensure!(stats["decoder"] == json!(decoder), "{stats}");
         }
         Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("a long GOP starts live");
+    })
+    .await
+    .expect("a long GOP starts live");
 }
 
 /// JS: for `ms`, each time the player paints a new picture, the grey level
@@ -817,15 +821,7 @@ const t0 = performance.now();
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_with_b_frames_is_painted_in_order() {
     let _serial = SERIAL.lock().await;
-    let server = RtspServer::start(0, None).await.expect("RTSP server");
-    let relay = start_relay_with(vec![(
-        "bframes",
-        rtsp(&server, "bframes", Transport::Tcp, None),
-    )])
-    .await
-    .expect("relay");
-    let browser = Browser::launch(&[]).await.expect("browser");
-    let result = async {
+    with_cameras(&[("bframes", "bframes")], async |relay, browser| {
         browser
             .open(&format!("http://{}/?camera=bframes", relay.local_addr()))
             .await?;
@@ -856,11 +852,9 @@ async fn a_stream_with_b_frames_is_painted_in_order() {
         anyhow::ensure!(backwards.is_empty(), "pictures out of order: {backwards:?}");
         anyhow::ensure!(seen["stats"]["decodeErrors"] == json!(0), "{seen}");
         Ok(())
-    }
-    .await;
-    let _ = browser.close().await;
-    relay.shutdown().await.expect("clean shutdown");
-    result.expect("B-frames in order");
+    })
+    .await
+    .expect("B-frames in order");
 }
 
 /// Reads `client` until `video` video frames have come: their count, the

@@ -98,6 +98,8 @@ struct Player {
     /// WebCodecs says it cannot decode this stream (`isConfigSupported`, or
     /// `configure` threw `NotSupportedError`): also when the page forces it.
     webcodecs_refused: Cell<bool>,
+    /// What `isConfigSupported` said of the current stream, once it answered.
+    webcodecs_verdict: Cell<Option<bool>>,
     /// Which pictures of a fast-start burst are painted.
     joining: RefCell<Join>,
     /// When the last Wasm decoder was made (`performance.now()`).
@@ -155,6 +157,7 @@ impl CamPlayerCore {
                 decoder: RefCell::new(None),
                 webcodecs_failed: Cell::new(false),
                 webcodecs_refused: Cell::new(false),
+                webcodecs_verdict: Cell::new(None),
                 joining: RefCell::new(Join::default()),
                 wasm_made_at: Cell::new(f64::NEG_INFINITY),
                 unplayable: RefCell::new(None),
@@ -364,6 +367,7 @@ impl Player {
         // Another camera (or decoder choice): WebCodecs may well play it.
         self.webcodecs_failed.set(false);
         self.webcodecs_refused.set(false);
+        self.webcodecs_verdict.set(None);
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
@@ -593,6 +597,9 @@ impl Player {
             }
         }
         if current.is_none_or(|(_, broken)| broken) {
+            if self.awaiting_webcodecs_verdict(&config) {
+                return Ok(()); // `check_webcodecs_support` calls again
+            }
             let choice = self.choose(&config);
             if choice == Choice::Neither {
                 self.cannot_play(&config.codec);
@@ -634,12 +641,22 @@ impl Player {
         let me = self.me.clone();
         let config = config.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            if WebCodecsDecoder::supports(&config).await {
-                return;
-            }
+            let supported = WebCodecsDecoder::supports(&config).await;
             let Some(player) = me.upgrade() else {
                 return;
             };
+            if player.config.borrow().as_ref() != Some(&config) {
+                return; // another stream by now: its own check answers
+            }
+            player.webcodecs_verdict.set(Some(supported));
+            if supported {
+                if player.decoder.borrow().is_none() {
+                    if let Err(e) = player.ensure_decoder() {
+                        web_sys::console::warn_2(&"Sightline: no decoder".into(), &e);
+                    }
+                }
+                return;
+            }
             web_sys::console::info_1(
                 &format!(
                     "Sightline: WebCodecs cannot decode {}; using the Wasm decoder",
@@ -660,6 +677,18 @@ impl Player {
                 }
             }
         });
+    }
+
+    /// Whether to wait for WebCodecs' answer before making a decoder: in
+    /// `auto`, H.264 is tried at once (WebCodecs nearly always plays it: the
+    /// faster start), other codecs only once `isConfigSupported` said yes
+    /// (H.265 often is not: a try would end in an error event).
+    fn awaiting_webcodecs_verdict(&self, config: &StreamConfig) -> bool {
+        self.forced().is_none()
+            && Codec::of(&config.codec) != Codec::H264
+            && WebCodecsDecoder::available()
+            && !self.webcodecs_refused.get()
+            && self.webcodecs_verdict.get().is_none()
     }
 
     /// The `decoder` attribute, as `codec::choose` takes it.
@@ -982,7 +1011,12 @@ impl ChannelSink for Player {
     }
 
     fn on_config(&self, config: &StreamConfig) {
-        *self.config.borrow_mut() = Some(config.clone());
+        let old = self.config.replace(Some(config.clone()));
+        if old.is_none_or(|old| old.codec != config.codec) {
+            // What WebCodecs said was of another stream.
+            self.webcodecs_verdict.set(None);
+            self.webcodecs_refused.set(false);
+        }
         // Another codec than the one found unplayable: playable until found
         // not to be (the same one again, after a pause: said already).
         let other_codec = self

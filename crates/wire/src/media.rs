@@ -132,14 +132,34 @@ pub fn video_frame(
     received_us: u64,
     payload: &[u8],
 ) -> Vec<u8> {
-    let header = MediaHeader {
-        kind: FrameKind::Video,
+    let flags = if keyframe {
+        FrameFlags::KEYFRAME
+    } else {
+        FrameFlags::default()
+    };
+    frame(
+        FrameKind::Video,
         channel,
-        flags: if keyframe {
-            FrameFlags::KEYFRAME
-        } else {
-            FrameFlags::default()
-        },
+        flags,
+        timestamp_us,
+        received_us,
+        payload,
+    )
+}
+
+/// A header and its payload, in one buffer.
+fn frame(
+    kind: FrameKind,
+    channel: u16,
+    flags: FrameFlags,
+    timestamp_us: i64,
+    received_us: u64,
+    payload: &[u8],
+) -> Vec<u8> {
+    let header = MediaHeader {
+        kind,
+        channel,
+        flags,
         timestamp_us,
         received_us,
     };
@@ -152,17 +172,15 @@ pub fn video_frame(
 /// One audio frame as the complete binary message audio listeners get
 /// (every audio frame decodes on its own: flagged as a keyframe).
 pub fn audio_frame(channel: u16, timestamp_us: i64, received_us: u64, payload: &[u8]) -> Vec<u8> {
-    let header = MediaHeader {
-        kind: FrameKind::Audio,
+    let flags = FrameFlags::KEYFRAME;
+    frame(
+        FrameKind::Audio,
         channel,
-        flags: FrameFlags::KEYFRAME,
+        flags,
         timestamp_us,
         received_us,
-    };
-    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
-    frame.extend_from_slice(&header.to_bytes());
-    frame.extend_from_slice(payload);
-    frame
+        payload,
+    )
 }
 
 /// The clock `received_us` is read from: wall clock in microseconds since the

@@ -13,6 +13,8 @@ Mounts, each a fresh live pipeline per client:
            --flip-ms; as each new colour leaves the source (a frame "captured"),
            prints "FLIP <unix time ms> <white|black>" on stdout: the latency
            benchmark's clock for camera → picture on screen.
+  /sub     the substream of /high-tcp's camera: the same at half the width
+           and height, a quarter of the bitrate.
   /h265    H.265 (Main) from x265, parameter sets in-band with each IRAP.
   /gop10   H.264 with a keyframe every 10 s (the "smart codec" long GOPs).
   /bframes H.264 Main with two B-frames between references (decode order
@@ -181,6 +183,19 @@ def main():
     flip.set_launch(pipeline(args, "high", "black", args.kbps))
     flip.connect("media-configure", lambda _f, media: flip_colours(media, args))
     factories.append(("/flip", flip))
+
+    # A camera's substream: the same scene at a quarter of the pixels (the
+    # main stream is /high-tcp).
+    sub = GstRtspServer.RTSPMediaFactory()
+    sub.set_launch(
+        pipeline(
+            argparse.Namespace(width=args.width // 2, height=args.height // 2, fps=args.fps),
+            "high",
+            "ball",
+            args.kbps // 4,
+        )
+    )
+    factories.append(("/sub", sub))
 
     h265 = GstRtspServer.RTSPMediaFactory()
     h265.set_launch(

@@ -56,6 +56,15 @@
 // `features`, `moving`, `presets`, `position`). A refusal fires `error` with
 // `detail.source = "ptz"` (`code`: `forbidden`, `conflict` when another
 // operator holds control, `camera_refused` with the camera's own words…).
+//
+// Streams. A camera with a substream (`substream = …` in the relay's config)
+// plays it while the element is small, and its main stream once the element
+// is more than 1.25× the substream's width (device pixels, at most 2 per CSS
+// pixel), or when it must: `stream="main"` or `stream="sub"` (attribute and
+// property) pins one. Decoding in Wasm prefers the substream; a stream that
+// is offline, or whose codec this browser cannot play, gives way to the
+// other. A switch is seamless: the old stream keeps painting until the new
+// one has its first picture. `getStats().stream` says which plays.
 
 import init, { CamPlayerCore, setAssetBase } from "./sightline-player.js";
 
@@ -65,7 +74,7 @@ const ready = init({ module_or_path: new URL("sightline-player_bg.wasm", base) }
 );
 
 /** Attributes mirrored as string properties, and as boolean ones. */
-const STRINGS = ["camera", "relay", "ticket", "decoder", "renderer", "fit"];
+const STRINGS = ["camera", "relay", "ticket", "decoder", "renderer", "fit", "stream"];
 const FLAGS = ["controls", "stats", "alerts", "ptz"];
 
 export class CamPlayer extends HTMLElement {

@@ -124,7 +124,14 @@ impl Relay {
                 options.head = Some(head.clone());
                 heads.insert(camera.id.clone(), head);
             }
-            sources.push((hub.add_camera(&camera.id, &camera.name)?, source));
+            let feed = hub.add_camera(&camera.id, &camera.name)?;
+            if matches!(&source, Source::Demo(o) if o.substream) {
+                hub.add_substream(&camera.id)?;
+            }
+            if let Some(sub) = &camera.substream {
+                sources.push((hub.add_substream(&camera.id)?, Source::Rtsp(sub.clone())));
+            }
+            sources.push((feed, source));
         }
         let hub = Arc::new(hub);
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -237,9 +244,15 @@ impl Relay {
             let Some(feed) = hub.get(&camera.id).cloned() else {
                 continue;
             };
-            // A substream for detection is pulled like a camera of its own,
-            // into a feed no viewer sees.
+            // A stream for detection alone is pulled like a camera of its
+            // own, into a feed no viewer sees; else the substream (a tenth
+            // of the main stream's pixels to decode, typically) or the
+            // main stream.
             let analysed = match &motion.detect_url {
+                None => hub.substream(&camera.id).cloned().unwrap_or(feed),
+                Some(rtsp) if camera.substream.as_ref() == Some(rtsp) => {
+                    hub.substream(&camera.id).cloned().unwrap_or(feed)
+                }
                 Some(rtsp) => {
                     let detect = Feed::standalone(&camera.id, &format!("{} (motion)", camera.name));
                     rtsp_cameras.push(rtsp::spawn(
@@ -249,7 +262,6 @@ impl Relay {
                     ));
                     detect
                 }
-                None => feed,
             };
             tokio::spawn(crate::alerts::motion::run(
                 alerts.clone(),
@@ -261,8 +273,16 @@ impl Relay {
         }
         for (feed, source) in sources {
             match source {
-                Source::Demo(options) => demo_cameras
-                    .push(DemoCamera::start(feed, options).context("starting a demo camera")?),
+                Source::Demo(options) => {
+                    // Its substream comes from the same encoder thread.
+                    let sub = match options.substream {
+                        true => hub.substream(&feed.id).cloned(),
+                        false => None,
+                    };
+                    demo_cameras.push(
+                        DemoCamera::start(feed, sub, options).context("starting a demo camera")?,
+                    )
+                }
                 Source::Rtsp(rtsp) => {
                     rtsp_cameras.push(rtsp::spawn(feed, rtsp, shutdown_rx.clone()));
                 }

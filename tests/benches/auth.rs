@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         cameras: vec![CameraConfig {
             id: "cam".into(),
             name: "Camera".into(),
+            substream: None,
             motion: None,
             onvif: None,
             ptz: Default::default(),

@@ -20,6 +20,7 @@ async fn relay() -> Relay {
         cameras: vec![CameraConfig {
             id: "demo".into(),
             name: "Demo".into(),
+            substream: None,
             motion: None,
             onvif: None,
             ptz: Default::default(),
@@ -165,9 +166,13 @@ async fn bad_input_gets_a_clear_error_and_the_socket_survives() {
     assert!(error.message.contains("nope"), "{error:?}");
 
     let camera = "demo".into();
-    ws.send(&ClientMessage::Unsubscribe { id: 3, camera })
-        .await
-        .unwrap();
+    ws.send(&ClientMessage::Unsubscribe {
+        id: 3,
+        camera,
+        stream: Default::default(),
+    })
+    .await
+    .unwrap();
     let error = ws.expect_error().await.expect("unsubscribe unsubscribed");
     assert_eq!(
         (error.code, error.request),

@@ -336,6 +336,7 @@ async fn a_held_move_stops_when_renewals_stop_the_socket_closes_or_it_unsubscrib
     olga.send(&sightline_wire::ClientMessage::Unsubscribe {
         id: 200,
         camera: CAMERA.into(),
+        stream: Default::default(),
     })
     .await
     .unwrap();

@@ -969,3 +969,278 @@ async fn a_cameras_audio_reaches_only_the_sockets_that_turn_it_on() {
     relay.shutdown().await.expect("clean shutdown");
     result.expect("audio on demand");
 }
+
+/// Frames per channel until `total` video frames came (control messages
+/// are kept, in order).
+async fn frames_by_channel(
+    client: &mut RelayClient,
+    total: usize,
+) -> anyhow::Result<(std::collections::BTreeMap<u16, usize>, Vec<ServerMessage>)> {
+    let (mut counts, mut controls) = (std::collections::BTreeMap::new(), Vec::new());
+    let mut seen = 0;
+    while seen < total {
+        match client.next().await? {
+            Received::Frame(h, _) if h.kind == sightline_wire::FrameKind::Video => {
+                *counts.entry(h.channel).or_insert(0) += 1;
+                seen += 1;
+            }
+            Received::Frame(..) => {}
+            Received::Control(msg) => controls.push(msg),
+        }
+    }
+    Ok((counts, controls))
+}
+
+/// A camera with a substream (GStreamer's /high-tcp at 640x360 and /sub at
+/// 320x180) and one without: a socket receives either stream or both, each
+/// on its own channel, and is told each one's state; `sub` of a camera
+/// without one is its main stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_substream_is_a_second_stream_of_the_same_camera() {
+    use sightline_wire::Stream;
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let mut config = sightline_testkit::relay::relay_config(vec![
+        ("door", rtsp(&server, "high-tcp", Transport::Tcp, None)),
+        ("plain", rtsp(&server, "baseline-tcp", Transport::Tcp, None)),
+    ])
+    .expect("config");
+    let Source::Rtsp(sub) = rtsp(&server, "sub", Transport::Tcp, None) else {
+        unreachable!()
+    };
+    config.cameras[0].substream = Some(sub);
+    let relay = Relay::start(config).await.expect("relay");
+    let result = async {
+        let mut client = RelayClient::open(relay.local_addr(), None).await?;
+        let cameras = client.hello().await?;
+        let door = cameras.iter().find(|c| c.id == "door").context("door")?;
+        anyhow::ensure!(door.substream.is_some(), "{door:?}");
+        let plain = cameras.iter().find(|c| c.id == "plain").context("plain")?;
+        anyhow::ensure!(plain.substream.is_none(), "{plain:?}");
+
+        // Every socket hears of both streams' states, watched or not.
+        let mut watcher = RelayClient::open(relay.local_addr(), None).await?;
+        let welcome = watcher.hello().await?;
+        let door = welcome.iter().find(|c| c.id == "door").context("door")?;
+        let mut online = [
+            door.status == CameraState::Online,
+            door.substream == Some(CameraState::Online),
+        ];
+        tokio::time::timeout(Duration::from_secs(15), async {
+            while online != [true, true] {
+                if let ServerMessage::CameraStatus {
+                    camera,
+                    stream,
+                    status,
+                } = watcher.next_control().await?
+                {
+                    if camera == "door" {
+                        online[usize::from(stream == Stream::Sub)] = status == CameraState::Online;
+                    }
+                }
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .context("both streams go online")??;
+        client.subscribe_stream(1, "door", Stream::Sub).await?;
+        let (sub_channel, config) = client.expect_subscribed_stream(1, Stream::Sub).await?;
+        let (counts, _) = frames_by_channel(&mut client, 20).await?;
+        anyhow::ensure!(counts.keys().eq([&sub_channel]), "{counts:?}");
+        let config = config.context("the substream's config")?;
+        anyhow::ensure!(
+            (config.coded_width, config.coded_height) == (320, 180),
+            "{config:?}"
+        );
+
+        // Both at once (a player switching): two channels.
+        client.subscribe_stream(2, "door", Stream::Main).await?;
+        let (main_channel, _) = client.expect_subscribed_stream(2, Stream::Main).await?;
+        anyhow::ensure!(main_channel != sub_channel);
+        let (counts, _) = frames_by_channel(&mut client, 60).await?;
+        anyhow::ensure!(
+            counts.get(&main_channel) > Some(&10) && counts.get(&sub_channel) > Some(&10),
+            "{counts:?}"
+        );
+
+        // The substream let go: the main stream alone, after what was in flight.
+        client
+            .send(&ClientMessage::Unsubscribe {
+                id: 3,
+                camera: "door".into(),
+                stream: Stream::Sub,
+            })
+            .await?;
+        loop {
+            match client.next().await? {
+                Received::Control(ServerMessage::Unsubscribed {
+                    id: 3,
+                    stream: Stream::Sub,
+                    channel,
+                    ..
+                }) if channel == sub_channel => break,
+                Received::Control(ServerMessage::Error { message, .. }) => {
+                    anyhow::bail!("unsubscribe refused: {message}")
+                }
+                _ => {}
+            }
+        }
+        let (counts, _) = frames_by_channel(&mut client, 30).await?;
+        anyhow::ensure!(counts.keys().eq([&main_channel]), "{counts:?}");
+
+        // No substream: `sub` is the main stream, and says so.
+        client.subscribe_stream(4, "plain", Stream::Sub).await?;
+        let (channel, _) = client.expect_subscribed_stream(4, Stream::Main).await?;
+        anyhow::ensure!(channel != main_channel && channel != sub_channel);
+        drop(client);
+
+        // A small player (a grid tile) plays the substream; grown (focused,
+        // full screen) it switches to the main stream, and back when it
+        // shrinks, each time without a blank picture or leaving `live`.
+        let browser = Browser::launch(&[]).await?;
+        let seen = async {
+            browser
+                .open(&format!("http://{}/", relay.local_addr()))
+                .await?;
+            browser.wait_app().await?;
+            // The app's own tiles stop receiving: only the players under test play.
+            browser
+                .run(
+                    "document.querySelector('main').hidden = true; arguments[0]();",
+                    vec![],
+                )
+                .await?;
+            let script = format!("{SWITCH_HELPERS}{SIZE_SWITCHES}");
+            let grid = browser.run(&script, vec![json!("door")]).await?;
+            println!("small → large → small: {grid}");
+            let script = format!("{SWITCH_HELPERS}{PINNED_SWITCH}");
+            let wasm = browser.run(&script, vec![json!("door")]).await?;
+            println!("Wasm, stream=\"main\": {wasm}");
+            anyhow::Ok((grid, wasm))
+        }
+        .await;
+        let _ = browser.close().await;
+        let (grid, wasm) = seen?;
+        anyhow::ensure!(grid["error"].is_null(), "{grid}");
+        for step in ["tile", "focused", "back"] {
+            anyhow::ensure!(grid[step]["blank"] == json!(0), "a blank picture: {grid}");
+            anyhow::ensure!(
+                grid[step]["states"] == json!([]),
+                "left `live` while switching: {grid}"
+            );
+        }
+        let expect = [
+            ("tile", "sub", 320, 0),
+            ("focused", "main", 640, 1),
+            ("back", "sub", 320, 2),
+        ];
+        for (step, stream, width, switches) in expect {
+            let stats = &grid[step]["stats"];
+            anyhow::ensure!(stats["stream"] == json!(stream), "{step}: {grid}");
+            anyhow::ensure!(stats["width"] == json!(width), "{step}: {grid}");
+            anyhow::ensure!(stats["streamSwitches"] == json!(switches), "{step}: {grid}");
+        }
+        // Wasm prefers the substream; `stream="main"` switches, and the
+        // substream paints on while the main stream's fast start decodes.
+        anyhow::ensure!(wasm["error"].is_null(), "{wasm}");
+        anyhow::ensure!(wasm["before"]["stream"] == json!("sub"), "{wasm}");
+        anyhow::ensure!(wasm["before"]["decoder"] == json!("wasm"), "{wasm}");
+        anyhow::ensure!(wasm["after"]["stream"] == json!("main"), "{wasm}");
+        anyhow::ensure!(wasm["after"]["width"] == json!(640), "{wasm}");
+        anyhow::ensure!(wasm["blank"] == json!(0), "{wasm}");
+        anyhow::ensure!(
+            wasm["after"]["paintedWhileSwitching"].as_u64() >= Some(1),
+            "the old stream painted on during the switch: {wasm}"
+        );
+        Ok(())
+    }
+    .await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("substreams");
+}
+
+/// JS shared by the switching scripts: `watch(el)` samples the middle of
+/// the element's canvas at every screen refresh (a canvas that was cleared
+/// and not painted has alpha 0: a blank) and records states other than
+/// `live`; `until(pred, ms)` resolves when `pred()` holds.
+const SWITCH_HELPERS: &str = r#"
+const watch = (el) => {
+  const canvas = el.shadowRoot.querySelector("canvas");
+  const probe = document.createElement("canvas");
+  probe.width = probe.height = 1;
+  const ctx = probe.getContext("2d", { willReadFrequently: true });
+  const w = { blank: 0, states: [], on: true };
+  el.addEventListener("statechange", (e) => { if (e.detail.state !== "live") w.states.push(e.detail.state); });
+  (function look() {
+    if (!w.on) return;
+    ctx.clearRect(0, 0, 1, 1);
+    if (canvas.width > 0) ctx.drawImage(canvas, canvas.width >> 1, canvas.height >> 1, 1, 1, 0, 0, 1, 1);
+    if (ctx.getImageData(0, 0, 1, 1).data[3] === 0) w.blank += 1;
+    requestAnimationFrame(look);
+  })();
+  return w;
+};
+const until = (pred, ms) => new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  (function poll() {
+    if (pred()) return resolve();
+    if (performance.now() - t0 > ms) return reject(new Error("timed out"));
+    requestAnimationFrame(poll);
+  })();
+});
+const settled = (el, stream, more) => {
+  const from = el.getStats().framesPainted;
+  return () => { const s = el.getStats(); return s.stream === stream && !s.switching && s.framesPainted >= from + more; };
+};
+"#;
+
+/// JS: a small `<cam-player>` of `camera` (a grid tile: it plays the
+/// substream) grows (focused, full screen: the main stream) and shrinks
+/// again (the substream). For each step: its stats, blanks seen and states
+/// other than `live`. Args: camera.
+const SIZE_SWITCHES: &str = r#"
+const [camera, done] = arguments;
+const el = document.createElement("cam-player");
+(async () => {
+  el.camera = camera;
+  el.style.cssText = "display:block;width:240px;height:135px";
+  document.body.prepend(el);
+  const out = {};
+  await until(() => el.state === "live" && el.getStats().framesPainted >= 10, 20000);
+  let w = watch(el);
+  await until(settled(el, "sub", 10), 20000);
+  w.on = false;
+  out.tile = { stats: el.getStats(), blank: w.blank, states: w.states };
+  for (const [step, width, stream] of [["focused", 1280, "main"], ["back", 240, "sub"]]) {
+    w = watch(el);
+    el.style.width = `${width}px`;
+    el.style.height = `${width * 9 / 16}px`;
+    await until(settled(el, stream, 10), 20000);
+    w.on = false;
+    out[step] = { stats: el.getStats(), blank: w.blank, states: w.states };
+  }
+  el.remove();
+  done(out);
+})().catch((e) => done({ error: String(e), stats: el.getStats() }));
+"#;
+
+/// JS: a large `<cam-player decoder="wasm">` of `camera` (it plays the
+/// substream), then `stream="main"`: stats before and after, blanks seen
+/// during the switch. Args: camera.
+const PINNED_SWITCH: &str = r#"
+const [camera, done] = arguments;
+(async () => {
+  const el = document.createElement("cam-player");
+  el.camera = camera;
+  el.decoder = "wasm";
+  el.style.cssText = "display:block;width:1280px;height:720px";
+  document.body.prepend(el);
+  await until(() => el.state === "live" && el.getStats().framesPainted >= 10, 20000);
+  const before = el.getStats();
+  const w = watch(el);
+  el.stream = "main";
+  await until(settled(el, "main", 5), 20000);
+  w.on = false;
+  done({ before, after: el.getStats(), blank: w.blank, states: w.states });
+})().catch((e) => done({ error: String(e) }));
+"#;

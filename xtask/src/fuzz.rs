@@ -109,6 +109,7 @@ fn seed(fuzz: &Path) -> anyhow::Result<()> {
     let subscribe = ClientMessage::Subscribe {
         id: 1,
         camera: "front-door".into(),
+        stream: sightline_wire::Stream::Sub,
     };
     write(
         "client_message",

@@ -4,8 +4,9 @@
 //!
 //! The connection says hello (with a ticket when it has a source of one: for
 //! `getTicket`, asked once the socket is open, at every (re)connect),
-//! subscribes once per camera whatever the number of elements showing it,
-//! routes binary frames by channel to those elements, and reconnects forever
+//! subscribes once per camera stream (main or substream) whatever the
+//! number of elements showing it, routes binary frames by channel to those
+//! elements, and reconnects forever
 //! with backoff, resubscribing when it is back. A refusal (`unauthenticated`:
 //! a bad or expired ticket, access revoked) or a failed `getTicket` is one
 //! more failed connect: the elements fire `error`, and the next attempt asks
@@ -33,7 +34,7 @@ use std::time::Duration;
 use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use sightline_wire::{
     AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, FrameKind, MediaHeader,
-    PtzAction, PtzState, ServerMessage, StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
+    PtzAction, PtzState, ServerMessage, Stream, StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -58,6 +59,8 @@ pub trait ChannelSink {
     fn on_frame(&self, header: &MediaHeader, payload: &Uint8Array);
     /// The camera's state as the relay reports it.
     fn on_camera(&self, status: &CameraState);
+    /// The state of the camera's substream (cameras that have one).
+    fn on_substream(&self, _status: &CameraState) {}
     /// The relay refused this sink's request or the socket: `code` is the
     /// wire's error code (`unknown_camera`, `protocol_mismatch`,
     /// `unauthenticated`).
@@ -93,6 +96,7 @@ pub trait WatchSink {
 struct Attachment {
     id: u32,
     camera: String,
+    stream: Stream,
     sink: Weak<dyn ChannelSink>,
 }
 
@@ -126,15 +130,17 @@ pub struct Connection {
     socket: RefCell<Option<Socket>>,
     welcomed: Cell<bool>,
     attachments: RefCell<Vec<Attachment>>,
-    /// channel → camera, from `subscribed`.
-    channels: RefCell<HashMap<u16, String>>,
+    /// channel → camera and stream, from `subscribed`.
+    channels: RefCell<HashMap<u16, (String, Stream)>>,
     /// Last known status per camera, for elements that attach later.
     statuses: RefCell<HashMap<String, CameraState>>,
-    /// Current decoder parameters per subscribed camera, for elements that attach
-    /// later (they start at the stream's next keyframe).
-    configs: RefCell<HashMap<String, StreamConfig>>,
-    /// Subscribe requests not answered yet: request id → camera.
-    pending: RefCell<HashMap<u32, String>>,
+    /// Last known status of each camera's substream (only cameras with one).
+    substreams: RefCell<HashMap<String, CameraState>>,
+    /// Current decoder parameters per subscribed stream, for elements that
+    /// attach later (they start at the stream's next keyframe).
+    configs: RefCell<HashMap<(String, Stream), StreamConfig>>,
+    /// Subscribe requests not answered yet: request id → camera and stream.
+    pending: RefCell<HashMap<u32, (String, Stream)>>,
     /// The latest PTZ state per subscribed camera with PTZ.
     ptz_states: RefCell<HashMap<String, PtzState>>,
     /// Recent `ptz` requests: id → camera, to route a refusal (bounded: a
@@ -197,6 +203,7 @@ pub fn connection_for(url: &str, credentials: Credentials) -> Rc<Connection> {
         attachments: RefCell::new(Vec::new()),
         channels: RefCell::new(HashMap::new()),
         statuses: RefCell::new(HashMap::new()),
+        substreams: RefCell::new(HashMap::new()),
         configs: RefCell::new(HashMap::new()),
         pending: RefCell::new(HashMap::new()),
         ptz_states: RefCell::new(HashMap::new()),
@@ -298,30 +305,52 @@ impl Connection {
         CONNECTIONS.with(|all| all.borrow_mut().retain(|c| !std::ptr::eq(&**c, self)));
     }
 
-    /// Shows `camera` to `sink` until [`Connection::detach`] with the returned id.
-    pub fn attach(&self, camera: &str, sink: Weak<dyn ChannelSink>) -> u32 {
+    /// Shows `camera`'s `stream` to `sink` until [`Connection::detach`] with
+    /// the returned id.
+    pub fn attach(&self, camera: &str, stream: Stream, sink: Weak<dyn ChannelSink>) -> u32 {
         let id = self.take_id();
-        let first = !self.attachments.borrow().iter().any(|a| a.camera == camera);
+        let first = !self
+            .attachments
+            .borrow()
+            .iter()
+            .any(|a| a.camera == camera && a.stream == stream);
         self.attachments.borrow_mut().push(Attachment {
             id,
             camera: camera.to_owned(),
+            stream,
             sink: sink.clone(),
         });
         if let Some(sink) = sink.upgrade() {
-            if let Some(status) = self.statuses.borrow().get(camera) {
-                sink.on_camera(status);
+            let status = self.statuses.borrow().get(camera).cloned();
+            if let Some(status) = status {
+                sink.on_camera(&status);
             }
-            if let Some(state) = self.ptz_states.borrow().get(camera) {
-                sink.on_ptz(state);
+            let sub_status = self.substreams.borrow().get(camera).cloned();
+            if let Some(status) = sub_status {
+                sink.on_substream(&status);
             }
-            if let Some(config) = self.configs.borrow().get(camera) {
-                sink.on_config(config);
+            let ptz = self.ptz_states.borrow().get(camera).cloned();
+            if let Some(state) = ptz {
+                sink.on_ptz(&state);
+            }
+            let config = self
+                .configs
+                .borrow()
+                .get(&(camera.to_owned(), stream))
+                .cloned();
+            if let Some(config) = config {
+                sink.on_config(&config);
             }
         }
         if first && self.welcomed.get() {
-            self.subscribe(camera.to_owned());
+            self.subscribe(camera.to_owned(), stream);
         }
         id
+    }
+
+    /// The state of `camera`'s substream, if it has one (as last heard).
+    pub fn substream(&self, camera: &str) -> Option<CameraState> {
+        self.substreams.borrow().get(camera).cloned()
     }
 
     /// Tells `sink` of `camera`'s alerts and status until
@@ -411,21 +440,37 @@ impl Connection {
         self.welcomed.get()
     }
 
-    /// Stops showing a camera to one sink; unsubscribes when nobody watches it.
+    /// Stops showing a camera's stream to one sink; unsubscribes when
+    /// nobody watches it.
     pub fn detach(&self, id: u32) {
-        let camera = {
+        let (camera, stream) = {
             let mut attachments = self.attachments.borrow_mut();
             let Some(at) = attachments.iter().position(|a| a.id == id) else {
                 return;
             };
-            attachments.remove(at).camera
+            let gone = attachments.remove(at);
+            (gone.camera, gone.stream)
         };
-        let still_watched = self.attachments.borrow().iter().any(|a| a.camera == camera);
-        if !still_watched && self.welcomed.get() {
-            self.configs.borrow_mut().remove(&camera);
-            self.ptz_states.borrow_mut().remove(&camera);
+        let (stream_watched, camera_watched) = {
+            let attachments = self.attachments.borrow();
+            let of_camera = || attachments.iter().filter(|a| a.camera == camera);
+            (
+                of_camera().any(|a| a.stream == stream),
+                of_camera().next().is_some(),
+            )
+        };
+        let key = (camera.clone(), stream);
+        // Subscribed, or asked: an element that changed its stream before
+        // the socket's `welcome` subscribed it had nothing to let go.
+        let subscribed = self.channels.borrow().values().any(|k| *k == key)
+            || self.pending.borrow().values().any(|k| *k == key);
+        if !stream_watched && self.welcomed.get() && subscribed {
+            self.configs.borrow_mut().remove(&key);
+            if !camera_watched {
+                self.ptz_states.borrow_mut().remove(&camera);
+            }
             let id = self.take_id();
-            self.send(&ClientMessage::Unsubscribe { id, camera });
+            self.send(&ClientMessage::Unsubscribe { id, camera, stream });
         }
     }
 
@@ -462,10 +507,12 @@ impl Connection {
         }
     }
 
-    fn subscribe(&self, camera: String) {
+    fn subscribe(&self, camera: String, stream: Stream) {
         let id = self.take_id();
-        self.pending.borrow_mut().insert(id, camera.clone());
-        self.send(&ClientMessage::Subscribe { id, camera });
+        self.pending
+            .borrow_mut()
+            .insert(id, (camera.clone(), stream));
+        self.send(&ClientMessage::Subscribe { id, camera, stream });
     }
 
     fn take_id(&self) -> u32 {
@@ -594,6 +641,7 @@ impl Connection {
         self.welcomed.set(false);
         self.channels.borrow_mut().clear();
         self.configs.borrow_mut().clear();
+        self.substreams.borrow_mut().clear();
         self.pending.borrow_mut().clear();
         self.ptz_states.borrow_mut().clear();
         if let Some(old) = self.socket.borrow_mut().take() {
@@ -667,11 +715,11 @@ impl Connection {
         if header.kind != FrameKind::Video {
             return; // audio: not asked for (see `AudioConfig` below)
         }
-        let Some(camera) = self.channels.borrow().get(&header.channel).cloned() else {
+        let Some((camera, stream)) = self.channels.borrow().get(&header.channel).cloned() else {
             return; // a frame still in flight after unsubscribe
         };
         let payload = Uint8Array::new_with_byte_offset(buffer, HEADER_LEN as u32);
-        for sink in self.sinks(|a| a.camera == camera) {
+        for sink in self.sinks(|a| a.camera == camera && a.stream == stream) {
             sink.on_frame(&header, &payload);
         }
     }
@@ -693,46 +741,70 @@ impl Connection {
                     }
                 }
                 for info in cameras {
+                    if let Some(status) = info.substream {
+                        self.set_substream(&info.id, status);
+                    }
                     self.set_status(&info.id, info.status);
                 }
-                let mut cameras: Vec<String> = self
+                let mut streams: Vec<(String, Stream)> = self
                     .attachments
                     .borrow()
                     .iter()
-                    .map(|a| a.camera.clone())
+                    .map(|a| (a.camera.clone(), a.stream))
                     .collect();
-                cameras.sort();
-                cameras.dedup();
-                for camera in cameras {
-                    self.subscribe(camera);
+                streams.sort_by(|a, b| (&a.0, a.1.is_main()).cmp(&(&b.0, b.1.is_main())));
+                streams.dedup();
+                // (An element told of its camera's substream above may have
+                // changed stream, and that subscribed at once.)
+                streams.retain(|key| !self.pending.borrow().values().any(|k| k == key));
+                for (camera, stream) in streams {
+                    self.subscribe(camera, stream);
                 }
             }
             ServerMessage::Subscribed {
                 id,
                 camera,
+                stream,
                 channel,
                 config,
                 burst,
             } => {
-                self.pending.borrow_mut().remove(&id);
-                self.channels.borrow_mut().insert(channel, camera.clone());
-                for sink in self.sinks(|a| a.camera == camera) {
+                // The stream asked for: the relay serves the main stream for
+                // `sub` of a camera without one (elements ask for `sub` only
+                // of cameras that have one).
+                let asked = self
+                    .pending
+                    .borrow_mut()
+                    .remove(&id)
+                    .map_or(stream, |(_, asked)| asked);
+                let key = (camera, asked);
+                self.channels.borrow_mut().insert(channel, key.clone());
+                for sink in self.sinks(|a| a.camera == key.0 && a.stream == key.1) {
                     sink.on_subscribed(burst);
                 }
                 if let Some(config) = config {
-                    self.set_config(camera, config);
+                    self.set_config(key, config);
                 }
             }
             ServerMessage::Config { channel, config } => {
-                let camera = self.channels.borrow().get(&channel).cloned();
-                if let Some(camera) = camera {
-                    self.set_config(camera, config);
+                let key = self.channels.borrow().get(&channel).cloned();
+                if let Some(key) = key {
+                    self.set_config(key, config);
                 }
             }
             ServerMessage::Unsubscribed { channel, .. } => {
                 self.channels.borrow_mut().remove(&channel);
             }
-            ServerMessage::CameraStatus { camera, status } => self.set_status(&camera, status),
+            ServerMessage::CameraStatus {
+                camera,
+                stream: Stream::Sub,
+                status,
+            } => self.set_substream(&camera, status),
+            ServerMessage::CameraStatus {
+                camera,
+                stream: Stream::Main,
+                status,
+            } => self.set_status(&camera, status),
             ServerMessage::PtzState { camera, state } => {
                 self.ptz_states
                     .borrow_mut()
@@ -764,7 +836,9 @@ impl Connection {
                     }
                     return;
                 }
-                let refused = request.and_then(|id| self.pending.borrow_mut().remove(&id));
+                let refused = request
+                    .and_then(|id| self.pending.borrow_mut().remove(&id))
+                    .map(|(camera, _)| camera);
                 let name = match code {
                     ErrorCode::UnknownCamera => "unknown_camera",
                     ErrorCode::ProtocolMismatch => "protocol_mismatch",
@@ -802,11 +876,20 @@ impl Connection {
         }
     }
 
-    fn set_config(&self, camera: String, config: StreamConfig) {
-        for sink in self.sinks(|a| a.camera == camera) {
+    fn set_config(&self, key: (String, Stream), config: StreamConfig) {
+        for sink in self.sinks(|a| a.camera == key.0 && a.stream == key.1) {
             sink.on_config(&config);
         }
-        self.configs.borrow_mut().insert(camera, config);
+        self.configs.borrow_mut().insert(key, config);
+    }
+
+    fn set_substream(&self, camera: &str, status: CameraState) {
+        self.substreams
+            .borrow_mut()
+            .insert(camera.to_owned(), status.clone());
+        for sink in self.sinks(|a| a.camera == camera) {
+            sink.on_substream(&status);
+        }
     }
 
     fn set_status(&self, camera: &str, status: CameraState) {

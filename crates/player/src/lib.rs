@@ -13,6 +13,8 @@
 //!   `cam-player.js`), the default relay, the fallback worker's bootstrap.
 //! - [`relay_url`]: the relay attribute → WebSocket URL (pure).
 //! - [`state`]: what the player shows: connecting, live, reconnecting, offline (pure).
+//! - [`streams`]: main stream or substream, by the `stream` attribute, size
+//!   on screen, decoder and what is online (pure, host-tested).
 //! - `connection` (wasm): one WebSocket per relay and credentials per page,
 //!   shared by every element with those; says `hello` (with a ticket when it
 //!   has one).
@@ -28,6 +30,8 @@
 //! - `gl` (wasm): the page's one WebGL context, YUV → RGB for the fallback's pictures.
 //! - `element` (wasm): `CamPlayerCore`, the Rust side of `<cam-player>`; the thin JS
 //!   class in `www/cam-player.js` loads this module and hands its lifecycle to it.
+//!   Its `pipe` is one stream's subscription and decoder: two while switching
+//!   between main stream and substream.
 
 pub mod alerts;
 pub mod codec;
@@ -38,6 +42,7 @@ pub mod meter;
 pub mod ptz;
 pub mod relay_url;
 pub mod state;
+pub mod streams;
 
 #[cfg(target_arch = "wasm32")]
 mod assets;

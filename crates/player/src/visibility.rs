@@ -2,13 +2,15 @@
 //! on the element: scrolled away, `display: none`, a zero size all count as
 //! off) and in a visible tab (`document.hidden`). A player nobody can see
 //! unsubscribes, so a grid of fifty cameras costs only the tiles in view.
+//! And its size (a `ResizeObserver`): the stream it plays follows it
+//! (`streams.rs`).
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
-use web_sys::{HtmlElement, IntersectionObserver, IntersectionObserverEntry};
+use web_sys::{HtmlElement, IntersectionObserver, IntersectionObserverEntry, ResizeObserver};
 
 pub struct Visibility {
     host: HtmlElement,
@@ -16,12 +18,18 @@ pub struct Visibility {
     on_screen: Rc<Cell<bool>>,
     _on_intersect: Closure<dyn FnMut(Array)>,
     on_tab: Closure<dyn FnMut()>,
+    resize: Option<ResizeObserver>,
+    _on_resize: Closure<dyn FnMut(Array)>,
 }
 
 impl Visibility {
     /// Watches `host` once [`Visibility::start`]ed; calls `changed` whenever
-    /// [`Visibility::visible`] may have changed.
-    pub fn new(host: HtmlElement, changed: impl Fn() + 'static) -> Visibility {
+    /// [`Visibility::visible`] may have changed, and `resized` when its size did.
+    pub fn new(
+        host: HtmlElement,
+        changed: impl Fn() + 'static,
+        resized: impl Fn() + 'static,
+    ) -> Visibility {
         let changed = Rc::new(changed);
         let on_screen = Rc::new(Cell::new(false));
         let on_intersect = Closure::<dyn FnMut(Array)>::new({
@@ -45,12 +53,16 @@ impl Visibility {
             on_screen.set(true);
         }
         let on_tab = Closure::<dyn FnMut()>::new(move || changed());
+        let on_resize = Closure::<dyn FnMut(Array)>::new(move |_: Array| resized());
+        let resize = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
         Visibility {
             host,
             observer,
             on_screen,
             _on_intersect: on_intersect,
             on_tab,
+            resize,
+            _on_resize: on_resize,
         }
     }
 
@@ -59,6 +71,9 @@ impl Visibility {
     pub fn start(&self) {
         if let Some(observer) = &self.observer {
             observer.observe(&self.host);
+        }
+        if let Some(resize) = &self.resize {
+            resize.observe(&self.host);
         }
         if let Some(document) = document() {
             let _ = document.add_event_listener_with_callback(
@@ -73,6 +88,9 @@ impl Visibility {
         if let Some(observer) = &self.observer {
             observer.unobserve(&self.host);
             self.on_screen.set(false);
+        }
+        if let Some(resize) = &self.resize {
+            resize.unobserve(&self.host);
         }
         if let Some(document) = document() {
             let _ = document.remove_event_listener_with_callback(
@@ -92,6 +110,9 @@ impl Drop for Visibility {
     fn drop(&mut self) {
         if let Some(observer) = &self.observer {
             observer.disconnect();
+        }
+        if let Some(resize) = &self.resize {
+            resize.disconnect();
         }
     }
 }

@@ -11,8 +11,8 @@ use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sightline_wire::{
-    CameraInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, WhoAmI,
-    PROTOCOL_VERSION,
+    CameraInfo, CameraState, ClientMessage, ErrorCode, MediaHeader, ServerMessage, Stream,
+    StreamConfig, WhoAmI, PROTOCOL_VERSION,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -221,9 +221,21 @@ impl RelayClient {
     }
 
     pub async fn subscribe_as(&mut self, id: u32, camera: &str) -> anyhow::Result<()> {
+        self.subscribe_stream(id, camera, sightline_wire::Stream::Main)
+            .await
+    }
+
+    /// Subscribes to one of `camera`'s streams.
+    pub async fn subscribe_stream(
+        &mut self,
+        id: u32,
+        camera: &str,
+        stream: sightline_wire::Stream,
+    ) -> anyhow::Result<()> {
         self.send(&ClientMessage::Subscribe {
             id,
             camera: camera.into(),
+            stream,
         })
         .await
     }
@@ -325,6 +337,35 @@ impl RelayClient {
         }
     }
 
+    /// The answer to subscribe request `id`, which must serve `stream`: its
+    /// channel and config (messages of other kinds before it are skipped).
+    pub async fn expect_subscribed_stream(
+        &mut self,
+        id: u32,
+        stream: Stream,
+    ) -> anyhow::Result<(u16, Option<StreamConfig>)> {
+        loop {
+            match self.next_control().await? {
+                ServerMessage::Subscribed {
+                    id: i,
+                    stream: s,
+                    channel,
+                    config,
+                    ..
+                } if i == id => {
+                    anyhow::ensure!(s == stream, "request {id} served {s:?}, not {stream:?}");
+                    return Ok((channel, config));
+                }
+                ServerMessage::Error {
+                    message,
+                    request: Some(i),
+                    ..
+                } if i == id => bail!("subscribe {id} refused: {message}"),
+                _ => continue,
+            }
+        }
+    }
+
     /// The next control message other than a camera status (news of any
     /// camera may come at any time), which must be an error.
     pub async fn expect_error(&mut self) -> anyhow::Result<WireError> {
@@ -393,6 +434,18 @@ impl RelayClient {
         within: Duration,
         pred: impl Fn(&CameraState) -> bool,
     ) -> anyhow::Result<CameraState> {
+        self.wait_stream_status(camera, Stream::Main, within, pred)
+            .await
+    }
+
+    /// Like [`RelayClient::wait_status`], for one of the camera's streams.
+    pub async fn wait_stream_status(
+        &mut self,
+        camera: &str,
+        stream: Stream,
+        within: Duration,
+        pred: impl Fn(&CameraState) -> bool,
+    ) -> anyhow::Result<CameraState> {
         let mut last = None;
         let found = tokio::time::timeout(within, async {
             loop {
@@ -400,12 +453,15 @@ impl RelayClient {
                     Received::Control(ServerMessage::Welcome { cameras, .. }) => cameras
                         .into_iter()
                         .find(|c| c.id == camera)
-                        .map(|c| c.status),
-                    Received::Control(ServerMessage::CameraStatus { camera: c, status })
-                        if c == camera =>
-                    {
-                        Some(status)
-                    }
+                        .and_then(|c| match stream {
+                            Stream::Main => Some(c.status),
+                            Stream::Sub => c.substream,
+                        }),
+                    Received::Control(ServerMessage::CameraStatus {
+                        camera: c,
+                        stream: s,
+                        status,
+                    }) if c == camera && s == stream => Some(status),
                     _ => None,
                 };
                 if let Some(status) = status {

@@ -24,10 +24,22 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ticket: Option<Ticket>,
     },
-    /// Start receiving a camera. Answered by `subscribed` (or `error`).
-    Subscribe { id: u32, camera: String },
-    /// Stop receiving a camera. Answered by `unsubscribed` (or `error`).
-    Unsubscribe { id: u32, camera: String },
+    /// Start receiving a camera's `stream` (its main stream unless said).
+    /// Answered by `subscribed` (or `error`). A socket may hold both
+    /// streams of a camera at once (a player switching between them).
+    Subscribe {
+        id: u32,
+        camera: String,
+        #[serde(default, skip_serializing_if = "Stream::is_main")]
+        stream: Stream,
+    },
+    /// Stop receiving a camera's `stream`. Answered by `unsubscribed` (or `error`).
+    Unsubscribe {
+        id: u32,
+        camera: String,
+        #[serde(default, skip_serializing_if = "Stream::is_main")]
+        stream: Stream,
+    },
     /// Turn a subscribed camera's audio on or off for this socket (off at
     /// subscribing: players start muted, and audio nobody hears is not
     /// sent). Not answered when it succeeds: audio frames follow, after an
@@ -123,6 +135,10 @@ pub enum ServerMessage {
     Subscribed {
         id: u32,
         camera: String,
+        /// The stream asked for (a camera without a substream serves its
+        /// main stream for `sub`: `channel` then says so).
+        #[serde(default, skip_serializing_if = "Stream::is_main")]
+        stream: Stream,
         channel: u16,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<StreamConfig>,
@@ -142,11 +158,20 @@ pub enum ServerMessage {
     Unsubscribed {
         id: u32,
         camera: String,
+        #[serde(default, skip_serializing_if = "Stream::is_main")]
+        stream: Stream,
         channel: u16,
     },
     /// A camera's state: sent right after `subscribed` (the state then), and
     /// whenever it changes, for every camera in `welcome` (watched or not).
-    CameraStatus { camera: String, status: CameraState },
+    /// With `stream: "sub"`, the state of its substream (a camera is online
+    /// while its main stream is).
+    CameraStatus {
+        camera: String,
+        #[serde(default, skip_serializing_if = "Stream::is_main")]
+        stream: Stream,
+        status: CameraState,
+    },
     /// A PTZ camera's state, to every socket subscribed to it: when it
     /// subscribes, and whenever control, motion or presets change.
     PtzState { camera: String, state: PtzState },
@@ -191,6 +216,32 @@ pub struct CameraInfo {
     pub name: String,
     pub status: CameraState,
     pub capabilities: Capabilities,
+    /// The state of its substream; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substream: Option<CameraState>,
+}
+
+/// Which of a camera's streams: `main` (full size) or `sub` (the camera's
+/// lighter substream, for grid tiles, small embeds and slow decoders).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    #[default]
+    Main,
+    Sub,
+}
+
+impl Stream {
+    pub fn is_main(&self) -> bool {
+        *self == Stream::Main
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Main => "main",
+            Stream::Sub => "sub",
+        }
+    }
 }
 
 /// What a camera can do beyond streaming.
@@ -547,6 +598,7 @@ mod tests {
     fn status_is_flat_and_tagged() {
         let json = ServerMessage::CameraStatus {
             camera: "door".into(),
+            stream: Stream::Main,
             status: CameraState::Offline {
                 reason: "unauthorized".into(),
             },
@@ -556,6 +608,30 @@ mod tests {
             json,
             r#"{"type":"camera_status","camera":"door","status":{"state":"offline","reason":"unauthorized"}}"#
         );
+    }
+
+    #[test]
+    fn stream_is_said_only_for_the_substream() {
+        let main = ClientMessage::Subscribe {
+            id: 1,
+            camera: "door".into(),
+            stream: Stream::Main,
+        };
+        assert_eq!(
+            main.to_json(),
+            r#"{"type":"subscribe","id":1,"camera":"door"}"#
+        );
+        let sub = r#"{"type":"subscribe","id":2,"camera":"door","stream":"sub"}"#;
+        assert_eq!(
+            ClientMessage::parse(sub).unwrap(),
+            ClientMessage::Subscribe {
+                id: 2,
+                camera: "door".into(),
+                stream: Stream::Sub
+            }
+        );
+        let bad = r#"{"type":"subscribe","id":2,"camera":"door","stream":"tiny"}"#;
+        assert!(ClientMessage::parse(bad).is_err());
     }
 
     #[test]
@@ -598,6 +674,10 @@ mod tests {
             })
     }
 
+    fn arb_stream() -> impl Strategy<Value = Stream> {
+        prop_oneof![Just(Stream::Main), Just(Stream::Sub)]
+    }
+
     fn arb_client() -> impl Strategy<Value = ClientMessage> {
         prop_oneof![
             (
@@ -610,23 +690,31 @@ mod tests {
                     client,
                     ticket: ticket.map(Ticket)
                 }),
-            (any::<u32>(), ".*").prop_map(|(id, camera)| ClientMessage::Subscribe { id, camera }),
-            (any::<u32>(), ".*").prop_map(|(id, camera)| ClientMessage::Unsubscribe { id, camera }),
+            (any::<u32>(), ".*", arb_stream())
+                .prop_map(|(id, camera, stream)| ClientMessage::Subscribe { id, camera, stream }),
+            (any::<u32>(), ".*", arb_stream()).prop_map(|(id, camera, stream)| {
+                ClientMessage::Unsubscribe { id, camera, stream }
+            }),
         ]
     }
 
     fn arb_server() -> impl Strategy<Value = ServerMessage> {
-        let camera =
-            (".*", ".*", arb_state(), any::<bool>()).prop_map(|(id, name, status, ptz)| {
-                CameraInfo {
-                    id,
-                    name,
-                    status,
-                    capabilities: Capabilities {
-                        ptz,
-                        ptz_features: None,
-                    },
-                }
+        let camera = (
+            ".*",
+            ".*",
+            arb_state(),
+            any::<bool>(),
+            proptest::option::of(arb_state()),
+        )
+            .prop_map(|(id, name, status, ptz, substream)| CameraInfo {
+                id,
+                name,
+                status,
+                capabilities: Capabilities {
+                    ptz,
+                    ptz_features: None,
+                },
+                substream,
             });
         let code = prop_oneof![
             Just(ErrorCode::ProtocolMismatch),
@@ -656,12 +744,14 @@ mod tests {
                 ".*",
                 any::<u16>(),
                 proptest::option::of(arb_config()),
-                any::<u32>()
+                any::<u32>(),
+                arb_stream(),
             )
-                .prop_map(|(id, camera, channel, config, burst)| {
+                .prop_map(|(id, camera, channel, config, burst, stream)| {
                     ServerMessage::Subscribed {
                         id,
                         camera,
+                        stream,
                         channel,
                         config,
                         burst,
@@ -669,15 +759,21 @@ mod tests {
                 }),
             (any::<u16>(), arb_config())
                 .prop_map(|(channel, config)| ServerMessage::Config { channel, config }),
-            (any::<u32>(), ".*", any::<u16>()).prop_map(|(id, camera, channel)| {
-                ServerMessage::Unsubscribed {
+            (any::<u32>(), ".*", any::<u16>(), arb_stream()).prop_map(
+                |(id, camera, channel, stream)| ServerMessage::Unsubscribed {
                     id,
                     camera,
+                    stream,
                     channel,
                 }
+            ),
+            (".*", arb_state(), arb_stream()).prop_map(|(camera, status, stream)| {
+                ServerMessage::CameraStatus {
+                    camera,
+                    stream,
+                    status,
+                }
             }),
-            (".*", arb_state())
-                .prop_map(|(camera, status)| ServerMessage::CameraStatus { camera, status }),
             (
                 any::<i64>(),
                 ".*",

@@ -14,7 +14,7 @@ pub mod media;
 pub use control::{
     AlertEvent, AlertInfo, AlertSeverity, AudioConfig, CameraInfo, CameraState, Capabilities,
     ClientMessage, ErrorCode, PtzAction, PtzFeatures, PtzPosition, PtzPreset, PtzState,
-    ServerMessage, StreamConfig, Ticket, WhoAmI,
+    ServerMessage, Stream, StreamConfig, Ticket, WhoAmI,
 };
 pub use media::{audio_frame, video_frame, FrameFlags, FrameKind, MediaHeader, HEADER_LEN};
 

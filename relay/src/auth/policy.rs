@@ -404,10 +404,17 @@ mod tests {
                 ClientMessage::Subscribe {
                     id: 1,
                     camera: camera.into(),
+                    stream: sightline_wire::Stream::Main,
+                },
+                ClientMessage::Subscribe {
+                    id: 5,
+                    camera: camera.into(),
+                    stream: sightline_wire::Stream::Sub,
                 },
                 ClientMessage::Unsubscribe {
                     id: 2,
                     camera: camera.into(),
+                    stream: sightline_wire::Stream::Sub,
                 },
                 ClientMessage::Audio {
                     id: 4,

@@ -74,6 +74,9 @@ pub(super) struct FileDemo {
     pub cameras: Option<u16>,
     pub size: Option<String>,
     pub fps: Option<u32>,
+    /// A half-size substream beside each demo camera (default: at 1280
+    /// wide and more).
+    pub substream: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,8 +109,11 @@ pub(super) struct FileCamera {
     onvif_topics: Vec<String>,
     /// Motion detection by the relay; present (even empty) turns it on.
     motion: Option<sightline_motion::MotionConfig>,
-    /// A lighter stream to run motion detection on (the camera's substream).
+    /// A lighter stream to run motion detection on (default: `substream`).
     detect_url: Option<String>,
+    /// The camera's substream (a smaller picture of the same scene): grid
+    /// tiles, small embeds and slow decoders play it.
+    substream: Option<String>,
     /// PTZ through `onvif` (default: on when the camera offers it), or a
     /// demo camera's virtual PTZ (`demo = true`, `ptz = true`).
     ptz: Option<bool>,
@@ -184,6 +190,29 @@ pub(super) fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigE
             ))
         }
     };
+    // Same credentials as the main stream unless its URL carries its own.
+    let (main_user, main_pass) = match &source {
+        Source::Rtsp(main) => (main.username.clone(), main.password.clone()),
+        _ => (c.username.clone(), c.password.clone()),
+    };
+    let sibling = |key: &str, url: &str| -> Result<RtspSource, ConfigError> {
+        let (url, user, pass) = rtsp_url(url).map_err(|e| fail(format!("{key}: {e}")))?;
+        Ok(RtspSource {
+            url,
+            username: user.or_else(|| main_user.clone()),
+            password: pass.or_else(|| main_pass.clone()),
+            transport: c.transport,
+        })
+    };
+    let substream = match (&c.substream, &source) {
+        (None, _) => None,
+        (Some(url), Source::Rtsp(_)) => Some(sibling("substream", url)?),
+        (Some(_), _) => {
+            return Err(fail(
+                "`substream` goes with `url` (a camera's RTSP main stream)".into(),
+            ))
+        }
+    };
     if c.detect_url.is_some() && c.motion.is_none() {
         return Err(fail(
             "`detect_url` is the stream motion detection reads: add a [camera.motion] table to turn it on".into(),
@@ -194,16 +223,7 @@ pub(super) fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigE
             sightline_motion::Detector::new(detector.clone())
                 .map_err(|e| fail(format!("[camera.motion]: {e}")))?;
             let detect_url = match &c.detect_url {
-                Some(url) => {
-                    let (url, user, pass) =
-                        rtsp_url(url).map_err(|e| fail(format!("detect_url: {e}")))?;
-                    Some(RtspSource {
-                        url,
-                        username: user.or_else(|| c.username.clone()),
-                        password: pass.or_else(|| c.password.clone()),
-                        transport: c.transport,
-                    })
-                }
+                Some(url) => Some(sibling("detect_url", url)?),
                 None => None,
             };
             Some(MotionSettings {
@@ -257,6 +277,7 @@ pub(super) fn file_camera(c: FileCamera) -> Result<Option<CameraConfig>, ConfigE
         name: c.name.clone().unwrap_or_else(|| c.id.clone()),
         id: c.id,
         source,
+        substream,
         motion,
         onvif,
         ptz,

@@ -86,6 +86,8 @@ pub struct CameraConfig {
     pub id: String,
     pub name: String,
     pub source: Source,
+    /// The camera's substream (`substream`), for small tiles and slow decoders.
+    pub substream: Option<RtspSource>,
     /// Motion detection by the relay (`[camera.motion]`), off when `None`.
     pub motion: Option<MotionSettings>,
     /// The camera's ONVIF service, for its own events.
@@ -114,6 +116,7 @@ impl CameraConfig {
             id: id.into(),
             name: name.into(),
             source,
+            substream: None,
             motion: None,
             onvif: None,
             ptz: PtzSettings::default(),
@@ -125,8 +128,8 @@ impl CameraConfig {
 #[derive(Debug, Clone)]
 pub struct MotionSettings {
     pub detector: sightline_motion::MotionConfig,
-    /// A lighter stream to analyse (a camera's substream); `None`: the
-    /// camera's own stream.
+    /// A stream to analyse other than the camera's; `None`: its substream
+    /// if it has one, else its main stream.
     pub detect_url: Option<RtspSource>,
 }
 
@@ -341,6 +344,11 @@ impl RelayConfig {
             demo.fps = fps;
             demo.keyframe_every = fps * 2;
         }
+        // Like a real camera: a 640x360 substream beside the 1280x720 picture
+        // (small tiles play it); not beside pictures that are small already.
+        demo.substream = file_demo.substream.unwrap_or(
+            demo.width >= 1280 && demo.width.is_multiple_of(4) && demo.height.is_multiple_of(4),
+        );
         // Demo cameras in files are written `demo = true`; they take the size too.
         for camera in &mut cameras {
             if let Source::Demo(options) = &mut camera.source {
@@ -680,7 +688,21 @@ mod tests {
         let config = RelayConfig::from_cli(cli(&[])).unwrap();
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.cameras.len(), 1);
-        assert!(matches!(config.cameras[0].source, Source::Demo(_)));
+        let Source::Demo(demo) = &config.cameras[0].source else {
+            panic!("demo")
+        };
+        assert!(demo.substream, "1280x720 with a substream, as cameras have");
+        let small = RelayConfig::from_cli(cli(&["--demo", "2", "--demo-size", "640x360"])).unwrap();
+        let Source::Demo(demo) = &small.cameras[0].source else {
+            panic!("demo")
+        };
+        assert!(!demo.substream, "small pictures have none");
+        let file = write("[demo]\ncameras = 1\nsubstream = false\n");
+        let off = RelayConfig::from_cli(cli(&["--config", file.0.to_str().unwrap()])).unwrap();
+        let Source::Demo(demo) = &off.cameras[0].source else {
+            panic!("demo")
+        };
+        assert!(!demo.substream);
     }
 
     #[test]
@@ -701,6 +723,7 @@ transport = "udp"
 [[camera]]
 id = "garage"
 url = "rtsp://admin:p%40ss@192.168.1.21/stream1"
+substream = "rtsp://192.168.1.21/stream2"
 
 [[camera]]
 id = "old"
@@ -749,6 +772,14 @@ fps = 25
             "Debug hides the password"
         );
         assert_eq!(config.cameras[1].name, "garage");
+        let sub = config.cameras[1].substream.as_ref().expect("substream");
+        assert_eq!(sub.url.as_str(), "rtsp://192.168.1.21/stream2");
+        assert_eq!(
+            (sub.username.as_deref(), sub.password.as_deref()),
+            (Some("admin"), Some("p@ss")),
+            "the substream logs in like the main stream"
+        );
+        assert!(config.cameras[0].substream.is_none());
         assert!(matches!(config.cameras[2].source, Source::Demo(_)));
 
         // The command line wins over the file.
@@ -1095,6 +1126,14 @@ ptz = true
             (
                 "[[camera]]\nid = \"x\"\ndemo = true\nfps = 5\n",
                 "`fps` goes with `file`",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\ndemo = true\nsubstream = \"rtsp://h/2\"\n",
+                "`substream` goes with `url`",
+            ),
+            (
+                "[[camera]]\nid = \"x\"\nurl = \"rtsp://h/\"\nsubstream = \"http://h/2\"\n",
+                "substream: ",
             ),
             ("[demo]\nfps = 0\n", "1 to 60"),
             ("[demo]\ncamera = 2\n", "camera"),

@@ -26,7 +26,8 @@ use sightline_media::{Preroll, PrerollConfig, PrerollFrame};
 use sightline_wire::media::now_us;
 
 use sightline_wire::{
-    audio_frame, video_frame, AudioConfig, CameraInfo, CameraState, Capabilities, StreamConfig,
+    audio_frame, video_frame, AudioConfig, CameraInfo, CameraState, Capabilities, Stream,
+    StreamConfig,
 };
 use tokio::sync::{broadcast, watch};
 
@@ -159,6 +160,8 @@ impl Drop for InternalReader {
 pub struct Feed {
     pub id: String,
     pub name: String,
+    /// Which of the camera's streams this is.
+    pub stream: Stream,
     /// The channel number this camera's binary frames carry, on every socket.
     pub channel: u16,
     pub capabilities: Capabilities,
@@ -180,12 +183,14 @@ impl Feed {
     fn new(
         id: String,
         name: String,
+        stream: Stream,
         channel: u16,
         changes: Option<broadcast::Sender<Arc<StatusChange>>>,
     ) -> Feed {
         Feed {
             id,
             name,
+            stream,
             channel,
             capabilities: Capabilities::default(),
             stats: FeedStats::default(),
@@ -204,10 +209,16 @@ impl Feed {
         }
     }
 
-    /// A feed outside the hub, nobody's to watch: a camera's substream read
-    /// only for motion detection (`detect_url`).
+    /// A feed outside the hub, nobody's to watch: a stream read only for
+    /// motion detection (`detect_url`).
     pub fn standalone(id: &str, name: &str) -> Arc<Feed> {
-        Arc::new(Feed::new(id.to_owned(), name.to_owned(), 0, None))
+        Arc::new(Feed::new(
+            id.to_owned(),
+            name.to_owned(),
+            Stream::Main,
+            0,
+            None,
+        ))
     }
 
     /// Keeps the last seconds of video for alert clips from now on.
@@ -396,6 +407,7 @@ impl Feed {
         if let (true, Some(changes)) = (changed, &self.changes) {
             let change = StatusChange {
                 camera: self.id.clone(),
+                stream: self.stream,
                 status,
             };
             // No session listening is fine.
@@ -418,21 +430,17 @@ impl Feed {
             .receiver_count()
             .saturating_sub(self.internal.load(Ordering::Relaxed))
     }
-
-    pub fn info(&self) -> CameraInfo {
-        CameraInfo {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            status: self.status(),
-            capabilities: self.capabilities.clone(),
-        }
-    }
 }
 
 /// All cameras of this relay.
 pub struct Hub {
+    /// Main streams, in the order of the config.
     feeds: Vec<Arc<Feed>>,
     by_id: HashMap<String, usize>,
+    /// Substreams, by camera.
+    subs: HashMap<String, Arc<Feed>>,
+    /// Channels given out so far (main streams and substreams).
+    channels: usize,
     /// Every camera's status changes, for every session: one receiver per
     /// socket, whatever the number of cameras (a watch per camera per socket
     /// would be polled on every frame the socket sends).
@@ -445,6 +453,7 @@ pub struct Hub {
 #[derive(Debug)]
 pub struct StatusChange {
     pub camera: String,
+    pub stream: Stream,
     pub status: CameraState,
 }
 
@@ -457,6 +466,8 @@ impl Default for Hub {
         Hub {
             feeds: Vec::new(),
             by_id: HashMap::new(),
+            subs: HashMap::new(),
+            channels: 0,
             status_changes: broadcast::channel(STATUS_QUEUE).0,
             sessions: AtomicUsize::new(0),
         }
@@ -479,6 +490,8 @@ pub enum HubError {
     DuplicateId(String),
     #[error("too many cameras (the wire protocol has 65536 channels)")]
     TooMany,
+    #[error("no camera {0:?} to add a substream to")]
+    NoCamera(String),
 }
 
 impl Hub {
@@ -487,12 +500,37 @@ impl Hub {
         if self.by_id.contains_key(id) {
             return Err(HubError::DuplicateId(id.to_owned()));
         }
-        let channel = u16::try_from(self.feeds.len()).map_err(|_| HubError::TooMany)?;
-        let changes = Some(self.status_changes.clone());
-        let feed = Arc::new(Feed::new(id.to_owned(), name.to_owned(), channel, changes));
+        let feed = self.new_feed(id, name, Stream::Main)?;
         self.by_id.insert(id.to_owned(), self.feeds.len());
         self.feeds.push(feed.clone());
         Ok(feed)
+    }
+
+    /// Adds camera `id`'s substream and returns its feed.
+    pub fn add_substream(&mut self, id: &str) -> Result<Arc<Feed>, HubError> {
+        let Some(main) = self.get(id) else {
+            return Err(HubError::NoCamera(id.to_owned()));
+        };
+        if self.subs.contains_key(id) {
+            return Err(HubError::DuplicateId(id.to_owned()));
+        }
+        let name = format!("{} (substream)", main.name);
+        let feed = self.new_feed(id, &name, Stream::Sub)?;
+        self.subs.insert(id.to_owned(), feed.clone());
+        Ok(feed)
+    }
+
+    fn new_feed(&mut self, id: &str, name: &str, stream: Stream) -> Result<Arc<Feed>, HubError> {
+        let channel = u16::try_from(self.channels).map_err(|_| HubError::TooMany)?;
+        self.channels += 1;
+        let changes = Some(self.status_changes.clone());
+        Ok(Arc::new(Feed::new(
+            id.to_owned(),
+            name.to_owned(),
+            stream,
+            channel,
+            changes,
+        )))
     }
 
     /// Every camera's status changes from now on.
@@ -500,16 +538,46 @@ impl Hub {
         self.status_changes.subscribe()
     }
 
+    /// Camera `id`'s main stream.
     pub fn get(&self, id: &str) -> Option<&Arc<Feed>> {
         self.by_id.get(id).map(|&i| &self.feeds[i])
     }
 
+    /// Camera `id`'s substream, if it has one.
+    pub fn substream(&self, id: &str) -> Option<&Arc<Feed>> {
+        self.subs.get(id)
+    }
+
+    /// What `stream` of camera `id` plays: a camera without a substream
+    /// plays its main stream for `sub`.
+    pub fn stream(&self, id: &str, stream: Stream) -> Option<&Arc<Feed>> {
+        match stream {
+            Stream::Sub => self.substream(id).or_else(|| self.get(id)),
+            Stream::Main => self.get(id),
+        }
+    }
+
+    /// The main streams, in the config's order.
     pub fn feeds(&self) -> &[Arc<Feed>] {
         &self.feeds
     }
 
+    /// Every stream: the main streams, then the substreams.
+    pub fn all_feeds(&self) -> impl Iterator<Item = &Arc<Feed>> {
+        self.feeds.iter().chain(self.subs.values())
+    }
+
     pub fn cameras(&self) -> Vec<CameraInfo> {
-        self.feeds.iter().map(|f| f.info()).collect()
+        self.feeds
+            .iter()
+            .map(|f| CameraInfo {
+                id: f.id.clone(),
+                name: f.name.clone(),
+                status: f.status(),
+                capabilities: f.capabilities.clone(),
+                substream: self.substream(&f.id).map(|s| s.status()),
+            })
+            .collect()
     }
 
     /// A session opened; it counts until the guard is dropped.
@@ -647,5 +715,32 @@ mod tests {
         let mut hub = Hub::default();
         hub.add_camera("a", "A").unwrap();
         assert!(hub.add_camera("a", "A again").is_err());
+    }
+
+    #[test]
+    fn a_substream_has_its_own_channel_and_status() {
+        let mut hub = Hub::default();
+        let a = hub.add_camera("a", "A").unwrap();
+        assert!(hub.add_substream("nope").is_err());
+        let a_sub = hub.add_substream("a").unwrap();
+        assert!(hub.add_substream("a").is_err(), "one substream per camera");
+        let b = hub.add_camera("b", "B").unwrap();
+        let channels = [a.channel, a_sub.channel, b.channel];
+        assert_eq!(channels, [0, 1, 2], "every stream its own channel");
+        assert_eq!(a_sub.stream, Stream::Sub);
+        assert!(Arc::ptr_eq(hub.stream("a", Stream::Sub).unwrap(), &a_sub));
+        assert!(
+            Arc::ptr_eq(hub.stream("b", Stream::Sub).unwrap(), &b),
+            "without a substream, `sub` plays the main stream"
+        );
+        let mut changes = hub.subscribe_statuses();
+        a_sub.set_status(CameraState::Online);
+        let change = changes.try_recv().unwrap();
+        assert_eq!((change.camera.as_str(), change.stream), ("a", Stream::Sub));
+        let cameras = hub.cameras();
+        assert_eq!(cameras.len(), 2, "a substream is not a camera");
+        assert_eq!(cameras[0].status, CameraState::Connecting);
+        assert_eq!(cameras[0].substream, Some(CameraState::Online));
+        assert_eq!(cameras[1].substream, None);
     }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use sightline_wire::{
     AlertEvent, AudioConfig, ClientMessage, FrameFlags, MediaHeader, PtzAction, ServerMessage,
-    Ticket, WhoAmI, PROTOCOL_VERSION,
+    Stream as Which, Ticket, WhoAmI, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -430,27 +430,37 @@ impl Session {
     ) -> Result<(), End> {
         match change {
             Ok(change) if self.may_view(&change.camera) => {
-                let (camera, status) = (change.camera.clone(), change.status.clone());
-                let online = status == sightline_wire::CameraState::Online;
+                let online = change.status == sightline_wire::CameraState::Online;
                 self.send_json(&ServerMessage::CameraStatus {
-                    camera: camera.clone(),
-                    status,
+                    camera: change.camera.clone(),
+                    stream: change.stream,
+                    status: change.status.clone(),
                 })
                 .await?;
-                // A camera that connected may have brought audio: its viewers learn of it.
+                // A stream that connected may have brought audio: its viewers learn of it.
                 if online {
-                    self.tell_audio(&camera).await?;
+                    let channel = self.hub.get(&change.camera).map(|f| f.channel);
+                    let channel = match change.stream {
+                        Which::Main => channel,
+                        Which::Sub => self.hub.substream(&change.camera).map(|f| f.channel),
+                    };
+                    if let Some(channel) = channel {
+                        self.tell_audio(channel).await?;
+                    }
                 }
                 Ok(())
             }
             Ok(_) => Ok(()),
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let feeds: Vec<Arc<Feed>> = self.hub.feeds().to_vec();
+                let feeds: Vec<Arc<Feed>> = self.hub.all_feeds().cloned().collect();
                 for feed in feeds {
                     if self.may_view(&feed.id) {
-                        let (camera, status) = (feed.id.clone(), feed.status());
-                        self.send_json(&ServerMessage::CameraStatus { camera, status })
-                            .await?;
+                        self.send_json(&ServerMessage::CameraStatus {
+                            camera: feed.id.clone(),
+                            stream: feed.stream,
+                            status: feed.status(),
+                        })
+                        .await?;
                     }
                 }
                 Ok(())
@@ -550,8 +560,12 @@ impl Session {
                 )
                 .await
             }
-            ClientMessage::Subscribe { id, camera } => self.subscribe(id, camera).await,
-            ClientMessage::Unsubscribe { id, camera } => self.unsubscribe(id, camera).await,
+            ClientMessage::Subscribe { id, camera, stream } => {
+                self.subscribe(id, camera, stream).await
+            }
+            ClientMessage::Unsubscribe { id, camera, stream } => {
+                self.unsubscribe(id, camera, stream).await
+            }
             ClientMessage::Audio { id, camera, on } => self.audio(id, camera, on).await,
             ClientMessage::Ptz { id, camera, action } => self.ptz(id, camera, action).await,
         }
@@ -643,12 +657,17 @@ impl Session {
         }
     }
 
-    async fn subscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
+    async fn subscribe(&mut self, id: u32, camera: String, stream: Which) -> Result<(), End> {
         // The policy checked the grant; this one re-reads it so that the
         // handler refuses on its own too (defence in depth): a camera this
         // caller may not see answers exactly like one that does not exist.
         let allowed = self.caller.as_ref().is_some_and(|c| c.may_view(&camera));
-        let Some(feed) = self.hub.get(&camera).filter(|_| allowed).cloned() else {
+        let Some(feed) = self
+            .hub
+            .stream(&camera, stream)
+            .filter(|_| allowed)
+            .cloned()
+        else {
             let message = format!("no camera {camera:?}");
             return self
                 .send_error(Error::new(ErrorKind::NotFound, message), Some(id))
@@ -662,6 +681,7 @@ impl Session {
                 .send_json(&ServerMessage::Subscribed {
                     id,
                     camera,
+                    stream: feed.stream,
                     channel,
                     config,
                     burst: 0,
@@ -674,12 +694,16 @@ impl Session {
         let frames =
             stream::iter(sub.gop.into_iter().map(Ok)).chain(BroadcastStream::new(sub.live));
         self.frames.insert(channel, Box::pin(frames));
-        if let Some(controller) = self.ptz.get(&camera) {
-            // The state now, then every change.
+        let has_ptz_state = self.ptz_channel(&camera).is_some();
+        if let (Some(controller), false) = (self.ptz.get(&camera), has_ptz_state) {
+            // The state now, then every change (once a camera, whichever
+            // of its streams this socket receives).
             self.ptz_states
                 .insert(channel, WatchStream::new(controller.state()));
         }
-        let status = feed.status();
+        let status = self.hub.get(&camera).map(|main| main.status());
+        let served = feed.stream;
+        let stream_status = feed.status();
         self.viewers.insert(
             channel,
             Viewer {
@@ -694,6 +718,7 @@ impl Session {
         self.send_json(&ServerMessage::Subscribed {
             id,
             camera: camera.clone(),
+            stream: served,
             channel,
             config,
             burst,
@@ -701,19 +726,48 @@ impl Session {
         .await?;
         // The status now: `welcome` may be old news (the player may have
         // stopped watching for a while); changes follow from `statuses`.
-        self.send_json(&ServerMessage::CameraStatus {
-            camera: camera.clone(),
-            status,
-        })
-        .await?;
-        self.tell_audio(&camera).await
+        if let Some(status) = status {
+            self.send_json(&ServerMessage::CameraStatus {
+                camera: camera.clone(),
+                stream: Which::Main,
+                status,
+            })
+            .await?;
+        }
+        if served == Which::Sub {
+            self.send_json(&ServerMessage::CameraStatus {
+                camera: camera.clone(),
+                stream: Which::Sub,
+                status: stream_status,
+            })
+            .await?;
+        }
+        self.tell_audio(channel).await
     }
 
-    /// Sends `audio_config` for `camera` (subscribed) if it has audio this
-    /// socket was not told of yet.
-    async fn tell_audio(&mut self, camera: &str) -> Result<(), End> {
-        let Some((&channel, viewer)) = self.viewers.iter_mut().find(|(_, v)| v.feed.id == camera)
-        else {
+    /// The channel `camera`'s PTZ state goes out on, if it is subscribed
+    /// and has PTZ.
+    fn ptz_channel(&self, camera: &str) -> Option<u16> {
+        self.viewers
+            .iter()
+            .find(|(channel, v)| v.feed.id == camera && self.ptz_states.contains_key(channel))
+            .map(|(&channel, _)| channel)
+    }
+
+    /// The channel of the viewer of `camera` whose audio this socket gets:
+    /// the main stream's while it is subscribed, else the substream's.
+    fn audio_channel(&self, camera: &str) -> Option<u16> {
+        self.viewers
+            .iter()
+            .filter(|(_, v)| v.feed.id == camera)
+            .min_by_key(|(_, v)| !v.feed.stream.is_main())
+            .map(|(&channel, _)| channel)
+    }
+
+    /// Sends `audio_config` for the viewer on `channel` if its stream has
+    /// audio this socket was not told of yet.
+    async fn tell_audio(&mut self, channel: u16) -> Result<(), End> {
+        let Some(viewer) = self.viewers.get_mut(&channel) else {
             return Ok(());
         };
         let Some(config) = viewer.feed.audio() else {
@@ -734,27 +788,33 @@ impl Session {
 
     /// `audio`: turns a subscribed camera's audio on or off for this socket.
     async fn audio(&mut self, id: u32, camera: String, on: bool) -> Result<(), End> {
-        let channel = self
-            .viewers
-            .iter()
-            .find(|(_, v)| v.feed.id == camera)
-            .map(|(&c, v)| (c, v.feed.clone()));
-        let Some((channel, feed)) = channel else {
+        let Some(channel) = self.audio_channel(&camera) else {
             let message =
                 format!("not subscribed to {camera:?}: subscribe before turning its audio on");
             return self
                 .send_error(Error::new(ErrorKind::NotSubscribed, message), Some(id))
                 .await;
         };
+        // Whichever of the camera's streams had it on stops.
+        let channels: Vec<u16> = self
+            .viewers
+            .iter()
+            .filter(|(&c, v)| v.feed.id == camera && (!on || c != channel))
+            .map(|(&c, _)| c)
+            .collect();
+        for c in channels {
+            self.audio_frames.remove(&c);
+        }
         if !on {
-            self.audio_frames.remove(&channel);
             return Ok(());
         }
         if !self.audio_frames.contains_key(&channel) {
-            self.audio_frames
-                .insert(channel, BroadcastStream::new(feed.subscribe_audio()));
+            if let Some(viewer) = self.viewers.get(&channel) {
+                self.audio_frames
+                    .insert(channel, BroadcastStream::new(viewer.feed.subscribe_audio()));
+            }
         }
-        self.tell_audio(&camera).await
+        self.tell_audio(channel).await
     }
 
     /// The per-listener end of the audio fan-out: the config when it
@@ -779,20 +839,20 @@ impl Session {
             .as_ref()
             .is_some_and(|told| Arc::ptr_eq(told, &packet.config));
         if !told {
-            let camera = viewer.feed.id.clone();
-            self.tell_audio(&camera).await?;
+            self.tell_audio(channel).await?;
         }
         self.send(Out::Binary(packet.data)).await
     }
 
-    async fn unsubscribe(&mut self, id: u32, camera: String) -> Result<(), End> {
+    async fn unsubscribe(&mut self, id: u32, camera: String, stream: Which) -> Result<(), End> {
+        let served = self.hub.stream(&camera, stream).map(|f| f.stream);
         let channel = self
             .viewers
             .iter()
-            .find(|(_, v)| v.feed.id == camera)
+            .find(|(_, v)| v.feed.id == camera && Some(v.feed.stream) == served)
             .map(|(&c, _)| c);
         let Some(channel) = channel else {
-            let message = format!("not subscribed to {camera:?}");
+            let message = format!("not subscribed to {camera:?} ({})", stream.name());
             return self
                 .send_error(Error::new(ErrorKind::NotSubscribed, message), Some(id))
                 .await;
@@ -800,11 +860,27 @@ impl Session {
         self.viewers.remove(&channel);
         self.frames.remove(&channel);
         self.audio_frames.remove(&channel);
-        self.ptz_states.remove(&channel);
-        self.leave_camera_ptz(&camera).await;
+        let other = self
+            .viewers
+            .iter()
+            .find(|(_, v)| v.feed.id == camera)
+            .map(|(&c, _)| c);
+        match other {
+            // The camera's other stream stays: its PTZ state goes on there.
+            Some(other) => {
+                if let Some(states) = self.ptz_states.remove(&channel) {
+                    self.ptz_states.insert(other, states);
+                }
+            }
+            None => {
+                self.ptz_states.remove(&channel);
+                self.leave_camera_ptz(&camera).await;
+            }
+        }
         self.send_json(&ServerMessage::Unsubscribed {
             id,
             camera,
+            stream: served.unwrap_or(stream),
             channel,
         })
         .await

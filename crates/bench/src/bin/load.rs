@@ -126,6 +126,7 @@ async fn watch_relay(
         ClientMessage::Subscribe {
             id: 1,
             camera: camera.to_owned(),
+            stream: Default::default(),
         },
     ] {
         socket.send(Message::text(msg.to_json())).await?;

@@ -45,6 +45,10 @@ pub struct DemoOptions {
     /// A virtual PTZ head: the picture is its window on a larger, still
     /// scene ([`scene::World`]) that pans and zooms as it is steered.
     pub head: Option<Arc<VirtualHead>>,
+    /// Also encode a substream at half the width and height (a quarter of
+    /// the bitrate) from the same pictures, as cameras do: the relay
+    /// publishes it as the camera's substream. Needs sizes divisible by 4.
+    pub substream: bool,
 }
 
 impl Default for DemoOptions {
@@ -58,6 +62,7 @@ impl Default for DemoOptions {
             fault: None,
             intruder_every: None,
             head: None,
+            substream: false,
         }
     }
 }
@@ -92,13 +97,24 @@ struct Intruder {
 }
 
 impl DemoCamera {
-    /// Starts encoding into `feed` on a thread of its own (encoding is CPU work
-    /// that must not stall the async runtime).
-    pub fn start(feed: Arc<Feed>, options: DemoOptions) -> std::io::Result<DemoCamera> {
+    /// Starts encoding into `feed` (and its substream into `sub`, with
+    /// [`DemoOptions::substream`]) on a thread of its own (encoding is CPU
+    /// work that must not stall the async runtime).
+    pub fn start(
+        feed: Arc<Feed>,
+        sub: Option<Arc<Feed>>,
+        options: DemoOptions,
+    ) -> std::io::Result<DemoCamera> {
         let intruder = Arc::new(Intruder::default());
         let trigger = intruder.clone();
         let mut camera = DemoCamera::spawn(feed, "demo encoder", move |feed, stop| {
-            run(feed, &options, stop, &trigger)
+            let ran = run(feed, sub.as_deref(), &options, stop, &trigger);
+            if let (Err(e), Some(sub)) = (&ran, &sub) {
+                sub.set_status(CameraState::Offline {
+                    reason: format!("demo encoder failed: {e}"),
+                });
+            }
+            ran
         })?;
         camera.intruder = intruder;
         Ok(camera)
@@ -154,6 +170,23 @@ impl DemoCamera {
     }
 }
 
+/// `plane` (`width` × `height`, both even) at half the width and height
+/// into `out`: each pixel the mean of a 2×2 block.
+fn halve(plane: &[u8], width: usize, height: usize, out: &mut Vec<u8>) {
+    out.clear();
+    for row in plane.chunks_exact(width * 2).take(height / 2) {
+        let (top, bottom) = row.split_at(width);
+        out.extend(
+            top.chunks_exact(2)
+                .zip(bottom.chunks_exact(2))
+                .map(|(a, b)| {
+                    let sum = u16::from(a[0]) + u16::from(a[1]) + u16::from(b[0]) + u16::from(b[1]);
+                    ((sum + 2) / 4) as u8
+                }),
+        );
+    }
+}
+
 /// Sleeps until frame `n` is due, paced against `started` so that the time
 /// spent producing frames does not accumulate as drift.
 fn pace(started: Instant, period: Duration, n: u64) {
@@ -175,17 +208,58 @@ impl Drop for DemoCamera {
 /// How long the intruder takes to cross the doorway.
 const INTRUDER_WALK: Duration = Duration::from_secs(4);
 
-fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool, intruder: &Intruder) -> anyhow::Result<()> {
-    let config = EncoderConfig::new()
-        .usage_type(UsageType::CameraVideoRealTime)
-        .rate_control_mode(RateControlMode::Bitrate)
-        .bitrate(BitRate::from_bps(o.bitrate_bps))
-        .max_frame_rate(FrameRate::from_hz(o.fps as f32))
-        .intra_frame_period(IntraFramePeriod::from_num_frames(o.keyframe_every))
-        .complexity(Complexity::Low)
-        .skip_frames(false)
-        .vui(VuiConfig::bt709());
-    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
+/// The substream's encoder and its half-size picture.
+struct SubEncoder<'a> {
+    feed: &'a Feed,
+    encoder: Encoder,
+    y: Vec<u8>,
+    u: Vec<u8>,
+    v: Vec<u8>,
+    annex_b: Vec<u8>,
+}
+
+fn run(
+    feed: &Feed,
+    sub_feed: Option<&Feed>,
+    o: &DemoOptions,
+    stop: &AtomicBool,
+    intruder: &Intruder,
+) -> anyhow::Result<()> {
+    let config = |bitrate_bps: u32| {
+        EncoderConfig::new()
+            .usage_type(UsageType::CameraVideoRealTime)
+            .rate_control_mode(RateControlMode::Bitrate)
+            .bitrate(BitRate::from_bps(bitrate_bps))
+            .max_frame_rate(FrameRate::from_hz(o.fps as f32))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(o.keyframe_every))
+            .complexity(Complexity::Low)
+            .skip_frames(false)
+            .vui(VuiConfig::bt709())
+    };
+    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config(o.bitrate_bps))?;
+    let mut sub = match sub_feed {
+        Some(feed) if o.width.is_multiple_of(4) && o.height.is_multiple_of(4) => Some(SubEncoder {
+            feed,
+            encoder: Encoder::with_api_config(
+                OpenH264API::from_source(),
+                config(o.bitrate_bps / 4),
+            )?,
+            y: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+            annex_b: Vec::new(),
+        }),
+        Some(feed) => {
+            let reason = format!(
+                "a demo substream needs a size divisible by 4, not {}x{}",
+                o.width, o.height
+            );
+            tracing::warn!(camera = %feed.id, "{reason}");
+            feed.set_status(CameraState::Offline { reason });
+            None
+        }
+        None => None,
+    };
     let mut scene = Scene::new(o.width, o.height, (feed.channel as u8).wrapping_mul(37));
     let world = o.head.as_ref().map(|_| World::new(o.width, o.height));
     let period = Duration::from_secs(1) / o.fps;
@@ -236,23 +310,37 @@ fn run(feed: &Feed, o: &DemoOptions, stop: &AtomicBool, intruder: &Intruder) -> 
             (o.width, o.height),
             (o.width, o.width / 2, o.width / 2),
         );
-        if n.is_multiple_of(o.keyframe_every as u64) {
+        let key_due = n.is_multiple_of(o.keyframe_every as u64);
+        if key_due {
             encoder.force_intra_frame();
         }
         let bitstream = encoder.encode(&yuv)?;
         let keyframe = bitstream.frame_type() == FrameType::IDR;
         annex_b.clear();
         bitstream.write_vec(&mut annex_b);
-        publish(
-            feed,
-            &annex_b,
-            keyframe,
-            n * 1_000_000 / o.fps as u64,
-            o.fault,
-        )?;
+        let timestamp_us = n * 1_000_000 / o.fps as u64;
+        publish(feed, &annex_b, keyframe, timestamp_us, o.fault)?;
         if n == 0 {
             feed.set_status(CameraState::Online);
             tracing::info!(camera = %feed.id, "demo camera live: {}x{} at {} fps", o.width, o.height, o.fps);
+        }
+        if let Some(s) = &mut sub {
+            let (w, h) = (o.width / 2, o.height / 2);
+            halve(&scene.y, o.width, o.height, &mut s.y);
+            halve(&scene.u, o.width / 2, o.height / 2, &mut s.u);
+            halve(&scene.v, o.width / 2, o.height / 2, &mut s.v);
+            let yuv = YUVSlices::new((&s.y, &s.u, &s.v), (w, h), (w, w / 2, w / 2));
+            if key_due {
+                s.encoder.force_intra_frame();
+            }
+            let bitstream = s.encoder.encode(&yuv)?;
+            let keyframe = bitstream.frame_type() == FrameType::IDR;
+            s.annex_b.clear();
+            bitstream.write_vec(&mut s.annex_b);
+            publish(s.feed, &s.annex_b, keyframe, timestamp_us, None)?;
+            if n == 0 {
+                s.feed.set_status(CameraState::Online);
+            }
         }
         n += 1;
         pace(started, period, n);
@@ -341,7 +429,7 @@ mod tests {
             keyframe_every: 10,
             ..DemoOptions::default()
         };
-        let camera = DemoCamera::start(feed.clone(), options).unwrap();
+        let camera = DemoCamera::start(feed.clone(), None, options).unwrap();
         let mut keyframes = 0;
         let mut frames = 0;
         while frames < 21 {
@@ -362,5 +450,45 @@ mod tests {
         );
         assert!(params.wire.codec.starts_with("avc1."));
         assert_eq!(feed.status(), CameraState::Online);
+    }
+
+    #[test]
+    fn a_substream_is_the_same_picture_at_half_the_size() {
+        let mut hub = Hub::default();
+        let feed = hub.add_camera("demo", "Demo").unwrap();
+        let sub_feed = hub.add_substream("demo").unwrap();
+        let mut sub = sub_feed.subscribe();
+        let options = DemoOptions {
+            width: 320,
+            height: 180,
+            keyframe_every: 10,
+            substream: true,
+            ..DemoOptions::default()
+        };
+        let camera = DemoCamera::start(feed.clone(), Some(sub_feed.clone()), options).unwrap();
+        let mut keyframes = 0;
+        for _ in 0..21 {
+            keyframes += sub.live.blocking_recv().unwrap().keyframe as usize;
+        }
+        drop(camera);
+        assert!(
+            keyframes >= 2,
+            "keyframes with the main stream's, saw {keyframes}"
+        );
+        let params = sub_feed.params().unwrap();
+        assert_eq!(
+            (params.wire.coded_width, params.wire.coded_height),
+            (160, 90)
+        );
+        assert_eq!(sub_feed.status(), CameraState::Online);
+        assert_eq!(feed.params().unwrap().wire.coded_width, 320);
+    }
+
+    #[test]
+    fn halving_averages_each_two_by_two_block() {
+        let plane = [0, 4, 10, 10, 8, 4, 10, 11, 1, 1, 1, 1, 1, 1, 1, 1];
+        let mut out = Vec::new();
+        halve(&plane, 4, 4, &mut out);
+        assert_eq!(out, [4, 10, 1, 1]);
     }
 }

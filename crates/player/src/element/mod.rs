@@ -2,8 +2,16 @@
 //! `www/cam-player.js` creates one per element and forwards its lifecycle
 //! (connected, disconnected, attribute changed, credentials changed) and its
 //! methods; this owns the subscription (only while the element can be seen:
-//! `visibility.rs`), the decoder, the state, the stats and the `statechange`,
-//! `error` and `alert` events. What is shown lives in `view.rs`.
+//! `visibility.rs`) through its [`pipe::Pipe`] (stream, decoder), the state,
+//! the stats and the `statechange`, `error` and `alert` events. What is
+//! shown lives in `view.rs`.
+//!
+//! Streams: a camera with a substream plays the one `streams.rs` chooses
+//! (the `stream` attribute, the element's size, the decoder, what is online),
+//! chosen again when any of those changes. A switch subscribes the other
+//! stream beside the one playing; the old stream keeps painting until the
+//! new one has its first live picture, and is let go then: no blank, no
+//! frozen picture while the new stream's fast start decodes.
 //!
 //! Alerts: from the moment it is in a document until it leaves, seen or not,
 //! the element hears its camera's alerts from its connection (which then
@@ -24,31 +32,31 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect};
 use sightline_wire::{
     AlertEvent, AlertInfo, CameraState, ErrorCode, MediaHeader, PtzAction, PtzState, ServerMessage,
-    StreamConfig,
+    Stream, StreamConfig,
 };
 use wasm_bindgen::prelude::*;
-use web_sys::{CustomEvent, CustomEventInit, HtmlElement, VideoFrame};
+use web_sys::{CustomEvent, CustomEventInit, HtmlElement};
 
 use crate::alerts::{self, Applied};
 use crate::assets;
-use crate::backend::{Decoder, Kind, Preference};
-use crate::codec::{self, Choice, Codec};
-use crate::connection::{self, ChannelSink, Connection, Credentials, Member, WatchSink};
-use crate::decoder::{Fed, WebCodecsDecoder};
-use crate::fallback::{PixelFormat, WasmDecoder, WorkerFrame};
-use crate::gl;
-use crate::join::Join;
+use crate::backend::{Kind, Preference};
+use crate::connection::{self, Connection, Credentials, Member, WatchSink};
 use crate::meter::Meter;
 use crate::now_ms;
 use crate::ptz::Velocity;
 use crate::ptz_controls::PtzControls;
 use crate::relay_url::websocket_url;
 use crate::state::PlayerState;
+use crate::streams::{self, Inputs, Wanted};
 use crate::view::View;
 use crate::visibility::Visibility;
+
+mod pipe;
+
+use pipe::Pipe;
 
 /// A Wasm decoder whose worker died is replaced at most this often.
 const WASM_RESTART_MS: f64 = 2000.0;
@@ -83,6 +91,10 @@ struct Stats {
     renderer: Option<&'static str>,
     /// Times the element stopped receiving because nobody could see it.
     pauses: u32,
+    /// Switches between main stream and substream.
+    switches: u32,
+    /// Pictures of the old stream painted while the new one started.
+    painted_while_switching: u32,
     meter: Meter,
     /// `performance.now()` of the stats box's last update.
     shown_at: f64,
@@ -92,22 +104,15 @@ struct Player {
     host: HtmlElement,
     view: View,
     visibility: Visibility,
-    decoder: RefCell<Option<Box<dyn Decoder>>>,
-    /// WebCodecs failed on this stream before painting anything: `auto` uses Wasm.
-    webcodecs_failed: Cell<bool>,
-    /// WebCodecs says it cannot decode this stream (`isConfigSupported`, or
-    /// `configure` threw `NotSupportedError`): also when the page forces it.
-    webcodecs_refused: Cell<bool>,
-    /// What `isConfigSupported` said of the current stream, once it answered.
-    webcodecs_verdict: Cell<Option<bool>>,
-    /// Which pictures of a fast-start burst are painted.
-    joining: RefCell<Join>,
-    /// When the last Wasm decoder was made (`performance.now()`).
-    wasm_made_at: Cell<f64>,
-    /// No decoder here plays this stream's codec: the codec and what the tile says.
-    unplayable: RefCell<Option<(String, String)>>,
-    config: RefCell<Option<StreamConfig>>,
-    link: RefCell<Option<(Rc<Connection>, u32)>>,
+    /// The stream shown: receiving while the element can be seen; kept
+    /// while paused (with what was learnt of decoding it) until `restart`.
+    pipe: RefCell<Option<Rc<Pipe>>>,
+    /// The stream being switched to, until its first picture.
+    incoming: RefCell<Option<Rc<Pipe>>>,
+    /// A stream whose codec this browser cannot play (the other plays).
+    unplayable_stream: Cell<Option<Stream>>,
+    /// The substream's picture width, once seen.
+    sub_width: Cell<Option<u32>>,
     /// Where this element hears its camera's alerts: the connection, the
     /// watch's id and the camera (while in a document).
     alert_watch: RefCell<Option<(Rc<Connection>, u32, String)>>,
@@ -121,9 +126,6 @@ struct Player {
     stats_shown: Cell<bool>,
     state: RefCell<PlayerState>,
     stats: RefCell<Stats>,
-    /// The Wasm decoder's newest picture, painted at the next animation frame.
-    /// With the time it came from the worker, on the page's clock.
-    next_picture: RefCell<Option<(WorkerFrame, f64)>>,
     /// The PTZ controls and `ptzMove`'s hold (while in a document with a camera).
     ptz: RefCell<Option<Rc<PtzControls>>>,
     me: Weak<Player>,
@@ -142,34 +144,39 @@ impl CamPlayerCore {
     pub fn new(host: HtmlElement) -> Result<CamPlayerCore, JsValue> {
         let view = View::new(host.clone())?;
         let player = Rc::new_cyclic(|me: &Weak<Player>| {
-            let visibility = Visibility::new(host.clone(), {
-                let me = me.clone();
-                move || {
-                    if let Some(player) = me.upgrade() {
-                        player.follow_visibility();
+            let visibility = Visibility::new(
+                host.clone(),
+                {
+                    let me = me.clone();
+                    move || {
+                        if let Some(player) = me.upgrade() {
+                            player.follow_visibility();
+                        }
                     }
-                }
-            });
+                },
+                {
+                    let me = me.clone();
+                    move || {
+                        if let Some(player) = me.upgrade() {
+                            player.retarget();
+                        }
+                    }
+                },
+            );
             Player {
                 host,
                 view,
                 visibility,
-                decoder: RefCell::new(None),
-                webcodecs_failed: Cell::new(false),
-                webcodecs_refused: Cell::new(false),
-                webcodecs_verdict: Cell::new(None),
-                joining: RefCell::new(Join::default()),
-                wasm_made_at: Cell::new(f64::NEG_INFINITY),
-                unplayable: RefCell::new(None),
-                config: RefCell::new(None),
-                link: RefCell::new(None),
+                pipe: RefCell::new(None),
+                incoming: RefCell::new(None),
+                unplayable_stream: Cell::new(None),
+                sub_width: Cell::new(None),
                 alert_watch: RefCell::new(None),
                 member: RefCell::new(None),
                 in_document: Cell::new(false),
                 stats_shown: Cell::new(false),
                 state: RefCell::new(PlayerState::Connecting),
                 stats: RefCell::new(Stats::default()),
-                next_picture: RefCell::new(None),
                 ptz: RefCell::new(None),
                 me: me.clone(),
             }
@@ -207,6 +214,7 @@ impl CamPlayerCore {
                 self.player.restart()
             }
             "stats" => self.player.update_stats_box(true),
+            "stream" => self.player.retarget(),
             "ptz" => {
                 if let Some(controls) = self.player.ptz.borrow().as_ref() {
                     controls.attribute_changed();
@@ -255,12 +263,7 @@ impl CamPlayerCore {
         let hidden = web_sys::window()
             .and_then(|w| w.document())
             .is_some_and(|d| d.hidden());
-        let receiving = self
-            .player
-            .link
-            .borrow()
-            .as_ref()
-            .is_some_and(|(conn, _)| conn.is_up());
+        let receiving = self.player.connection().is_some_and(|conn| conn.is_up());
         if hidden || !receiving {
             return false;
         }
@@ -336,7 +339,7 @@ impl CamPlayerCore {
     /// dead link the browser has not noticed), reopens the socket at once
     /// instead of waiting for the next retry.
     pub fn reconnect(&self) {
-        if let Some((conn, _)) = self.player.link.borrow().as_ref() {
+        if let Some(conn) = self.player.connection() {
             conn.revive();
         }
         if self.player.in_document.get() {
@@ -362,12 +365,11 @@ impl Player {
             let left = self.member.take();
             drop(left);
         }
-        self.next_picture.borrow_mut().take();
-        self.unplayable.borrow_mut().take();
-        // Another camera (or decoder choice): WebCodecs may well play it.
-        self.webcodecs_failed.set(false);
-        self.webcodecs_refused.set(false);
-        self.webcodecs_verdict.set(None);
+        // Another camera (or decoder choice): what was learnt of decoding
+        // the old one goes with its pipe.
+        self.pipe.borrow_mut().take();
+        self.unplayable_stream.set(None);
+        self.sub_width.set(None);
         {
             let mut stats = self.stats.borrow_mut();
             *stats = Stats::default();
@@ -399,9 +401,9 @@ impl Player {
             let Some(player) = me.upgrade() else {
                 return false;
             };
-            let link = player.link.borrow();
-            link.as_ref()
-                .is_some_and(|(conn, _)| conn.ptz(&camera, action))
+            player
+                .connection()
+                .is_some_and(|conn| conn.ptz(&camera, action))
         };
         match PtzControls::new(self.host.clone(), &self.view, send) {
             Ok(controls) => *self.ptz.borrow_mut() = Some(controls),
@@ -477,7 +479,7 @@ impl Player {
     /// Subscribed exactly while the element is in a document and can be seen.
     fn follow_visibility(&self) {
         let want = self.in_document.get() && self.visibility.visible();
-        let have = self.link.borrow().is_some();
+        let have = self.receiving();
         if want && !have {
             self.subscribe();
         } else if !want && have {
@@ -530,7 +532,7 @@ impl Player {
     }
 
     fn subscribe(&self) {
-        let Some(camera) = self.host.get_attribute("camera").filter(|c| !c.is_empty()) else {
+        let Some(camera) = self.camera() else {
             return self.fail("config", "no camera attribute");
         };
         let (url, credentials) = match self.target() {
@@ -539,13 +541,17 @@ impl Player {
         };
         let conn = connection::connection_for(&url, credentials);
         self.join(&conn);
-        let me: Weak<dyn ChannelSink> = self.me.clone();
-        let id = conn.attach(&camera, me);
+        let current = self.pipe.borrow().as_ref().map(|p| p.stream);
+        let stream = self.want(&conn, &camera, current);
+        // The pipe of before a pause, if it is still the stream to play.
+        let kept = self.pipe.borrow().clone().filter(|p| p.stream == stream);
+        let pipe = kept.unwrap_or_else(|| Pipe::new(stream, self.me.clone()));
+        *self.pipe.borrow_mut() = Some(pipe.clone());
+        pipe.start(&conn, &camera);
         // Back from a pause while the link is down: not live any more.
         if !conn.is_up() && *self.state.borrow() == PlayerState::Live {
             self.set_state(PlayerState::Reconnecting(None));
         }
-        *self.link.borrow_mut() = Some((conn, id));
     }
 
     /// Stops receiving; the last picture stays on the canvas.
@@ -556,283 +562,218 @@ impl Player {
         if let Some(controls) = controls {
             controls.release_all();
         }
-        if let Some((conn, id)) = self.link.borrow_mut().take() {
-            conn.detach(id);
+        let incoming = self.incoming.borrow_mut().take();
+        if let Some(incoming) = incoming {
+            incoming.stop();
         }
-        self.decoder.borrow_mut().take();
-        self.config.borrow_mut().take();
-        // A Wasm picture on its way to the screen stays off it.
-        self.next_picture.borrow_mut().take();
+        let pipe = self.pipe.borrow().clone();
+        if let Some(pipe) = pipe {
+            pipe.stop();
+        }
         self.stats.borrow_mut().meter.restart();
+    }
+
+    fn camera(&self) -> Option<String> {
+        self.host.get_attribute("camera").filter(|c| !c.is_empty())
+    }
+
+    /// Receiving (in a document, seen).
+    fn receiving(&self) -> bool {
+        self.pipe.borrow().as_ref().is_some_and(|p| p.receiving())
+    }
+
+    /// The connection this element receives from.
+    fn connection(&self) -> Option<Rc<Connection>> {
+        self.pipe.borrow().as_ref().and_then(|p| p.connection())
+    }
+
+    /// Whether `pipe` is the one shown.
+    fn is_current(&self, pipe: &Pipe) -> bool {
+        self.pipe
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| std::ptr::eq(&**p, pipe))
+    }
+
+    /// The stream to play now (`streams.rs`).
+    fn want(&self, conn: &Connection, camera: &str, current: Option<Stream>) -> Stream {
+        let sub = conn.substream(camera);
+        let wasm = Preference::parse(self.host.get_attribute("decoder").as_deref())
+            == Preference::Wasm
+            || self
+                .pipe
+                .borrow()
+                .as_ref()
+                .is_some_and(|p| p.decoder_kind() == Some(Kind::Wasm));
+        let window = web_sys::window();
+        let ratio = window.as_ref().map_or(1.0, |w| w.device_pixel_ratio());
+        let css_width = self.host.get_bounding_client_rect().width();
+        streams::choose(&Inputs {
+            wanted: Wanted::parse(self.host.get_attribute("stream").as_deref()),
+            has_sub: sub.is_some(),
+            main_online: conn.status(camera) == Some(CameraState::Online),
+            sub_online: sub == Some(CameraState::Online),
+            unplayable: self.unplayable_stream.get(),
+            wasm,
+            shown_width: streams::shown_width(css_width, ratio),
+            sub_width: self.sub_width.get(),
+            current,
+        })
+    }
+
+    /// Chooses the stream again (size, attribute, decoder or a stream's
+    /// state changed) and starts switching if it is another.
+    fn retarget(&self) {
+        let Some(current) = self.pipe.borrow().clone().filter(|p| p.receiving()) else {
+            return;
+        };
+        let (Some(conn), Some(camera)) = (current.connection(), self.camera()) else {
+            return;
+        };
+        let want = self.want(&conn, &camera, Some(current.stream));
+        let incoming = self.incoming.borrow().as_ref().map(|p| p.stream);
+        if want == current.stream {
+            // Back before the switch completed: the new stream is let go.
+            if let Some(old) = self.incoming.borrow_mut().take() {
+                old.stop();
+            }
+            return;
+        }
+        if incoming == Some(want) {
+            return;
+        }
+        let pipe = Pipe::new(want, self.me.clone());
+        if current.painted() == 0 {
+            // Nothing of the current stream painted yet (the stream was
+            // chosen before the relay said there is a substream): nothing
+            // to keep painting, so no switch, a plain change.
+            if let Some(old) = self.incoming.borrow_mut().take() {
+                old.stop();
+            }
+            current.stop();
+            *self.pipe.borrow_mut() = Some(pipe.clone());
+            pipe.start(&conn, &camera);
+            return;
+        }
+        // In place before it starts: attaching may configure it at once,
+        // and that chooses again.
+        let replaced = self.incoming.borrow_mut().replace(pipe.clone());
+        if let Some(old) = replaced {
+            old.stop();
+        }
+        pipe.start(&conn, &camera);
+    }
+
+    /// A picture of `pipe` is ready: whether to paint it. The stream being
+    /// switched to takes over at its first picture, and the old one is let go.
+    fn take_picture(&self, pipe: &Pipe) -> bool {
+        if self.is_current(pipe) {
+            if self.incoming.borrow().is_some() {
+                self.stats.borrow_mut().painted_while_switching += 1;
+            }
+            return true;
+        }
+        let is_incoming = self
+            .incoming
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| std::ptr::eq(&**p, pipe));
+        if !is_incoming {
+            return false;
+        }
+        let incoming = self.incoming.borrow_mut().take();
+        let old = self.pipe.replace(incoming);
+        if let Some(old) = old {
+            old.stop();
+        }
+        {
+            let mut stats = self.stats.borrow_mut();
+            stats.switches += 1;
+            // Its latency and rates are of the other stream.
+            stats.meter.restart();
+        }
+        if let Some(label) = pipe.decoder_label() {
+            self.view.show_decoder(&label);
+        }
+        if matches!(*self.state.borrow(), PlayerState::Unsupported(_)) {
+            // The other stream could not be played here; this one can.
+            self.set_state(PlayerState::Connecting);
+        }
+        true
+    }
+
+    /// `pipe` has a new decoder.
+    fn decoder_made(&self, pipe: &Pipe, label: &str) {
+        if self.is_current(pipe) {
+            self.view.show_decoder(label);
+            if pipe.decoder_kind() == Some(Kind::Wasm) {
+                // Wasm decodes a fraction as fast: the substream may suit better.
+                self.retarget();
+            }
+        }
+    }
+
+    /// A decoder's complaint: counted, and an `error` event (not twice in a row).
+    fn decoder_failed(&self, message: &str) {
+        let repeated = {
+            let mut stats = self.stats.borrow_mut();
+            stats.decode_errors += 1;
+            let repeated = stats.last_error.as_deref() == Some(message);
+            stats.last_error = Some(message.to_owned());
+            repeated
+        };
+        if !repeated {
+            self.fire_error("decoder", message);
+        }
+    }
+
+    /// Neither decoder plays `pipe`'s codec here. The stream being switched
+    /// to gives way; the one shown says which codec and what to do (instead
+    /// of "Connecting…" for ever) and fires `error` (`code:
+    /// "unsupported_codec"`, once per stream), and the camera's other
+    /// stream, if it has one, is tried.
+    fn cannot_play(&self, pipe: &Pipe, message: &str, told: bool) {
+        self.unplayable_stream.set(Some(pipe.stream));
+        if !self.is_current(pipe) {
+            web_sys::console::info_1(
+                &format!("Sightline: {message}; keeping the other stream").into(),
+            );
+            if let Some(old) = self.incoming.borrow_mut().take() {
+                old.stop();
+            }
+            return;
+        }
+        self.set_state(PlayerState::Unsupported(message.to_owned()));
+        if !told {
+            self.fire_error_with_code("decoder", Some("unsupported_codec"), message);
+        }
+        self.retarget();
+    }
+
+    /// A stream's decoder parameters: the substream's size is what the
+    /// choice of stream compares the element's size with.
+    fn stream_config(&self, stream: Stream, config: &StreamConfig) {
+        if stream == Stream::Sub && self.sub_width.get() != Some(config.coded_width) {
+            self.sub_width.set(Some(config.coded_width));
+            self.retarget();
+        }
+    }
+
+    /// A frame of `pipe` arrived: counted; the meter follows the stream shown.
+    fn arrived(&self, pipe: &Pipe, header: &MediaHeader, bytes: usize) {
+        let mut stats = self.stats.borrow_mut();
+        stats.received += 1;
+        if self.is_current(pipe) {
+            stats
+                .meter
+                .arrived(header.timestamp_us, bytes, header.received_us, now_ms());
+        }
     }
 
     /// Goes offline for a reason the page must fix, and says so in an `error` event.
     fn fail(&self, source: &str, message: &str) {
         self.set_state(PlayerState::Offline(message.to_owned()));
         self.fire_error(source, message);
-    }
-
-    /// A decoder configured for the current stream, replacing a broken one.
-    fn ensure_decoder(&self) -> Result<(), JsValue> {
-        let Some(config) = self.config.borrow().clone() else {
-            return Ok(());
-        };
-        let current = self
-            .decoder
-            .borrow()
-            .as_ref()
-            .map(|d| (d.kind(), d.is_broken()));
-        if let Some((Kind::WebCodecs, true)) = current {
-            // Broken before its first picture: in `auto`, that means this
-            // browser's WebCodecs cannot play this stream; use Wasm from now on.
-            if self.stats.borrow().painted == 0 {
-                self.webcodecs_failed.set(true);
-            }
-        }
-        // A Wasm worker that died is replaced, but not more than every 2 s
-        // (one that dies at once would otherwise restart at every frame).
-        if let Some((Kind::Wasm, true)) = current {
-            if now_ms() - self.wasm_made_at.get() < WASM_RESTART_MS {
-                return Ok(());
-            }
-        }
-        if current.is_none_or(|(_, broken)| broken) {
-            if self.awaiting_webcodecs_verdict(&config) {
-                return Ok(()); // `check_webcodecs_support` calls again
-            }
-            let choice = self.choose(&config);
-            if choice == Choice::Neither {
-                self.cannot_play(&config.codec);
-                return Ok(());
-            }
-            let mut decoder = self.new_decoder(choice == Choice::WebCodecs, &config)?;
-            if let Err(e) = decoder.configure(&config) {
-                if decoder.kind() == Kind::WebCodecs {
-                    self.webcodecs_failed.set(true);
-                    let name = e.dyn_ref::<web_sys::DomException>().map(|e| e.name());
-                    if name.as_deref() == Some("NotSupportedError") {
-                        self.webcodecs_refused.set(true);
-                    }
-                }
-                return Err(e);
-            }
-            self.view.show_decoder(decoder.label());
-            *self.decoder.borrow_mut() = Some(decoder);
-            self.joining.borrow_mut().restart(now_ms());
-        } else if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
-            if decoder.config() != Some(&config) {
-                decoder.configure(&config)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Asks WebCodecs whether it can decode this stream (`isConfigSupported`,
-    /// asynchronous); if not, switches to the Wasm decoder (in `auto`) or
-    /// says the stream cannot be played (`decoder="webcodecs"`). Until the
-    /// answer, WebCodecs is tried optimistically (in `auto`, an error before
-    /// the first picture switches too).
-    fn check_webcodecs_support(&self, config: &StreamConfig) {
-        let wasm_only =
-            Preference::parse(self.host.get_attribute("decoder").as_deref()) == Preference::Wasm;
-        if wasm_only || self.webcodecs_refused.get() || !WebCodecsDecoder::available() {
-            return;
-        }
-        let me = self.me.clone();
-        let config = config.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let supported = WebCodecsDecoder::supports(&config).await;
-            let Some(player) = me.upgrade() else {
-                return;
-            };
-            if player.config.borrow().as_ref() != Some(&config) {
-                return; // another stream by now: its own check answers
-            }
-            player.webcodecs_verdict.set(Some(supported));
-            if supported {
-                if player.decoder.borrow().is_none() {
-                    if let Err(e) = player.ensure_decoder() {
-                        web_sys::console::warn_2(&"Sightline: no decoder".into(), &e);
-                    }
-                }
-                return;
-            }
-            web_sys::console::info_1(
-                &format!(
-                    "Sightline: WebCodecs cannot decode {}; using the Wasm decoder",
-                    config.codec
-                )
-                .into(),
-            );
-            player.webcodecs_refused.set(true);
-            let on_webcodecs = player
-                .decoder
-                .borrow()
-                .as_ref()
-                .is_some_and(|d| d.kind() == Kind::WebCodecs);
-            if on_webcodecs {
-                player.decoder.borrow_mut().take();
-                if let Err(e) = player.ensure_decoder() {
-                    web_sys::console::warn_2(&"Sightline: no decoder".into(), &e);
-                }
-            }
-        });
-    }
-
-    /// Whether to wait for WebCodecs' answer before making a decoder: in
-    /// `auto`, H.264 is tried at once (WebCodecs nearly always plays it: the
-    /// faster start), other codecs only once `isConfigSupported` said yes
-    /// (H.265 often is not: a try would end in an error event).
-    fn awaiting_webcodecs_verdict(&self, config: &StreamConfig) -> bool {
-        self.forced().is_none()
-            && Codec::of(&config.codec) != Codec::H264
-            && WebCodecsDecoder::available()
-            && !self.webcodecs_refused.get()
-            && self.webcodecs_verdict.get().is_none()
-    }
-
-    /// The `decoder` attribute, as `codec::choose` takes it.
-    fn forced(&self) -> codec::Forced {
-        match Preference::parse(self.host.get_attribute("decoder").as_deref()) {
-            Preference::WebCodecs => Some(true),
-            Preference::Wasm => Some(false),
-            Preference::Auto => None,
-        }
-    }
-
-    /// The decoder for `config`'s stream, as the `decoder` attribute, this
-    /// browser and the codec allow.
-    fn choose(&self, config: &StreamConfig) -> Choice {
-        let forced = self.forced();
-        // A failure before the first picture moves `auto` to Wasm; a page
-        // that wants WebCodecs alone gets new tries (it may have been a
-        // passing error), unless WebCodecs said it cannot decode the stream.
-        let failed = forced.is_none() && self.webcodecs_failed.get();
-        let webcodecs = WebCodecsDecoder::available() && !self.webcodecs_refused.get() && !failed;
-        codec::choose(forced, webcodecs, Codec::of(&config.codec))
-    }
-
-    /// Neither decoder plays `codec` here: the tile says which codec and
-    /// what to do (instead of "Connecting…" for ever), and an `error` event
-    /// (`code: "unsupported_codec"`) tells the page, once per stream.
-    fn cannot_play(&self, codec: &str) {
-        let message = codec::unplayable_message(codec, self.forced());
-        let entry = Some((codec.to_owned(), message.clone()));
-        let told = *self.unplayable.borrow() == entry;
-        *self.unplayable.borrow_mut() = entry;
-        self.set_state(PlayerState::Unsupported(message.clone()));
-        if !told {
-            self.fire_error_with_code("decoder", Some("unsupported_codec"), &message);
-        }
-    }
-
-    /// A new decoder: WebCodecs, or the Wasm worker for `config`'s codec.
-    fn new_decoder(
-        &self,
-        webcodecs: bool,
-        config: &StreamConfig,
-    ) -> Result<Box<dyn Decoder>, JsValue> {
-        let me = self.me.clone();
-        let on_error = move |message: String| {
-            web_sys::console::warn_1(&format!("Sightline decoder: {message}").into());
-            if let Some(player) = me.upgrade() {
-                let repeated = {
-                    let mut stats = player.stats.borrow_mut();
-                    stats.decode_errors += 1;
-                    let repeated = stats.last_error.as_deref() == Some(message.as_str());
-                    stats.last_error = Some(message.clone());
-                    repeated
-                };
-                if !repeated {
-                    player.fire_error("decoder", &message);
-                }
-            }
-        };
-        let me = self.me.clone();
-        if webcodecs {
-            let on_frame = move |frame: VideoFrame| match me.upgrade() {
-                Some(player) if !player.paints(frame.timestamp() as i64) => frame.close(),
-                Some(player) => {
-                    let output_at = now_ms();
-                    let timestamp = Some(frame.timestamp() as i64);
-                    let painted = player.view.renderer.paint(frame);
-                    player.on_painted(painted, "canvas2d", timestamp, output_at);
-                }
-                None => frame.close(),
-            };
-            Ok(Box::new(WebCodecsDecoder::new(on_frame, on_error)?))
-        } else {
-            let gl = gl::shared(gl::Painting::parse(
-                self.host.get_attribute("renderer").as_deref(),
-            ));
-            let format = if gl.is_some() {
-                PixelFormat::I420
-            } else {
-                PixelFormat::Rgba
-            };
-            let on_frame = move |frame: WorkerFrame| {
-                if let Some(player) = me.upgrade() {
-                    player.paint_at_next_refresh(frame, gl.clone());
-                }
-            };
-            let codec = Codec::of(&config.codec);
-            self.wasm_made_at.set(now_ms());
-            Ok(Box::new(WasmDecoder::new(
-                codec, format, on_frame, on_error,
-            )?))
-        }
-    }
-
-    /// Keeps the Wasm decoder's newest picture and paints it at the screen's
-    /// next refresh. Painting a picture from the worker (a texture upload, or
-    /// `putImageData` without WebGL) can take longer than a frame interval on a
-    /// slow device: painting each one as it arrived let the pictures queue up
-    /// behind each other, seconds deep. Now a picture that a newer one replaces
-    /// before the refresh is dropped, and the latency stays one paint deep.
-    /// (WebCodecs pictures are painted as they come: `drawImage` of a
-    /// `VideoFrame` is cheap, and waiting for the refresh would add latency.)
-    fn paint_at_next_refresh(&self, frame: WorkerFrame, gl: Option<Rc<gl::YuvGl>>) {
-        if !self.paints(frame.timestamp_us) {
-            return;
-        }
-        let replaced = self
-            .next_picture
-            .borrow_mut()
-            .replace((frame, now_ms()))
-            .is_some();
-        if replaced {
-            self.stats.borrow_mut().superseded += 1;
-            return; // a paint is already scheduled
-        }
-        let me = self.me.clone();
-        let paint = Closure::once_into_js(move || {
-            let Some(player) = me.upgrade() else { return };
-            let Some((frame, output_at)) = player.next_picture.borrow_mut().take() else {
-                return;
-            };
-            let (w, h) = (frame.width, frame.height);
-            let renderer = &player.view.renderer;
-            let (painted, how) = match (&gl, frame.format) {
-                (Some(gl), PixelFormat::I420) => {
-                    (renderer.paint_i420(gl, w, h, &frame.pixels), "webgl")
-                }
-                _ => (renderer.paint_rgba(w, h, &frame.pixels), "canvas2d"),
-            };
-            player.on_painted(painted, how, Some(frame.timestamp_us), output_at);
-        });
-        if let Some(window) = web_sys::window() {
-            let _ = window.request_animation_frame(paint.unchecked_ref());
-        }
-    }
-
-    /// Whether to paint the picture of `timestamp_us` just decoded: not while
-    /// catching up through a fast-start burst (`join.rs`), counted then.
-    fn paints(&self, timestamp_us: i64) -> bool {
-        let paint = self.joining.borrow_mut().paint(timestamp_us, now_ms());
-        if !paint {
-            self.stats.borrow_mut().caught_up += 1;
-        }
-        paint
     }
 
     /// Counts a painted picture (or reports a failed paint) and goes live.
@@ -898,10 +839,11 @@ impl Player {
             stats.meter.roll(t);
             let f = stats.meter.figures();
             let decoder = self
-                .decoder
+                .pipe
                 .borrow()
                 .as_ref()
-                .map_or("—", |d| d.kind().label());
+                .and_then(|p| p.decoder_kind())
+                .map_or("—", |k| k.label());
             let ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0} ms"));
             format!(
                 "{}×{}  {:.1} fps  {:.2} Mbit/s\nlatency {} (decode {}, paint {})\n{decoder}",
@@ -988,83 +930,34 @@ impl Player {
         let percentiles = s.meter.arrival_to_paint_percentiles();
         set("decodeLatencyP50Ms", opt(percentiles.map(|p| p.0)))?;
         set("decodeLatencyP99Ms", opt(percentiles.map(|p| p.1)))?;
-        let decoder = self.decoder.borrow().as_ref().map(|d| d.kind().name());
+        let pipe = self.pipe.borrow().clone();
+        let decoder = pipe
+            .as_ref()
+            .and_then(|p| p.decoder_kind())
+            .map(|k| k.name());
         set("decoder", decoder.map_or(JsValue::NULL, JsValue::from))?;
-        let codec = self.config.borrow().as_ref().map(|c| c.codec.clone());
+        let codec = pipe.as_ref().and_then(|p| p.codec());
         set("codec", codec.map_or(JsValue::NULL, JsValue::from))?;
+        let stream = pipe.as_ref().map(|p| p.stream.name());
+        set("stream", stream.map_or(JsValue::NULL, JsValue::from))?;
+        set("switching", self.incoming.borrow().is_some().into())?;
+        set("streamSwitches", s.switches.into())?;
+        set("paintedWhileSwitching", s.painted_while_switching.into())?;
         set("state", self.state.borrow().name().into())?;
         set("renderer", s.renderer.map_or(JsValue::NULL, JsValue::from))?;
         set(
             "lastError",
             s.last_error.as_deref().map_or(JsValue::NULL, JsValue::from),
         )?;
-        set("receiving", self.link.borrow().is_some().into())?;
+        set("receiving", self.receiving().into())?;
         set("pauses", s.pauses.into())?;
         set("sockets", (connection::open_sockets() as u32).into())?;
         Ok(o)
     }
 }
 
-impl ChannelSink for Player {
-    fn on_subscribed(&self, burst: u32) {
-        self.joining.borrow_mut().subscribed(burst, now_ms());
-    }
-
-    fn on_config(&self, config: &StreamConfig) {
-        let old = self.config.replace(Some(config.clone()));
-        if old.is_none_or(|old| old.codec != config.codec) {
-            // What WebCodecs said was of another stream.
-            self.webcodecs_verdict.set(None);
-            self.webcodecs_refused.set(false);
-        }
-        // Another codec than the one found unplayable: playable until found
-        // not to be (the same one again, after a pause: said already).
-        let other_codec = self
-            .unplayable
-            .borrow()
-            .as_ref()
-            .is_some_and(|(codec, _)| *codec != config.codec);
-        if other_codec {
-            self.unplayable.borrow_mut().take();
-            self.set_state(PlayerState::Connecting);
-        }
-        self.check_webcodecs_support(config);
-        if let Err(e) = self.ensure_decoder() {
-            web_sys::console::warn_2(&"Sightline: cannot configure the decoder".into(), &e);
-            self.stats.borrow_mut().decode_errors += 1;
-        }
-    }
-
-    fn on_frame(&self, header: &MediaHeader, payload: &Uint8Array) {
-        {
-            let mut stats = self.stats.borrow_mut();
-            stats.received += 1;
-            stats.meter.arrived(
-                header.timestamp_us,
-                payload.length() as usize,
-                header.received_us,
-                now_ms(),
-            );
-        }
-        self.joining.borrow_mut().arrived(header.timestamp_us);
-        if let Err(e) = self.ensure_decoder() {
-            web_sys::console::warn_2(&"Sightline: decoder unavailable".into(), &e);
-            return;
-        }
-        let fed = match self.decoder.borrow_mut().as_mut() {
-            Some(decoder) => decoder.decode(header, payload),
-            None => Ok(Fed::Skipped),
-        };
-        match fed {
-            Ok(Fed::Decoding) => {}
-            Ok(Fed::Skipped) => self.stats.borrow_mut().skipped += 1,
-            Err(e) => {
-                web_sys::console::warn_2(&"Sightline: decode failed".into(), &e);
-                self.stats.borrow_mut().decode_errors += 1;
-            }
-        }
-    }
-
+/// The camera's news, told by the pipe shown (`pipe.rs`).
+impl Player {
     fn on_camera(&self, status: &CameraState) {
         // Back from a pause with a picture on the canvas: live again at once
         // (the next frames follow within a fast start), as before the pause.
@@ -1073,23 +966,18 @@ impl ChannelSink for Player {
             PlayerState::Paused => self.stats.borrow().painted > 0,
             _ => false,
         };
-        let unplayable = self.unplayable.borrow().clone();
+        let unplayable = self
+            .pipe
+            .borrow()
+            .as_ref()
+            .and_then(|p| p.unplayable_message());
         match unplayable {
             // Online, but nothing to paint with: keep saying why.
-            Some((_, message)) if *status == CameraState::Online => {
+            Some(message) if *status == CameraState::Online => {
                 self.set_state(PlayerState::Unsupported(message))
             }
             _ => self.set_state(PlayerState::from_camera(status, painting)),
         }
-    }
-
-    fn on_refused(&self, code: &str, message: &str) {
-        let code = Some(code).filter(|c| !c.is_empty());
-        self.fire_error_with_code("relay", code, message);
-    }
-
-    fn on_ticket_failed(&self, message: &str) {
-        self.fire_error("ticket", message);
     }
 
     fn on_link_lost(&self) {
@@ -1171,15 +1059,14 @@ impl WatchSink for Player {
     }
 
     fn on_watch_lost(&self) {
-        if self.link.borrow().is_none() && self.in_document.get() {
+        if !self.receiving() && self.in_document.get() {
             self.set_state(PlayerState::Reconnecting(None));
         }
     }
 
     fn on_status(&self, status: &CameraState) {
         // While subscribed, `on_camera` says it (with what is painted).
-        let paused =
-            self.link.borrow().is_none() && self.in_document.get() && !self.visibility.visible();
+        let paused = !self.receiving() && self.in_document.get() && !self.visibility.visible();
         if paused {
             self.set_state(PlayerState::paused(status));
         }

@@ -69,4 +69,8 @@ pub trait Decoder {
     fn is_broken(&self) -> bool;
     /// Feeds one access unit (`payload` may view the socket's buffer).
     fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue>;
+    /// A fast-start burst is being caught up (`true`) or the live edge was
+    /// reached (`false`): a decoder that trades latency for throughput may
+    /// switch at its next keyframe.
+    fn set_catching_up(&mut self, _catching_up: bool) {}
 }

@@ -452,7 +452,9 @@ impl Connection {
             (gone.camera, gone.stream)
         };
         let (stream_watched, camera_watched) = {
-            let attachments = self.attachments.borrow();
+            let mut attachments = self.attachments.borrow_mut();
+            // (An element dropped without detaching watches nothing.)
+            attachments.retain(|a| a.sink.strong_count() > 0);
             let of_camera = || attachments.iter().filter(|a| a.camera == camera);
             (
                 of_camera().any(|a| a.stream == stream),
@@ -740,12 +742,28 @@ impl Connection {
                         sink.on_alerts_reset();
                     }
                 }
+                // Every camera's states first, then the elements told: an
+                // element choosing its stream sees both streams' states.
+                for info in &cameras {
+                    self.statuses
+                        .borrow_mut()
+                        .insert(info.id.clone(), info.status.clone());
+                    if let Some(status) = &info.substream {
+                        self.substreams
+                            .borrow_mut()
+                            .insert(info.id.clone(), status.clone());
+                    }
+                }
                 for info in cameras {
                     if let Some(status) = info.substream {
                         self.set_substream(&info.id, status);
                     }
                     self.set_status(&info.id, info.status);
                 }
+                // Attachments whose element is gone: nobody to subscribe for.
+                self.attachments
+                    .borrow_mut()
+                    .retain(|a| a.sink.strong_count() > 0);
                 let mut streams: Vec<(String, Stream)> = self
                     .attachments
                     .borrow()
@@ -755,8 +773,13 @@ impl Connection {
                 streams.sort_by(|a, b| (&a.0, a.1.is_main()).cmp(&(&b.0, b.1.is_main())));
                 streams.dedup();
                 // (An element told of its camera's substream above may have
-                // changed stream, and that subscribed at once.)
-                streams.retain(|key| !self.pending.borrow().values().any(|k| k == key));
+                // changed stream, and that subscribed at once.) A substream
+                // the relay no longer has is not asked for: its elements
+                // move to the main stream when told the camera's state.
+                streams.retain(|key| {
+                    !self.pending.borrow().values().any(|k| k == key)
+                        && (key.1.is_main() || self.substreams.borrow().contains_key(&key.0))
+                });
                 for (camera, stream) in streams {
                     self.subscribe(camera, stream);
                 }

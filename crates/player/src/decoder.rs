@@ -1,5 +1,12 @@
 //! H.264 decoding with the browser's WebCodecs `VideoDecoder` (hardware where it
 //! can), live rather than buffered: see `live.rs` for when frames are skipped.
+//!
+//! Configured with `optimizeForLatency` (a picture out as soon as its access
+//! unit is in), except while a long fast-start burst is caught up: without
+//! the flag Chromium's software decoder works on several pictures at once,
+//! and a 1080p30 camera joined 9 s into a 10 s GOP was live after 1.7 s
+//! instead of 3.1 s (median of 5, `cargo xtask bench player`). The decoder is
+//! configured for latency again at the first keyframe after the live edge.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -37,6 +44,10 @@ pub struct WebCodecsDecoder {
     _output: Closure<dyn FnMut(VideoFrame)>,
     _error: Closure<dyn FnMut(JsValue)>,
     failed: Rc<RefCell<Option<String>>>,
+    /// Asked to decode for throughput (a burst being caught up).
+    catching_up: bool,
+    /// How the decoder is configured now (`catching_up` at the last configure).
+    configured_catching_up: bool,
 }
 
 impl WebCodecsDecoder {
@@ -85,6 +96,8 @@ impl WebCodecsDecoder {
             _output: output,
             _error: error,
             failed,
+            catching_up: false,
+            configured_catching_up: false,
         })
     }
 
@@ -94,8 +107,10 @@ impl WebCodecsDecoder {
         if !WebCodecsDecoder::available() {
             return false;
         }
-        let support =
-            JsFuture::from(VideoDecoder::is_config_supported(&decoder_config(config))).await;
+        let support = JsFuture::from(VideoDecoder::is_config_supported(&decoder_config(
+            config, true,
+        )))
+        .await;
         support
             .ok()
             .and_then(|s| js_sys::Reflect::get(&s, &"supported".into()).ok())
@@ -121,11 +136,12 @@ impl Decoder for WebCodecsDecoder {
 
     /// (Re)configures for a stream; decoding resumes at its next keyframe.
     fn configure(&mut self, config: &StreamConfig) -> Result<(), JsValue> {
-        let cfg = decoder_config(config);
+        let cfg = decoder_config(config, !self.catching_up);
         if self.decoder.state() == CodecState::Closed {
             return Err(JsValue::from_str("decoder is closed after an error"));
         }
         self.decoder.configure(&cfg)?;
+        self.configured_catching_up = self.catching_up;
         self.config = Some(config.clone());
         self.gate.restart();
         Ok(())
@@ -159,6 +175,14 @@ impl Decoder for WebCodecsDecoder {
             Admit::Decode { restart: true } => self.frames_out_at_key = self.frames_out.get(),
             Admit::Decode { restart: false } => {}
         }
+        if keyframe && self.catching_up != self.configured_catching_up {
+            // Decoding may start anew here: the other mode from this picture on.
+            if let Some(config) = &self.config {
+                self.decoder
+                    .configure(&decoder_config(config, !self.catching_up))?;
+                self.configured_catching_up = self.catching_up;
+            }
+        }
         let kind = if keyframe {
             EncodedVideoChunkType::Key
         } else {
@@ -169,15 +193,19 @@ impl Decoder for WebCodecsDecoder {
         self.decoder.decode(&EncodedVideoChunk::new(&init)?)?;
         Ok(Fed::Decoding)
     }
+
+    fn set_catching_up(&mut self, catching_up: bool) {
+        self.catching_up = catching_up;
+    }
 }
 
-/// `VideoDecoder.configure`'s argument for a stream.
-fn decoder_config(config: &StreamConfig) -> VideoDecoderConfig {
+/// `VideoDecoder.configure`'s argument for a stream; `latency`: `optimizeForLatency`.
+fn decoder_config(config: &StreamConfig, latency: bool) -> VideoDecoderConfig {
     let cfg = VideoDecoderConfig::new(&config.codec);
     cfg.set_description_u8_array(&Uint8Array::from(&config.description[..]));
     cfg.set_coded_width(config.coded_width);
     cfg.set_coded_height(config.coded_height);
-    cfg.set_optimize_for_latency(true);
+    cfg.set_optimize_for_latency(latency);
     cfg.set_hardware_acceleration(HardwareAcceleration::NoPreference);
     cfg
 }

@@ -859,17 +859,23 @@ impl Session {
         };
         self.viewers.remove(&channel);
         self.frames.remove(&channel);
-        self.audio_frames.remove(&channel);
+        let had_audio = self.audio_frames.remove(&channel).is_some();
         let other = self
             .viewers
             .iter()
             .find(|(_, v)| v.feed.id == camera)
-            .map(|(&c, _)| c);
+            .map(|(&c, v)| (c, v.feed.clone()));
         match other {
-            // The camera's other stream stays: its PTZ state goes on there.
-            Some(other) => {
+            // The camera's other stream stays: its PTZ state, and its audio
+            // if this socket listened, go on there.
+            Some((other, feed)) => {
                 if let Some(states) = self.ptz_states.remove(&channel) {
                     self.ptz_states.insert(other, states);
+                }
+                if had_audio && !self.audio_frames.contains_key(&other) {
+                    self.audio_frames
+                        .insert(other, BroadcastStream::new(feed.subscribe_audio()));
+                    self.tell_audio(other).await?;
                 }
             }
             None => {

@@ -109,8 +109,13 @@ struct Player {
     pipe: RefCell<Option<Rc<Pipe>>>,
     /// The stream being switched to, until its first picture.
     incoming: RefCell<Option<Rc<Pipe>>>,
-    /// A stream whose codec this browser cannot play (the other plays).
-    unplayable_stream: Cell<Option<Stream>>,
+    /// Streams whose codec this browser cannot play: main, sub.
+    unplayable: Cell<[bool; 2]>,
+    /// A stream of this camera needed the Wasm decoder here: the
+    /// substream is preferred from then on (kept across switches, so that
+    /// an H.265 main stream in Wasm beside an H.264 substream in WebCodecs
+    /// does not make the choice go back and forth).
+    needed_wasm: Cell<bool>,
     /// The substream's picture width, once seen.
     sub_width: Cell<Option<u32>>,
     /// Where this element hears its camera's alerts: the connection, the
@@ -169,7 +174,8 @@ impl CamPlayerCore {
                 visibility,
                 pipe: RefCell::new(None),
                 incoming: RefCell::new(None),
-                unplayable_stream: Cell::new(None),
+                unplayable: Cell::new([false; 2]),
+                needed_wasm: Cell::new(false),
                 sub_width: Cell::new(None),
                 alert_watch: RefCell::new(None),
                 member: RefCell::new(None),
@@ -368,7 +374,8 @@ impl Player {
         // Another camera (or decoder choice): what was learnt of decoding
         // the old one goes with its pipe.
         self.pipe.borrow_mut().take();
-        self.unplayable_stream.set(None);
+        self.unplayable.set([false; 2]);
+        self.needed_wasm.set(false);
         self.sub_width.set(None);
         {
             let mut stats = self.stats.borrow_mut();
@@ -600,11 +607,12 @@ impl Player {
         let sub = conn.substream(camera);
         let wasm = Preference::parse(self.host.get_attribute("decoder").as_deref())
             == Preference::Wasm
-            || self
-                .pipe
-                .borrow()
-                .as_ref()
-                .is_some_and(|p| p.decoder_kind() == Some(Kind::Wasm));
+            || self.needed_wasm.get();
+        let unplayable = match self.unplayable.get() {
+            [true, false] => Some(Stream::Main),
+            [false, true] => Some(Stream::Sub),
+            _ => None,
+        };
         let window = web_sys::window();
         let ratio = window.as_ref().map_or(1.0, |w| w.device_pixel_ratio());
         let css_width = self.host.get_bounding_client_rect().width();
@@ -613,7 +621,7 @@ impl Player {
             has_sub: sub.is_some(),
             main_online: conn.status(camera) == Some(CameraState::Online),
             sub_online: sub == Some(CameraState::Online),
-            unplayable: self.unplayable_stream.get(),
+            unplayable,
             wasm,
             shown_width: streams::shown_width(css_width, ratio),
             sub_width: self.sub_width.get(),
@@ -630,6 +638,14 @@ impl Player {
         let (Some(conn), Some(camera)) = (current.connection(), self.camera()) else {
             return;
         };
+        // Hidden (`display: none`): its size says nothing; it pauses anyway.
+        if self.host.get_bounding_client_rect().width() <= 0.0 {
+            return;
+        }
+        // Neither stream plays here: stay, saying why.
+        if self.unplayable.get() == [true, true] {
+            return;
+        }
         let want = self.want(&conn, &camera, Some(current.stream));
         let incoming = self.incoming.borrow().as_ref().map(|p| p.stream);
         if want == current.stream {
@@ -699,14 +715,28 @@ impl Player {
             // The other stream could not be played here; this one can.
             self.set_state(PlayerState::Connecting);
         }
+        // The state follows the stream shown now (the other may be down).
+        if let Some(status) = self.stream_status(pipe.stream) {
+            self.on_camera(&status);
+        }
         true
+    }
+
+    /// The state of the camera's `stream`, as the connection last heard it.
+    fn stream_status(&self, stream: Stream) -> Option<CameraState> {
+        let conn = self.connection()?;
+        let camera = self.camera()?;
+        match stream {
+            Stream::Main => conn.status(&camera),
+            Stream::Sub => conn.substream(&camera),
+        }
     }
 
     /// `pipe` has a new decoder.
     fn decoder_made(&self, pipe: &Pipe, label: &str) {
         if self.is_current(pipe) {
             self.view.show_decoder(label);
-            if pipe.decoder_kind() == Some(Kind::Wasm) {
+            if pipe.decoder_kind() == Some(Kind::Wasm) && !self.needed_wasm.replace(true) {
                 // Wasm decodes a fraction as fast: the substream may suit better.
                 self.retarget();
             }
@@ -733,7 +763,9 @@ impl Player {
     /// "unsupported_codec"`, once per stream), and the camera's other
     /// stream, if it has one, is tried.
     fn cannot_play(&self, pipe: &Pipe, message: &str, told: bool) {
-        self.unplayable_stream.set(Some(pipe.stream));
+        let mut unplayable = self.unplayable.get();
+        unplayable[usize::from(pipe.stream == Stream::Sub)] = true;
+        self.unplayable.set(unplayable);
         if !self.is_current(pipe) {
             web_sys::console::info_1(
                 &format!("Sightline: {message}; keeping the other stream").into(),

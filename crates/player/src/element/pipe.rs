@@ -53,7 +53,18 @@ pub(super) struct Pipe {
     next_picture: RefCell<Option<(WorkerFrame, f64)>>,
     /// Pictures this pipe painted.
     painted: Cell<u32>,
+    /// A long fast-start burst is being decoded: the decoder may favour
+    /// throughput until the live edge (`decoder.rs`).
+    catching_up: Cell<bool>,
+    /// Inside `start`'s attach (which may configure this pipe at once, and
+    /// that may let go of it again): a stop then is carried out after it.
+    starting: Cell<bool>,
+    stopped_while_starting: Cell<bool>,
 }
+
+/// A burst of at least this many frames (a second at 30 fps) is caught up
+/// for throughput.
+const CATCH_UP_BURST: u32 = 30;
 
 impl Pipe {
     pub(super) fn new(stream: Stream, player: Weak<Player>) -> Rc<Pipe> {
@@ -72,19 +83,34 @@ impl Pipe {
             config: RefCell::new(None),
             next_picture: RefCell::new(None),
             painted: Cell::new(0),
+            catching_up: Cell::new(false),
+            starting: Cell::new(false),
+            stopped_while_starting: Cell::new(false),
         })
     }
 
     /// Starts receiving `camera`'s stream from `conn`.
     pub(super) fn start(&self, conn: &Rc<Connection>, camera: &str) {
         let me: Weak<dyn ChannelSink> = self.me.clone();
+        self.starting.set(true);
+        self.stopped_while_starting.set(false);
         let id = conn.attach(camera, self.stream, me);
+        self.starting.set(false);
+        if self.stopped_while_starting.get() {
+            // Let go of while attaching (the element chose again when this
+            // stream's config came): detach now, or it would stay subscribed.
+            conn.detach(id);
+            return;
+        }
         *self.link.borrow_mut() = Some((conn.clone(), id));
     }
 
     /// Stops receiving and frees the decoder; what was learnt of this
     /// stream's decoding stays (a paused element resumes with it).
     pub(super) fn stop(&self) {
+        if self.starting.get() {
+            self.stopped_while_starting.set(true);
+        }
         if let Some((conn, id)) = self.link.borrow_mut().take() {
             conn.detach(id);
         }
@@ -158,6 +184,7 @@ impl Pipe {
                 return Ok(());
             }
             let mut decoder = self.new_decoder(choice == Choice::WebCodecs, &config)?;
+            decoder.set_catching_up(self.catching_up.get());
             if let Err(e) = decoder.configure(&config) {
                 if decoder.kind() == Kind::WebCodecs {
                     self.webcodecs_failed.set(true);
@@ -391,7 +418,20 @@ impl Pipe {
     /// Whether to paint the picture of `timestamp_us` just decoded: not while
     /// catching up through a fast-start burst (`join.rs`), counted then.
     fn paints(&self, timestamp_us: i64) -> bool {
-        let paint = self.joining.borrow_mut().paint(timestamp_us, now_ms());
+        let (paint, live) = {
+            let mut joining = self.joining.borrow_mut();
+            (joining.paint(timestamp_us, now_ms()), joining.is_live())
+        };
+        if live && self.catching_up.get() {
+            // (Pictures come out in callbacks of their own, never while
+            // the decoder is being fed: the borrow is free.)
+            if let Ok(mut decoder) = self.decoder.try_borrow_mut() {
+                self.catching_up.set(false);
+                if let Some(decoder) = decoder.as_mut() {
+                    decoder.set_catching_up(false);
+                }
+            }
+        }
         if !paint {
             if let Some(player) = self.player.upgrade() {
                 player.stats.borrow_mut().caught_up += 1;
@@ -411,6 +451,11 @@ impl Pipe {
 impl ChannelSink for Pipe {
     fn on_subscribed(&self, burst: u32) {
         self.joining.borrow_mut().subscribed(burst, now_ms());
+        let catching_up = burst >= CATCH_UP_BURST;
+        self.catching_up.set(catching_up);
+        if let Some(decoder) = self.decoder.borrow_mut().as_mut() {
+            decoder.set_catching_up(catching_up);
+        }
     }
 
     fn on_config(&self, config: &StreamConfig) {
@@ -471,15 +516,22 @@ impl ChannelSink for Pipe {
         }
     }
 
+    // The element's state follows the stream it shows: a tile playing the
+    // substream is live while the main stream is down.
     fn on_camera(&self, status: &CameraState) {
         if let Some(player) = self.shown_by() {
-            player.on_camera(status);
+            if self.stream == Stream::Main {
+                player.on_camera(status);
+            }
             player.retarget();
         }
     }
 
-    fn on_substream(&self, _status: &CameraState) {
+    fn on_substream(&self, status: &CameraState) {
         if let Some(player) = self.shown_by() {
+            if self.stream == Stream::Sub {
+                player.on_camera(status);
+            }
             player.retarget();
         }
     }

@@ -16,7 +16,7 @@ use fantoccini::Locator;
 use serde_json::{json, Value};
 use sightline_relay::config::demo_motion;
 use sightline_relay::{CameraConfig, DemoOptions, Relay, RelayConfig, Source};
-use sightline_testkit::{http_request, relay_config, Answer, Browser, ALL_LIVE};
+use sightline_testkit::{http_request, relay_config, with_browser, Answer, Browser, ALL_LIVE};
 use tokio::sync::Mutex;
 
 /// One at a time: each runs encoders and a browser on a 2-core machine.
@@ -73,19 +73,6 @@ async fn start(
     config.data = Some(data.path().to_owned());
     adjust(&mut config);
     Ok((Relay::start(config).await?, data))
-}
-
-/// Runs `test` with a fresh browser, then closes it and the relay, whatever the outcome.
-async fn with_browser(
-    relay: Relay,
-    test: impl AsyncFnOnce(&Relay, &Browser) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let browser = Browser::launch(&[]).await?;
-    let result = test(&relay, &browser).await;
-    let _ = browser.close().await;
-    let shutdown = relay.shutdown().await;
-    result?;
-    shutdown.map_err(|e| e.context("the relay did not shut down cleanly"))
 }
 
 fn base(relay: &Relay) -> String {

@@ -39,13 +39,7 @@ async fn with_app(
     test: impl AsyncFnOnce(&Relay, &Browser) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let relay = sightline_testkit::start_relay_with(cameras).await?;
-    let browser = Browser::launch(&[]).await?;
-    let result = test(&relay, &browser).await;
-    let _ = browser.close().await;
-    let shutdown = relay.shutdown().await;
-    // The test's own failure first; a relay that did not shut down cleanly fails too.
-    result?;
-    shutdown.map_err(|e| e.context("the relay did not shut down cleanly"))
+    sightline_testkit::with_browser(relay, test).await
 }
 
 /// Checks the result of [`ALL_LIVE`]: every player live and painting, none in error.

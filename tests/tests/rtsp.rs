@@ -585,12 +585,7 @@ async fn with_cameras(
         .map(|&(id, mount)| (id, rtsp(&server, mount, Transport::Tcp, None)))
         .collect();
     let relay = start_relay_with(sources).await?;
-    let browser = Browser::launch(&[]).await?;
-    let result = test(&relay, &browser).await;
-    let _ = browser.close().await;
-    let shutdown = relay.shutdown().await;
-    result?;
-    shutdown.map_err(|e| e.context("the relay did not shut down cleanly"))
+    sightline_testkit::with_browser(relay, test).await
 }
 
 /// JS: a `<cam-player>` for `camera` with the `decoder` attribute `decoder`,

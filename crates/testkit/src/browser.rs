@@ -12,6 +12,21 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// Runs `test` with a fresh browser, then closes it and the relay, whatever
+/// the outcome: the test's own failure first; a relay that does not shut
+/// down cleanly fails too.
+pub async fn with_browser(
+    relay: sightline_relay::Relay,
+    test: impl AsyncFnOnce(&sightline_relay::Relay, &Browser) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let browser = Browser::launch(&[]).await?;
+    let result = test(&relay, &browser).await;
+    let _ = browser.close().await;
+    let shutdown = relay.shutdown().await;
+    result?;
+    shutdown.map_err(|e| e.context("the relay did not shut down cleanly"))
+}
+
 /// Headless Chromium driven over WebDriver. Dropping it kills chromedriver (and its browser).
 pub struct Browser {
     pub client: Client,

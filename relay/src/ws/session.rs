@@ -439,12 +439,8 @@ impl Session {
                 .await?;
                 // A stream that connected may have brought audio: its viewers learn of it.
                 if online {
-                    let channel = self.hub.get(&change.camera).map(|f| f.channel);
-                    let channel = match change.stream {
-                        Which::Main => channel,
-                        Which::Sub => self.hub.substream(&change.camera).map(|f| f.channel),
-                    };
-                    if let Some(channel) = channel {
+                    let channel = self.hub.stream(&change.camera, change.stream);
+                    if let Some(channel) = channel.map(|f| f.channel) {
                         self.tell_audio(channel).await?;
                     }
                 }

@@ -65,6 +65,14 @@
 // is offline, or whose codec this browser cannot play, gives way to the
 // other. A switch is seamless: the old stream keeps painting until the new
 // one has its first picture. `getStats().stream` says which plays.
+//
+// Sound. An element starts muted. For a camera with audio (G.711 or AAC) it
+// shows a sound button; a click unmutes it. `muted` (property) does the same
+// from script, `muted="false"` (attribute) asks for sound from the start. A
+// page plays one camera at a time: unmuting one element mutes the one that
+// had the sound; each change fires `volumechange`. A muted element receives
+// no audio at all. `getStats().audio` says what plays (codec, decoder,
+// latency, level).
 
 import init, { CamPlayerCore, setAssetBase } from "./sightline-player.js";
 
@@ -78,7 +86,7 @@ const STRINGS = ["camera", "relay", "ticket", "decoder", "renderer", "fit", "str
 const FLAGS = ["controls", "stats", "alerts", "ptz"];
 
 export class CamPlayer extends HTMLElement {
-  static observedAttributes = [...STRINGS, ...FLAGS];
+  static observedAttributes = [...STRINGS, ...FLAGS, "muted"];
 
   #core = null;
   #getTicket = null;
@@ -87,7 +95,7 @@ export class CamPlayer extends HTMLElement {
     super();
     // A property set before this class was defined sits on the instance and
     // would hide the accessor: move it through the accessor.
-    for (const name of [...STRINGS, ...FLAGS, "getTicket"]) {
+    for (const name of [...STRINGS, ...FLAGS, "getTicket", "muted"]) {
       if (Object.prototype.hasOwnProperty.call(this, name)) {
         const value = this[name];
         delete this[name];
@@ -131,6 +139,21 @@ export class CamPlayer extends HTMLElement {
     if (fn === this.#getTicket) return;
     this.#getTicket = fn;
     this.#core?.credentialsChanged();
+  }
+
+  /**
+   * True (the default) while the element makes no sound. Setting it false
+   * unmutes it and mutes whichever element had the sound (a page plays one
+   * camera at a time); outside a click the browser may hold the sound until
+   * the page's next click or key. Fires `volumechange`.
+   */
+  get muted() {
+    return this.#core ? this.#core.muted : this.getAttribute("muted") !== "false";
+  }
+
+  set muted(value) {
+    if (this.#core) this.#core.setMuted(Boolean(value));
+    else this.setAttribute("muted", value ? "" : "false");
   }
 
   /** `connecting`, `live`, `paused`, `unsupported`, `reconnecting` or `offline`. */

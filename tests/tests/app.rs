@@ -14,7 +14,7 @@ use sightline_relay::Relay;
 use sightline_relay::Source;
 use sightline_testkit::{
     eventually, http_get, metric, relay_config, sample, small_demo_cameras, www_dir, Browser, Site,
-    ALL_LIVE, WAIT_LIVE,
+    ALL_LIVE, SWITCH_HELPERS, WAIT_LIVE,
 };
 use tokio::sync::Mutex;
 
@@ -1154,4 +1154,92 @@ async fn paused_tiles_show_their_cameras_real_state_and_the_summary_counts_camer
     })
     .await
     .expect("paused tiles tell the truth");
+}
+
+/// JS: the app's grid of two cameras with substreams: both tiles play the
+/// substream; a click focuses the first, which switches to the main stream;
+/// Back returns it to the grid and the substream. For each step: the tile's
+/// stats and width, blanks seen and states other than `live`.
+const GRID_FOCUS_BACK: &str = r#"
+const [done] = arguments;
+(async () => {
+  const tiles = [...document.querySelectorAll("cam-player")];
+  const onSub = (t) => { const s = t.getStats(); return t.state === "live" && s.stream === "sub" && !s.switching && s.framesPainted >= 10; };
+  await until(() => tiles.length === 2 && tiles.every(onSub), 30000);
+  const el = tiles[0];
+  const out = { grid: tiles.map((t) => ({ stream: t.getStats().stream, width: t.getBoundingClientRect().width })) };
+  const step = async (name, act, stream) => {
+    const w = watch(el);
+    act();
+    await until(settled(el, stream, 10), 20000);
+    w.on = false;
+    out[name] = { stats: el.getStats(), blank: w.blank, states: w.states, width: el.getBoundingClientRect().width };
+  };
+  await step("focused", () => el.click(), "main");
+  await step("back", () => document.getElementById("back").click(), "sub");
+  done(out);
+})().catch((e) => done({ error: String(e), stats: [...document.querySelectorAll("cam-player")].map((t) => t.getStats()) }));
+"#;
+
+/// The app's grid → focus → grid with cameras that have a substream (demo
+/// cameras at 1280x720 encode a 640x360 one): tiles play the substream, the
+/// focused camera its main stream, and each switch happens without a blank
+/// picture and without leaving `live` (the old stream paints until the new
+/// one's first live picture).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn focusing_a_tile_switches_it_from_substream_to_main_stream_without_a_blank() {
+    let _serial = SERIAL.lock().await;
+    let options = DemoOptions {
+        fps: 15,
+        keyframe_every: 30,
+        bitrate_bps: 1_500_000,
+        substream: true,
+        ..DemoOptions::default()
+    };
+    let cameras: Vec<(String, DemoOptions)> = ["cam-1", "cam-2"]
+        .iter()
+        .map(|id| (id.to_string(), options.clone()))
+        .collect();
+    with_app(demo_sources(&cameras), async |relay, browser| {
+        // Tiles under the substream's width (two side by side, 590 px), so
+        // that Back brings the substream back (the rule's hysteresis keeps
+        // the main stream down to 1x the substream's width).
+        browser.client().set_window_size(1200, 700).await?;
+        browser
+            .open(&format!("http://{}/", relay.local_addr()))
+            .await?;
+        browser.wait_app().await?;
+        let script = format!("{SWITCH_HELPERS}{GRID_FOCUS_BACK}");
+        let seen = browser.run(&script, vec![]).await?;
+        println!("grid → focus → grid: {seen}");
+        anyhow::ensure!(seen["error"].is_null(), "{seen}");
+        for tile in seen["grid"].as_array().into_iter().flatten() {
+            anyhow::ensure!(
+                tile["stream"] == json!("sub"),
+                "a grid tile on its main stream: {seen}"
+            );
+            anyhow::ensure!(
+                tile["width"].as_f64() < Some(640.0),
+                "tiles too wide for the test: {seen}"
+            );
+        }
+        for (step, stream, width) in [("focused", "main", 1280), ("back", "sub", 640)] {
+            let s = &seen[step];
+            anyhow::ensure!(s["blank"] == json!(0), "{step}: a blank picture: {seen}");
+            anyhow::ensure!(s["states"] == json!([]), "{step}: left `live`: {seen}");
+            anyhow::ensure!(s["stats"]["stream"] == json!(stream), "{step}: {seen}");
+            anyhow::ensure!(s["stats"]["width"] == json!(width), "{step}: {seen}");
+        }
+        anyhow::ensure!(
+            seen["focused"]["stats"]["streamSwitches"] == json!(1),
+            "{seen}"
+        );
+        anyhow::ensure!(
+            seen["back"]["stats"]["streamSwitches"] == json!(2),
+            "{seen}"
+        );
+        Ok(())
+    })
+    .await
+    .expect("grid → focus → grid");
 }

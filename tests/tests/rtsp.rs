@@ -7,12 +7,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use serde_json::{json, Value};
 use sightline_relay::Relay;
 use sightline_relay::{RtspSource, Source, Transport};
 use sightline_testkit::{
     eventually, http_get, metric, rss_bytes, start_relay_with, Browser, Received, RelayClient,
-    RtspServer, ALL_LIVE, WAIT_LIVE,
+    RtspServer, ALL_LIVE, SWITCH_HELPERS, WAIT_LIVE,
 };
 use sightline_wire::{CameraState, ClientMessage, FrameFlags, ServerMessage};
 use tokio::sync::Mutex;
@@ -965,6 +966,172 @@ async fn a_cameras_audio_reaches_only_the_sockets_that_turn_it_on() {
     result.expect("audio on demand");
 }
 
+/// JS: polls the player `selector` at each screen refresh until `cond`
+/// (an expression of `a`, its `getStats().audio`, and `el`) holds or `ms`
+/// pass; resolves with whether it held, the audio stats, `muted`, the
+/// `volumechange` events counted since the first call, the video's latency
+/// and the page's URL. Args: selector, cond, ms.
+const AUDIO_UNTIL: &str = r#"
+const [selector, cond, ms, done] = arguments;
+const el = document.querySelector(selector);
+if (!el) return done({ ok: false, error: "no " + selector });
+if (el.volumeChanges === undefined) {
+  el.volumeChanges = 0;
+  el.addEventListener("volumechange", () => el.volumeChanges++);
+}
+const test = new Function("a", "el", "return " + cond);
+const t0 = performance.now();
+(function look() {
+  const s = el.getStats();
+  const a = s.audio;
+  const ok = !!(a && test(a, el));
+  if (ok || performance.now() - t0 > ms) {
+    return done({ ok, audio: a, muted: el.muted, volumeChanges: el.volumeChanges,
+                  videoLatencyMs: s.latencyMs, url: location.href });
+  }
+  requestAnimationFrame(look);
+})();
+"#;
+
+/// Clicks the sound button of the player `selector` with WebDriver's
+/// pointer (a real click: the gesture that lets a page make sound).
+async fn click_sound(browser: &Browser, selector: &str) -> anyhow::Result<()> {
+    let at = browser
+        .run(
+            &format!(
+                r#"const el = document.querySelector({selector:?});
+                   const b = el.shadowRoot.querySelector(".sound");
+                   const r = el.getBoundingClientRect(), s = b.getBoundingClientRect();
+                   arguments[0]({{ hidden: b.hidden,
+                     x: s.x + s.width / 2 - (r.x + r.width / 2),
+                     y: s.y + s.height / 2 - (r.y + r.height / 2) }});"#
+            ),
+            vec![],
+        )
+        .await?;
+    anyhow::ensure!(
+        at["hidden"] == json!(false),
+        "no sound button on {selector}: {at}"
+    );
+    let element = browser
+        .client()
+        .find(fantoccini::Locator::Css(selector))
+        .await?;
+    let click = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element,
+            duration: None,
+            x: at["x"].as_f64().unwrap_or(0.0).round(),
+            y: at["y"].as_f64().unwrap_or(0.0).round(),
+        })
+        .then(PointerAction::Down { button: 0 })
+        .then(PointerAction::Up { button: 0 });
+    browser.client().perform_actions(click).await?;
+    browser.client().release_actions().await?;
+    Ok(())
+}
+
+async fn audio_until(
+    browser: &Browser,
+    selector: &str,
+    cond: &str,
+    what: &str,
+) -> anyhow::Result<Value> {
+    let seen = browser
+        .run(
+            AUDIO_UNTIL,
+            vec![json!(selector), json!(cond), json!(20_000)],
+        )
+        .await?;
+    println!("{what}: {seen}");
+    anyhow::ensure!(seen["ok"] == json!(true), "{what}: {seen}");
+    Ok(seen)
+}
+
+/// The 440 Hz tone of GStreamer's `/alaw` and `/aac` cameras (the
+/// analyser's bins are 23 Hz wide at 48 kHz).
+const TONE: &str = "Math.abs(a.pagePeakHz - 440) < 35 && a.pageLevel > 0.01";
+
+/// A G.711 and an AAC camera in the app's grid: muted at first (the relay
+/// sends no audio); a click on a tile's sound button plays its camera's
+/// tone (read back from the page's analyser: level and frequency), without
+/// focusing the tile; unmuting the other tile mutes the first; muting
+/// silences the page. Then with `decoder=wasm`, G.711 through the player's
+/// own table and AAC through symphonia in the fallback worker instead of
+/// WebCodecs: GStreamer's encoders against our decoders, so a wrong table or
+/// a broken worker would not give a 440 Hz tone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cameras_audio_plays_in_the_page_after_a_click_one_camera_at_a_time() {
+    let _serial = SERIAL.lock().await;
+    with_cameras(&[("alaw", "alaw"), ("aac", "aac")], async |relay, browser| {
+        let (alaw, aac) = ("cam-player[camera=alaw]", "cam-player[camera=aac]");
+        browser.open(&format!("http://{}/", relay.local_addr())).await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        anyhow::ensure!(
+            all.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|p| p["live"] == json!(true))),
+            "{all}"
+        );
+        // Known to have audio, muted, and sent none.
+        for tile in [alaw, aac] {
+            audio_until(browser, tile, "el.muted && a.framesReceived === 0 && a.pageLevel === 0", "muted at first").await?;
+        }
+        let grid = browser.run("arguments[0](location.href)", vec![]).await?;
+
+        click_sound(browser, alaw).await?;
+        let g711 = audio_until(
+            browser,
+            alaw,
+            &format!("!el.muted && a.codec === 'alaw' && a.decoder === 'webcodecs' && !a.blocked && {TONE}"),
+            "A-law through WebCodecs",
+        )
+        .await?;
+        anyhow::ensure!(g711["url"] == grid, "the click focused the tile: {g711}");
+        anyhow::ensure!(g711["volumeChanges"] == json!(1), "{g711}");
+        // Latency figures are filled in (the benchmark reports them).
+        audio_until(browser, alaw, "a.latencyMs > 0 && a.chunksPlayed > 10", "A-law latency").await?;
+
+        // The other tile takes the sound.
+        click_sound(browser, aac).await?;
+        audio_until(
+            browser,
+            aac,
+            &format!("!el.muted && a.codec === 'mp4a.40.2' && a.decoder === 'webcodecs' && {TONE}"),
+            "AAC through WebCodecs",
+        )
+        .await?;
+        let first = audio_until(browser, alaw, "el.muted && a.framesReceived === 0", "the first tile muted").await?;
+        anyhow::ensure!(first["volumeChanges"] == json!(2), "{first}");
+
+        // Muted again: the page falls silent.
+        click_sound(browser, aac).await?;
+        audio_until(browser, aac, "el.muted && a.pageLevel === 0", "silence after muting").await?;
+
+        // G.711 by the player's own table, AAC by symphonia in its worker
+        // (fetched only now).
+        for (camera, what) in [(alaw, "A-law through the Wasm table"), (aac, "AAC through the Wasm worker")] {
+            let id = camera.trim_start_matches("cam-player[camera=").trim_end_matches(']');
+            browser
+                .open(&format!("http://{}/?camera={id}&decoder=wasm", relay.local_addr()))
+                .await?;
+            let live = browser.run(WAIT_LIVE, vec![json!(camera), json!(20_000)]).await?;
+            anyhow::ensure!(live["live"] == json!(true), "{live}");
+            audio_until(browser, camera, "el.muted", "known to have audio").await?;
+            click_sound(browser, camera).await?;
+            audio_until(
+                browser,
+                camera,
+                &format!("!el.muted && a.decoder === 'wasm' && a.error === null && {TONE}"),
+                what,
+            )
+            .await?;
+        }
+        browser.save_screenshot("audio.png").await?;
+        Ok(())
+    })
+    .await
+    .expect("audio in the page");
+}
+
 /// Frames per channel until `total` video frames came (control messages
 /// are kept, in order).
 async fn frames_by_channel(
@@ -1153,41 +1320,6 @@ async fn a_substream_is_a_second_stream_of_the_same_camera() {
     relay.shutdown().await.expect("clean shutdown");
     result.expect("substreams");
 }
-
-/// JS shared by the switching scripts: `watch(el)` samples the middle of
-/// the element's canvas at every screen refresh (a canvas that was cleared
-/// and not painted has alpha 0: a blank) and records states other than
-/// `live`; `until(pred, ms)` resolves when `pred()` holds.
-const SWITCH_HELPERS: &str = r#"
-const watch = (el) => {
-  const canvas = el.shadowRoot.querySelector("canvas");
-  const probe = document.createElement("canvas");
-  probe.width = probe.height = 1;
-  const ctx = probe.getContext("2d", { willReadFrequently: true });
-  const w = { blank: 0, states: [], on: true };
-  el.addEventListener("statechange", (e) => { if (e.detail.state !== "live") w.states.push(e.detail.state); });
-  (function look() {
-    if (!w.on) return;
-    ctx.clearRect(0, 0, 1, 1);
-    if (canvas.width > 0) ctx.drawImage(canvas, canvas.width >> 1, canvas.height >> 1, 1, 1, 0, 0, 1, 1);
-    if (ctx.getImageData(0, 0, 1, 1).data[3] === 0) w.blank += 1;
-    requestAnimationFrame(look);
-  })();
-  return w;
-};
-const until = (pred, ms) => new Promise((resolve, reject) => {
-  const t0 = performance.now();
-  (function poll() {
-    if (pred()) return resolve();
-    if (performance.now() - t0 > ms) return reject(new Error("timed out"));
-    requestAnimationFrame(poll);
-  })();
-});
-const settled = (el, stream, more) => {
-  const from = el.getStats().framesPainted;
-  return () => { const s = el.getStats(); return s.stream === stream && !s.switching && s.framesPainted >= from + more; };
-};
-"#;
 
 /// JS: a small `<cam-player>` of `camera` (a grid tile: it plays the
 /// substream) grows (focused, full screen: the main stream) and shrinks

@@ -404,6 +404,10 @@ fn test(root: &Path) -> anyhow::Result<()> {
             "sightline-hevc",
             "-p",
             "sightline-hevc-worker",
+            "-p",
+            "sightline-aac",
+            "-p",
+            "sightline-aac-worker",
             "--all-targets",
         ][..],
         &[
@@ -485,7 +489,8 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
 const BENCH_PARTS: &[&str] = &[
-    "decoders", "player", "page", "sizes", "fanout", "ingest", "peer", "auth", "alerts", "ptz",
+    "decoders", "player", "audio", "page", "sizes", "fanout", "ingest", "peer", "auth", "alerts",
+    "ptz",
 ];
 
 /// The peer of `bench peer`, from npm: rtsp-relay as its README sets it up
@@ -695,6 +700,11 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             "time to first frame, player latency and time to live (long GOPs) in headless Chromium (5 runs each)",
         ),
         (
+            "audio",
+            "audio",
+            "camera audio in headless Chromium: latency, offset to the video, jitter buffer (5 runs each)",
+        ),
+        (
             "page",
             "page_cpu",
             "page CPU with 16 tiles in headless Chromium (3 windows of 10 s each)",
@@ -761,6 +771,10 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             (
                 "H.265 fallback decoder (only for H.265 where WebCodecs cannot)",
                 &["sightline-hevc-worker_bg.wasm", "sightline-hevc-worker.js"][..],
+            ),
+            (
+                "AAC fallback decoder (only for AAC audio without WebCodecs' AudioDecoder)",
+                &["sightline-aac-worker_bg.wasm", "sightline-aac-worker.js"][..],
             ),
         ] {
             let mut total = 0usize;

@@ -67,8 +67,14 @@ pub trait Decoder {
     fn config(&self) -> Option<&StreamConfig>;
     /// True once the decoder cannot go on and must be replaced.
     fn is_broken(&self) -> bool;
-    /// Feeds one access unit (`payload` may view the socket's buffer).
-    fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue>;
+    /// Feeds one access unit (`payload` may view the socket's buffer);
+    /// `burst_arriving`: more of the relay's fast-start burst is to come.
+    fn decode(
+        &mut self,
+        header: &MediaHeader,
+        payload: &Uint8Array,
+        burst_arriving: bool,
+    ) -> Result<Fed, JsValue>;
     /// A fast-start burst is being caught up (`true`) or the live edge was
     /// reached (`false`): a decoder that trades latency for throughput may
     /// switch at its next keyframe.

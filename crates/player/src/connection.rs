@@ -22,6 +22,13 @@
 //! which the relay then sends anew: an alert that ended while the socket was
 //! down does not stay lit.
 //!
+//! Audio: an element listens to its camera's audio only while unmuted
+//! ([`Connection::listen_audio`]); the connection turns the camera's audio
+//! on at the relay for as long as one element listens (again after every
+//! resubscribe: the relay starts every subscription muted), and routes audio
+//! frames to the listeners by camera. Every element of a camera hears of its
+//! `audio_config` (it shows the unmute control only for a camera with audio).
+//!
 //! A connection without a ticket stays open once opened, for the page's
 //! lifetime. One with a ticket closes a few seconds after the last element
 //! using its credentials left the document or moved to other credentials.
@@ -33,8 +40,9 @@ use std::time::Duration;
 
 use js_sys::{ArrayBuffer, Function, Promise, Reflect, Uint8Array};
 use sightline_wire::{
-    AlertEvent, AlertInfo, CameraState, ClientMessage, ErrorCode, FrameKind, MediaHeader,
-    PtzAction, PtzState, ServerMessage, Stream, StreamConfig, Ticket, HEADER_LEN, PROTOCOL_VERSION,
+    AlertEvent, AlertInfo, AudioConfig, CameraState, ClientMessage, ErrorCode, FrameKind,
+    MediaHeader, PtzAction, PtzState, ServerMessage, Stream, StreamConfig, Ticket, HEADER_LEN,
+    PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -74,6 +82,23 @@ pub trait ChannelSink {
     fn on_ptz(&self, _state: &PtzState) {}
     /// A `ptz` request of this camera's was refused (`code` as the wire's).
     fn on_ptz_error(&self, _code: ErrorCode, _message: &str) {}
+    /// The camera has audio, described so (muted or not).
+    fn on_audio_config(&self, _config: &AudioConfig) {}
+}
+
+/// An element that hears its camera's audio (while unmuted).
+pub trait AudioSink {
+    /// One audio frame (`payload` views the received buffer) and how to
+    /// decode it: the `audio_config` of the stream it came on (a camera's
+    /// main stream and substream may carry different codecs, and while a
+    /// player switches, audio comes on either).
+    fn on_audio(&self, header: &MediaHeader, payload: &Uint8Array, config: &AudioConfig);
+}
+
+struct AudioListener {
+    id: u32,
+    camera: String,
+    sink: Weak<dyn AudioSink>,
 }
 
 /// What an element hears of its camera whether or not it receives the
@@ -156,6 +181,10 @@ pub struct Connection {
     alerts: RefCell<AlertBook>,
     /// Elements told of their camera's alerts, seen or not.
     alert_watches: RefCell<Vec<AlertWatch>>,
+    /// Elements hearing their camera's audio.
+    audio_listeners: RefCell<Vec<AudioListener>>,
+    /// The latest `audio_config` per subscribed stream.
+    audio_configs: RefCell<HashMap<(String, Stream), AudioConfig>>,
 }
 
 /// A socket this long without a message while cameras are watched is taken
@@ -214,6 +243,8 @@ pub fn connection_for(url: &str, credentials: Credentials) -> Rc<Connection> {
         last_message_ms: Cell::new(now_ms()),
         alerts: RefCell::new(AlertBook::new()),
         alert_watches: RefCell::new(Vec::new()),
+        audio_listeners: RefCell::new(Vec::new()),
+        audio_configs: RefCell::new(HashMap::new()),
     });
     CONNECTIONS.with(|all| all.borrow_mut().push(conn.clone()));
     conn.open();
@@ -341,6 +372,15 @@ impl Connection {
             if let Some(config) = config {
                 sink.on_config(&config);
             }
+            let audio = self
+                .audio_configs
+                .borrow()
+                .iter()
+                .find(|((c, _), _)| c == camera)
+                .map(|(_, config)| config.clone());
+            if let Some(audio) = audio {
+                sink.on_audio_config(&audio);
+            }
         }
         if first && self.welcomed.get() {
             self.subscribe(camera.to_owned(), stream);
@@ -351,6 +391,66 @@ impl Connection {
     /// The state of `camera`'s substream, if it has one (as last heard).
     pub fn substream(&self, camera: &str) -> Option<CameraState> {
         self.substreams.borrow().get(camera).cloned()
+    }
+
+    /// Sends `camera`'s audio to `sink` until [`Connection::unlisten_audio`]
+    /// with the returned id. The element must have attached to the camera
+    /// (the relay sends audio only with a subscription).
+    pub fn listen_audio(&self, camera: &str, sink: Weak<dyn AudioSink>) -> u32 {
+        let id = self.take_id();
+        let first = !self.audio_wanted(camera);
+        self.audio_listeners.borrow_mut().push(AudioListener {
+            id,
+            camera: camera.to_owned(),
+            sink,
+        });
+        if first && self.asked_for(camera) {
+            self.send_audio(camera, true);
+        }
+        id
+    }
+
+    /// Stops sending audio to one listener; off at the relay when it was the last.
+    pub fn unlisten_audio(&self, id: u32) {
+        let camera = {
+            let mut listeners = self.audio_listeners.borrow_mut();
+            let Some(at) = listeners.iter().position(|l| l.id == id) else {
+                return;
+            };
+            listeners.remove(at).camera
+        };
+        if !self.audio_wanted(&camera) && self.asked_for(&camera) {
+            self.send_audio(&camera, false);
+        }
+    }
+
+    /// Some live element listens to `camera`'s audio.
+    fn audio_wanted(&self, camera: &str) -> bool {
+        let mut listeners = self.audio_listeners.borrow_mut();
+        listeners.retain(|l| l.sink.strong_count() > 0);
+        listeners.iter().any(|l| l.camera == camera)
+    }
+
+    /// Some stream of `camera` is subscribed on this socket, or asked for.
+    fn asked_for(&self, camera: &str) -> bool {
+        self.welcomed.get()
+            && (self.channels.borrow().values().any(|(c, _)| c == camera)
+                || self.pending.borrow().values().any(|(c, _)| c == camera))
+    }
+
+    fn send_audio(&self, camera: &str, on: bool) {
+        let id = self.take_id();
+        let camera = camera.to_owned();
+        self.send(&ClientMessage::Audio { id, camera, on });
+    }
+
+    fn audio_sinks(&self, camera: &str) -> Vec<Rc<dyn AudioSink>> {
+        self.audio_listeners
+            .borrow()
+            .iter()
+            .filter(|l| l.camera == camera)
+            .filter_map(|l| l.sink.upgrade())
+            .collect()
     }
 
     /// Tells `sink` of `camera`'s alerts and status until
@@ -514,7 +614,17 @@ impl Connection {
         self.pending
             .borrow_mut()
             .insert(id, (camera.clone(), stream));
-        self.send(&ClientMessage::Subscribe { id, camera, stream });
+        let listened = self.audio_wanted(&camera);
+        self.send(&ClientMessage::Subscribe {
+            id,
+            camera: camera.clone(),
+            stream,
+        });
+        // Every subscription starts muted at the relay; `audio` after it
+        // (in order on the socket) turns it on, on the camera's best stream.
+        if listened {
+            self.send_audio(&camera, true);
+        }
     }
 
     fn take_id(&self) -> u32 {
@@ -714,13 +824,21 @@ impl Connection {
                 return;
             }
         };
-        if header.kind != FrameKind::Video {
-            return; // audio: not asked for (see `AudioConfig` below)
-        }
         let Some((camera, stream)) = self.channels.borrow().get(&header.channel).cloned() else {
             return; // a frame still in flight after unsubscribe
         };
         let payload = Uint8Array::new_with_byte_offset(buffer, HEADER_LEN as u32);
+        if header.kind == FrameKind::Audio {
+            let key = (camera, stream);
+            let config = self.audio_configs.borrow().get(&key).cloned();
+            // (The relay sends a stream's `audio_config` before its first frame.)
+            if let Some(config) = config {
+                for sink in self.audio_sinks(&key.0) {
+                    sink.on_audio(&header, &payload, &config);
+                }
+            }
+            return;
+        }
         for sink in self.sinks(|a| a.camera == camera && a.stream == stream) {
             sink.on_frame(&header, &payload);
         }
@@ -801,6 +919,8 @@ impl Connection {
                     .remove(&id)
                     .map_or(stream, |(_, asked)| asked);
                 let key = (camera, asked);
+                // Told again right after this if the stream (still) has audio.
+                self.audio_configs.borrow_mut().remove(&key);
                 self.channels.borrow_mut().insert(channel, key.clone());
                 for sink in self.sinks(|a| a.camera == key.0 && a.stream == key.1) {
                     sink.on_subscribed(burst);
@@ -816,7 +936,9 @@ impl Connection {
                 }
             }
             ServerMessage::Unsubscribed { channel, .. } => {
-                self.channels.borrow_mut().remove(&channel);
+                if let Some(key) = self.channels.borrow_mut().remove(&channel) {
+                    self.audio_configs.borrow_mut().remove(&key);
+                }
             }
             ServerMessage::CameraStatus {
                 camera,
@@ -893,9 +1015,15 @@ impl Connection {
                     _ => {}
                 }
             }
-            // The player does not turn audio on yet (it never sends `audio`),
-            // so only this news of a camera's audio arrives, and no audio frame.
-            ServerMessage::AudioConfig { .. } => {}
+            ServerMessage::AudioConfig { channel, config } => {
+                let key = self.channels.borrow().get(&channel).cloned();
+                if let Some(key) = key {
+                    for sink in self.sinks(|a| a.camera == key.0) {
+                        sink.on_audio_config(&config);
+                    }
+                    self.audio_configs.borrow_mut().insert(key, config);
+                }
+            }
         }
     }
 

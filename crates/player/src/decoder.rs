@@ -158,7 +158,12 @@ impl Decoder for WebCodecsDecoder {
     }
 
     /// Feeds one access unit.
-    fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
+    fn decode(
+        &mut self,
+        header: &MediaHeader,
+        payload: &Uint8Array,
+        burst_arriving: bool,
+    ) -> Result<Fed, JsValue> {
         if self.config.is_none() || self.decoder.state() != CodecState::Configured {
             return Ok(Fed::Skipped);
         }
@@ -167,10 +172,14 @@ impl Decoder for WebCodecsDecoder {
         let started = self.frames_out.get() > self.frames_out_at_key;
         let drained = queued == 0 && started;
         let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
-        match self
-            .gate
-            .admit(keyframe, discontinuity, queued, drained, started)
-        {
+        match self.gate.admit(
+            keyframe,
+            discontinuity,
+            queued,
+            drained,
+            started,
+            burst_arriving,
+        ) {
             Admit::Skip => return Ok(Fed::Skipped),
             Admit::Decode { restart: true } => self.frames_out_at_key = self.frames_out.get(),
             Admit::Decode { restart: false } => {}

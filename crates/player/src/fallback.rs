@@ -261,7 +261,12 @@ impl Decoder for WasmDecoder {
     }
 
     /// Sends one access unit to the worker (a copy of it, transferred).
-    fn decode(&mut self, header: &MediaHeader, payload: &Uint8Array) -> Result<Fed, JsValue> {
+    fn decode(
+        &mut self,
+        header: &MediaHeader,
+        payload: &Uint8Array,
+        burst_arriving: bool,
+    ) -> Result<Fed, JsValue> {
         if self.config.is_none() {
             return Ok(Fed::Skipped);
         }
@@ -269,10 +274,14 @@ impl Decoder for WasmDecoder {
         let discontinuity = header.flags.contains(FrameFlags::DISCONTINUITY);
         let queued = self.link.in_flight.get();
         let started = self.link.pictures.get() > self.pictures_at_key;
-        match self
-            .gate
-            .admit(keyframe, discontinuity, queued, queued == 0, started)
-        {
+        match self.gate.admit(
+            keyframe,
+            discontinuity,
+            queued,
+            queued == 0,
+            started,
+            burst_arriving,
+        ) {
             Admit::Skip => return Ok(Fed::Skipped),
             Admit::Decode { restart: true } => self.pictures_at_key = self.link.pictures.get(),
             Admit::Decode { restart: false } => {}

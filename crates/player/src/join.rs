@@ -111,6 +111,11 @@ impl Join {
         false
     }
 
+    /// Frames of the announced burst are still on their way.
+    pub fn burst_arriving(&self) -> bool {
+        self.burst_left > 0
+    }
+
     /// The live edge was reached since the last restart.
     pub fn is_live(&self) -> bool {
         self.phase == Phase::Live

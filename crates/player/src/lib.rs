@@ -1,5 +1,7 @@
 //! The Sightline player: Rust compiled to WebAssembly.
 //!
+//! - [`audio`]: camera audio: G.711 by table, resampling, the jitter
+//!   buffer (pure, host-tested), and the page's one speaker (wasm).
 //! - [`alerts`]: the active alerts a connection knows of, keyed by id, and a
 //!   tile's outline (pure, host-tested).
 //! - [`credentials`]: how a connection identifies itself (no ticket, the
@@ -34,6 +36,7 @@
 //!   between main stream and substream.
 
 pub mod alerts;
+pub mod audio;
 pub mod codec;
 pub mod credentials;
 pub mod join;

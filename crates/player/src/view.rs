@@ -3,7 +3,9 @@
 //! `stats` attribute), the control bar (the `controls` attribute: snapshot and
 //! full screen), the alert outline (the `alerts` attribute: a border and glow
 //! coloured by severity, with the alert's label; it pulses when an alert
-//! starts), the PTZ controls (`ptz_controls.rs` wires them), and `snapshot()`.
+//! starts), the PTZ controls (`ptz_controls.rs` wires them), the sound
+//! button (only for a camera with audio; the element wires it), and
+//! `snapshot()`.
 //!
 //! The alert's label comes from outside (a webhook's caller chooses it): it
 //! is only ever set as text, never as HTML.
@@ -37,6 +39,12 @@ canvas { display: block; width: 100%; height: 100%; object-fit: contain; }
   opacity: 0; transition: opacity .2s; }
 :host([controls]) .controls { display: flex; }
 :host([controls]) .badge { bottom: 2.6em; }
+.sound { position: absolute; left: .5em; bottom: .5em; padding: .3em .4em; line-height: 0;
+  background: rgba(0, 0, 0, .5); }
+.sound svg { width: 20px; height: 20px; }
+.sound[aria-pressed=true] { background: rgba(30, 140, 60, .85); }
+.sound[data-blocked] { background: rgba(200, 120, 0, .9); }
+:host([controls]) .sound { bottom: 2.6em; }
 :host(:hover) .controls, .controls:focus-within { opacity: 1; }
 @media (hover: none) { .controls { opacity: 1; } }
 button { font: 13px system-ui, sans-serif; color: #fff; background: rgba(255, 255, 255, .15);
@@ -102,10 +110,17 @@ button:hover, button:focus-visible { background: rgba(255, 255, 255, .3); }
   <button class="ptz-row ptz-take" hidden>Take control</button>
 </div>
 <div class="ptz-message" part="ptz-message" hidden></div>
+<button class="sound" part="sound" hidden aria-pressed="false" title="Unmute" aria-label="Unmute"></button>
 <div class="controls" part="controls">
   <button class="snapshot" title="Save a snapshot (PNG)">Snapshot</button>
   <button class="fullscreen" title="Full screen">Full screen</button>
 </div>"#;
+
+/// The sound button's icons (drawn, not emoji: a kiosk's minimal Linux may
+/// have no emoji font). Constants: the only HTML ever set from Rust here.
+const SPEAKER: &str = r#"<path fill="currentColor" d="M3 9v6h4l5 5V4L7 9H3z"/>"#;
+const ICON_MUTED: &str = r#"<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M16 9.5l5 5M21 9.5l-5 5"/>"#;
+const ICON_PLAYING: &str = r#"<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M15.5 9a4.5 4.5 0 0 1 0 6M18.5 6a8.5 8.5 0 0 1 0 12"/>"#;
 
 pub struct View {
     pub renderer: CanvasRenderer,
@@ -192,6 +207,35 @@ impl View {
                 self.overlay.set_hidden(false);
             }
             None => self.overlay.set_hidden(true),
+        }
+    }
+
+    /// The sound button: hidden for a camera without audio (`None`), else
+    /// muted or not, and whether the browser waits for a click to play it.
+    pub fn show_sound(&self, sound: Option<(bool, bool)>) {
+        let Ok(button) = self.find(".sound") else {
+            return;
+        };
+        let Some((muted, blocked)) = sound else {
+            button.set_hidden(true);
+            return;
+        };
+        button.set_hidden(false);
+        let (icon, title) = match (muted, blocked) {
+            (true, _) => (ICON_MUTED, "Unmute"),
+            (false, true) => ("", "Click to play the sound"),
+            (false, false) => (ICON_PLAYING, "Mute"),
+        };
+        button.set_inner_html(&format!(
+            r#"<svg viewBox="0 0 24 24" aria-hidden="true">{SPEAKER}{icon}</svg>"#
+        ));
+        let _ = button.set_attribute("title", title);
+        let _ = button.set_attribute("aria-label", title);
+        let _ = button.set_attribute("aria-pressed", if muted { "false" } else { "true" });
+        if blocked && !muted {
+            let _ = button.set_attribute("data-blocked", "");
+        } else {
+            let _ = button.remove_attribute("data-blocked");
         }
     }
 

@@ -104,7 +104,7 @@ async fn every_fixture_frame_decodes_and_paints_at_its_size() {
         .expect("configure accepts the fixture");
     for unit in &units {
         let fed = decoder
-            .decode(&unit.header, &Uint8Array::from(&unit.payload[..]))
+            .decode(&unit.header, &Uint8Array::from(&unit.payload[..]), false)
             .expect("decode accepts the chunk");
         assert_eq!(fed, Fed::Decoding);
     }
@@ -131,11 +131,11 @@ async fn frames_before_the_first_keyframe_are_skipped() {
         .expect("the fixture has a second keyframe")
         + 1;
     for unit in &units[1..first_key] {
-        let fed = decoder.decode(&unit.header, &Uint8Array::from(&unit.payload[..]));
+        let fed = decoder.decode(&unit.header, &Uint8Array::from(&unit.payload[..]), false);
         assert_eq!(fed.expect("no exception"), Fed::Skipped);
     }
     let key = &units[first_key];
-    let fed = decoder.decode(&key.header, &Uint8Array::from(&key.payload[..]));
+    let fed = decoder.decode(&key.header, &Uint8Array::from(&key.payload[..]), false);
     assert_eq!(fed.expect("no exception"), Fed::Decoding);
 }
 
@@ -155,7 +155,7 @@ async fn a_damaged_codec_description_is_refused() {
     let refused_at_configure = decoder.configure(&config).is_err();
     if !refused_at_configure {
         for unit in &units {
-            let _ = decoder.decode(&unit.header, &Uint8Array::from(&unit.payload[..]));
+            let _ = decoder.decode(&unit.header, &Uint8Array::from(&unit.payload[..]), false);
         }
         let flushed = JsFuture::from(decoder.flush()).await;
         assert!(

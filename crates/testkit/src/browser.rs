@@ -259,3 +259,38 @@ if (document.documentElement.dataset.app === "ready") return done(true);
 addEventListener("sightline:ready", () => done(true));
 setTimeout(() => done(false), ms);
 "#;
+
+/// JS shared by the switching scripts: `watch(el)` samples the middle of
+/// the element's canvas at every screen refresh (a canvas that was cleared
+/// and not painted has alpha 0: a blank) and records states other than
+/// `live`; `until(pred, ms)` resolves when `pred()` holds.
+pub const SWITCH_HELPERS: &str = r#"
+const watch = (el) => {
+  const canvas = el.shadowRoot.querySelector("canvas");
+  const probe = document.createElement("canvas");
+  probe.width = probe.height = 1;
+  const ctx = probe.getContext("2d", { willReadFrequently: true });
+  const w = { blank: 0, states: [], on: true };
+  el.addEventListener("statechange", (e) => { if (e.detail.state !== "live") w.states.push(e.detail.state); });
+  (function look() {
+    if (!w.on) return;
+    ctx.clearRect(0, 0, 1, 1);
+    if (canvas.width > 0) ctx.drawImage(canvas, canvas.width >> 1, canvas.height >> 1, 1, 1, 0, 0, 1, 1);
+    if (ctx.getImageData(0, 0, 1, 1).data[3] === 0) w.blank += 1;
+    requestAnimationFrame(look);
+  })();
+  return w;
+};
+const until = (pred, ms) => new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  (function poll() {
+    if (pred()) return resolve();
+    if (performance.now() - t0 > ms) return reject(new Error("timed out"));
+    requestAnimationFrame(poll);
+  })();
+});
+const settled = (el, stream, more) => {
+  const from = el.getStats().framesPainted;
+  return () => { const s = el.getStats(); return s.stream === stream && !s.switching && s.framesPainted >= from + more; };
+};
+"#;

@@ -26,7 +26,7 @@ pub mod procs;
 pub mod relay;
 pub mod rtsp;
 
-pub use browser::{with_browser, Browser, ALL_LIVE, WAIT_LIVE};
+pub use browser::{with_browser, Browser, ALL_LIVE, SWITCH_HELPERS, WAIT_LIVE};
 pub use client::{Received, RelayClient, WireError};
 pub use http::{http_get, http_request, metric, sample, Answer};
 pub use relay::{

@@ -112,6 +112,18 @@ struct CameraLabel {
     camera: String,
 }
 
+/// One stream's labels: `camera` for its main stream (the series as they
+/// were before substreams), `camera` and `stream="sub"` for its substream.
+type StreamLabels = Vec<(&'static str, String)>;
+
+fn stream_labels(feed: &crate::hub::Feed) -> StreamLabels {
+    let mut labels = vec![("camera", feed.id.clone())];
+    if !feed.stream.is_main() {
+        labels.push(("stream", feed.stream.name().to_owned()));
+    }
+    labels
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StopLabel {
     camera: String,
@@ -130,12 +142,12 @@ pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
     sessions.set(hub.sessions() as i64);
     let registry = root.sub_registry_with_prefix("camera");
     let counter = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<CameraLabel, Counter>::default();
+        let family = Family::<StreamLabels, Counter>::default();
         registry.register(name, help, family.clone());
         family
     };
     let gauge = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<CameraLabel, Gauge<f64, AtomicU64>>::default();
+        let family = Family::<StreamLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(name, help, family.clone());
         family
     };
@@ -170,10 +182,9 @@ pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
         "connect_to_first_frame_seconds",
         "Time from connecting to the first frame, latest session",
     );
-    for feed in hub.feeds() {
-        let label = CameraLabel {
-            camera: feed.id.clone(),
-        };
+    // Every stream: a camera's substream is pulled, counted and watched on its own.
+    for feed in hub.all_feeds() {
+        let label = stream_labels(feed);
         let s = &feed.stats;
         frames.get_or_create(&label).inc_by(s.frames());
         bytes
@@ -203,8 +214,13 @@ pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
         "Stops decided: asked by the operator, silence (renewals stopped), gone (socket closed or unsubscribed), taken_over",
         stops.clone(),
     );
-    let commands = counter(registry, "commands", "PTZ commands sent to the camera");
-    let failures = counter(
+    let camera_counter = |registry: &mut Registry, name: &str, help: &str| {
+        let family = Family::<CameraLabel, Counter>::default();
+        registry.register(name, help, family.clone());
+        family
+    };
+    let commands = camera_counter(registry, "commands", "PTZ commands sent to the camera");
+    let failures = camera_counter(
         registry,
         "failures",
         "PTZ commands the camera refused or did not answer (a failed Stop is retried)",
@@ -269,6 +285,28 @@ mod tests {
             "sightline_camera_viewers{camera=\"door\"} 0",
             "sightline_camera_online{camera=\"door\"} 0",
             "sightline_websocket_sessions 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+    }
+
+    /// A substream's series carry `stream="sub"`; the main stream's stay as
+    /// they were (dashboards keyed by `camera` alone keep working).
+    #[test]
+    fn a_substream_is_its_own_series() {
+        let mut hub = Hub::default();
+        let main = hub.add_camera("door", "Door").unwrap();
+        let sub = hub.add_substream("door").unwrap();
+        main.stats.frame(1000);
+        for _ in 0..3 {
+            sub.stats.frame(100);
+        }
+        let text = render(&hub, &crate::ptz::Ptz::default());
+        for line in [
+            "sightline_camera_frames_total{camera=\"door\"} 1",
+            "sightline_camera_frames_total{camera=\"door\",stream=\"sub\"} 3",
+            "sightline_camera_bytes_total{camera=\"door\",stream=\"sub\"} 300",
+            "sightline_camera_viewers{camera=\"door\",stream=\"sub\"} 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

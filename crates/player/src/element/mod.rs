@@ -55,6 +55,7 @@ use crate::view::View;
 use crate::visibility::Visibility;
 
 mod pipe;
+mod sound;
 
 use pipe::Pipe;
 
@@ -133,6 +134,15 @@ struct Player {
     stats: RefCell<Stats>,
     /// The PTZ controls and `ptzMove`'s hold (while in a document with a camera).
     ptz: RefCell<Option<Rc<PtzControls>>>,
+    /// Sound (`sound.rs`): muted (the default), this element's id at the
+    /// page's speaker, the camera's audio if it has any, where this element
+    /// listens to it, whether the browser waits for a click to play it.
+    muted: Cell<bool>,
+    sound_id: u64,
+    camera_audio: RefCell<Option<sightline_wire::AudioConfig>>,
+    audio_listen: RefCell<Option<(Rc<Connection>, u32)>>,
+    sound_blocked: Cell<bool>,
+    _on_sound: Closure<dyn FnMut(web_sys::Event)>,
     me: Weak<Player>,
 }
 
@@ -168,6 +178,17 @@ impl CamPlayerCore {
                     }
                 },
             );
+            // The sound button: its click is the gesture that lets sound
+            // play, and is no click on the tile (the app focuses a tile on click).
+            let on_sound = Closure::<dyn FnMut(web_sys::Event)>::new({
+                let me = me.clone();
+                move |event: web_sys::Event| {
+                    event.stop_propagation();
+                    if let Some(player) = me.upgrade() {
+                        player.sound_clicked();
+                    }
+                }
+            });
             Player {
                 host,
                 view,
@@ -184,9 +205,19 @@ impl CamPlayerCore {
                 state: RefCell::new(PlayerState::Connecting),
                 stats: RefCell::new(Stats::default()),
                 ptz: RefCell::new(None),
+                muted: Cell::new(true),
+                sound_id: crate::audio::speaker::next_id(),
+                camera_audio: RefCell::new(None),
+                audio_listen: RefCell::new(None),
+                sound_blocked: Cell::new(false),
+                _on_sound: on_sound,
                 me: me.clone(),
             }
         });
+        player
+            .view
+            .find(".sound")?
+            .set_onclick(Some(player._on_sound.as_ref().unchecked_ref()));
         Ok(CamPlayerCore { player })
     }
 
@@ -195,6 +226,7 @@ impl CamPlayerCore {
         self.player.in_document.set(true);
         self.player.visibility.start();
         self.player.restart();
+        self.attribute_changed("muted");
     }
 
     /// The element left the document: unsubscribe and free the decoder.
@@ -205,6 +237,7 @@ impl CamPlayerCore {
         drop(controls);
         self.player.visibility.stop();
         self.player.unsubscribe();
+        self.player.forget_audio(true);
         self.player.unwatch_alerts();
         let left = self.player.member.take();
         drop(left);
@@ -227,6 +260,11 @@ impl CamPlayerCore {
                 }
             }
             "alerts" => self.player.draw_alerts(false),
+            // `muted="false"` asks for sound; any other value, or none, mutes.
+            "muted" if self.player.in_document.get() => {
+                let muted = self.player.host.get_attribute("muted").as_deref() != Some("false");
+                self.player.set_muted(muted);
+            }
             // `fit` and `controls` are CSS on the host's attributes.
             _ => {}
         }
@@ -238,6 +276,18 @@ impl CamPlayerCore {
         if self.player.in_document.get() {
             self.player.restart();
         }
+    }
+
+    /// Whether the element is muted (it starts so).
+    #[wasm_bindgen(getter)]
+    pub fn muted(&self) -> bool {
+        self.player.muted.get()
+    }
+
+    /// Mutes, or unmutes (and takes the page's sound from another element).
+    #[wasm_bindgen(js_name = setMuted)]
+    pub fn set_muted(&self, muted: bool) {
+        self.player.set_muted(muted);
     }
 
     /// The current state: `connecting`, `live`, `reconnecting` or `offline`.
@@ -358,6 +408,7 @@ impl Player {
     /// (Re)starts from scratch: new counters, `connecting`, a new subscription.
     fn restart(&self) {
         self.unsubscribe();
+        self.forget_audio(false);
         self.unwatch_alerts();
         // Other relay or credentials: leave the old connection (subscribing
         // joins the new one; while out of view, nothing holds it open).
@@ -555,6 +606,7 @@ impl Player {
         let pipe = kept.unwrap_or_else(|| Pipe::new(stream, self.me.clone()));
         *self.pipe.borrow_mut() = Some(pipe.clone());
         pipe.start(&conn, &camera);
+        self.follow_audio();
         // Back from a pause while the link is down: not live any more.
         if !conn.is_up() && *self.state.borrow() == PlayerState::Live {
             self.set_state(PlayerState::Reconnecting(None));
@@ -563,6 +615,7 @@ impl Player {
 
     /// Stops receiving; the last picture stays on the canvas.
     fn unsubscribe(&self) {
+        self.stop_listening();
         // What the controls hold stops first (the relay would stop it on
         // the unsubscribe anyway, when this was the socket's last viewer).
         let controls = self.ptz.borrow().clone();
@@ -577,6 +630,7 @@ impl Player {
         if let Some(pipe) = pipe {
             pipe.stop();
         }
+        self.follow_audio();
         self.stats.borrow_mut().meter.restart();
     }
 
@@ -983,6 +1037,8 @@ impl Player {
         )?;
         set("receiving", self.receiving().into())?;
         set("pauses", s.pauses.into())?;
+        set("muted", self.muted.get().into())?;
+        set("audio", self.audio_stats()?)?;
         set("sockets", (connection::open_sockets() as u32).into())?;
         Ok(o)
     }

@@ -494,13 +494,17 @@ impl ChannelSink for Pipe {
         if let Some(player) = self.player.upgrade() {
             player.arrived(self, header, payload.length() as usize);
         }
-        self.joining.borrow_mut().arrived(header.timestamp_us);
+        let burst_arriving = {
+            let mut joining = self.joining.borrow_mut();
+            joining.arrived(header.timestamp_us);
+            joining.burst_arriving()
+        };
         if let Err(e) = self.ensure_decoder() {
             web_sys::console::warn_2(&"Sightline: decoder unavailable".into(), &e);
             return;
         }
         let fed = match self.decoder.borrow_mut().as_mut() {
-            Some(decoder) => decoder.decode(header, payload),
+            Some(decoder) => decoder.decode(header, payload, burst_arriving),
             None => Ok(Fed::Skipped),
         };
         let Some(player) = self.player.upgrade() else {
@@ -558,6 +562,12 @@ impl ChannelSink for Pipe {
     fn on_ptz(&self, state: &PtzState) {
         if let Some(player) = self.shown_by() {
             player.on_ptz(state);
+        }
+    }
+
+    fn on_audio_config(&self, config: &sightline_wire::AudioConfig) {
+        if let Some(player) = self.player.upgrade() {
+            player.heard_of_audio(config);
         }
     }
 

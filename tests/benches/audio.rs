@@ -25,11 +25,11 @@ use sightline_testkit::{median_min_max, start_relay_with, Browser, RtspServer, W
 
 const RUNS: usize = 5;
 
-/// JS: unmutes the player, waits for 20 chunks to play, then samples its
+/// JS: unmutes the player `selector`, waits for 20 chunks to play, then samples its
 /// audio and video latency every 200 ms for 8 s. Resolves with the samples.
 const SAMPLE: &str = r#"
-const [done] = arguments;
-const el = document.querySelector("cam-player");
+const [selector, done] = arguments;
+const el = document.querySelector(selector);
 el.muted = false;
 const samples = [];
 const t0 = performance.now();
@@ -67,11 +67,13 @@ async fn run_once(
                 relay.local_addr()
             ))
             .await?;
+        // (The app shows every camera; this one is focused.)
+        let selector = format!("cam-player[camera={camera}]");
         let live = browser
-            .run(WAIT_LIVE, vec![json!("cam-player"), json!(20_000)])
+            .run(WAIT_LIVE, vec![json!(selector), json!(20_000)])
             .await?;
         anyhow::ensure!(live["live"] == json!(true), "{live}");
-        let seen = browser.run(SAMPLE, vec![]).await?;
+        let seen = browser.run(SAMPLE, vec![json!(selector)]).await?;
         let samples = seen["samples"]
             .as_array()
             .with_context(|| format!("{seen}"))?;

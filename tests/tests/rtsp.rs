@@ -1050,7 +1050,30 @@ async fn audio_until(
 
 /// The 440 Hz tone of GStreamer's `/alaw` and `/aac` cameras (the
 /// analyser's bins are 23 Hz wide at 48 kHz).
-const TONE: &str = "Math.abs(a.pagePeakHz - 440) < 35 && a.pageLevel > 0.01";
+const TONE: &str = "a.chunksPlayed > 0 && Math.abs(a.pagePeakHz - 440) < 35 && a.pageLevel > 0.01";
+
+/// JS: while the player `playing` plays 25 more chunks, how many audio
+/// frames reach the player `muted` (a muted element must get none).
+/// Args: playing, muted.
+const NONE_WHILE_MUTED: &str = r#"
+const [playing, muted, done] = arguments;
+const p = document.querySelector(playing), m = document.querySelector(muted);
+const from = p.getStats().audio.chunksPlayed, before = m.getStats().audio.framesReceived;
+const t0 = performance.now();
+(function look() {
+  const played = p.getStats().audio.chunksPlayed - from;
+  if (played >= 25 || performance.now() - t0 > 20000) {
+    return done({ played, reached: m.getStats().audio.framesReceived - before });
+  }
+  requestAnimationFrame(look);
+})();
+"#;
+
+/// JS: whether the page fetched the AAC fallback worker (its script: the
+/// worker fetches its Wasm itself, which the page's timeline does not list).
+const AAC_WORKER_FETCHED: &str = r#"
+arguments[0](performance.getEntriesByType("resource").some((e) => e.name.includes("sightline-aac-worker.js")));
+"#;
 
 /// A G.711 and an AAC camera in the app's grid: muted at first (the relay
 /// sends no audio); a click on a tile's sound button plays its camera's
@@ -1099,8 +1122,18 @@ async fn a_cameras_audio_plays_in_the_page_after_a_click_one_camera_at_a_time() 
             "AAC through WebCodecs",
         )
         .await?;
-        let first = audio_until(browser, alaw, "el.muted && a.framesReceived === 0", "the first tile muted").await?;
+        let first = audio_until(browser, alaw, "el.muted", "the first tile muted").await?;
         anyhow::ensure!(first["volumeChanges"] == json!(2), "{first}");
+        // The muted tile gets no audio at all (the relay stopped sending it).
+        let quiet = browser.run(NONE_WHILE_MUTED, vec![json!(aac), json!(alaw)]).await?;
+        println!("while the other plays: {quiet}");
+        anyhow::ensure!(
+            quiet["played"].as_u64() >= Some(25) && quiet["reached"] == json!(0),
+            "audio reached a muted tile: {quiet}"
+        );
+        // WebCodecs decoded the AAC: the fallback worker was not even fetched.
+        let fetched = browser.run(AAC_WORKER_FETCHED, vec![]).await?;
+        anyhow::ensure!(fetched == json!(false), "the AAC worker was fetched");
 
         // Muted again: the page falls silent.
         click_sound(browser, aac).await?;
@@ -1124,6 +1157,8 @@ async fn a_cameras_audio_plays_in_the_page_after_a_click_one_camera_at_a_time() 
                 what,
             )
             .await?;
+            let fetched = browser.run(AAC_WORKER_FETCHED, vec![]).await?;
+            anyhow::ensure!(fetched == json!(camera == aac), "{what}: AAC worker fetched: {fetched}");
         }
         browser.save_screenshot("audio.png").await?;
         Ok(())
@@ -1371,3 +1406,85 @@ const [camera, done] = arguments;
   done({ before, after: el.getStats(), blank: w.blank, states: w.states });
 })().catch((e) => done({ error: String(e) }));
 "#;
+
+/// An alert on an H.265 camera (a webhook, on GStreamer's x265 `/h265`
+/// camera) comes with a snapshot (the relay decodes H.265 now) and a clip:
+/// an MP4 whose one track is `hvc1` carrying the camera's hvcC, with its
+/// samples. Decoding such a clip is checked in `crates/media`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h265_cameras_alert_has_a_snapshot_and_an_hvc1_clip() {
+    let _serial = SERIAL.lock().await;
+    let server = RtspServer::start(0, None).await.expect("RTSP server");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config =
+        sightline_testkit::bare_config(vec![("h265", rtsp(&server, "h265", Transport::Tcp, None))]);
+    config.data = Some(data.path().to_owned());
+    config.alerts.webhook_hold = 1;
+    let relay = Relay::start(config).await.expect("relay");
+    let result = async {
+        let mut client = watch_online(&relay, "h265").await;
+        // A second of video first: the clip's pre-roll has a keyframe.
+        let mut frames = 0;
+        while frames < 30 {
+            if let Received::Frame(..) = client.next().await? {
+                frames += 1;
+            }
+        }
+        let raised = sightline_testkit::http_request(
+            "POST",
+            &format!("http://{}/api/cameras/h265/alerts", relay.local_addr()),
+            &[("content-type", "application/json")],
+            r#"{"kind": "doorbell"}"#,
+        )
+        .await?;
+        anyhow::ensure!(raised.status == 202, "{raised:?}");
+        // It ends by itself (webhook_hold 1 s); then the clip is written.
+        let alert = client
+            .wait_alert(Duration::from_secs(30), |_, a| a.clip)
+            .await?;
+        anyhow::ensure!(alert.snapshot, "no snapshot: {alert:?}");
+        let jpeg = sightline_testkit::http_request(
+            "GET",
+            &format!(
+                "http://{}/api/alerts/{}/snapshot.jpg",
+                relay.local_addr(),
+                alert.id
+            ),
+            &[],
+            "",
+        )
+        .await?;
+        anyhow::ensure!(jpeg.status == 200, "{}", jpeg.status);
+        anyhow::ensure!(jpeg.bytes.starts_with(&[0xff, 0xd8]), "not a JPEG");
+        let clip = sightline_testkit::http_request(
+            "GET",
+            &format!(
+                "http://{}/api/alerts/{}/clip.mp4",
+                relay.local_addr(),
+                alert.id
+            ),
+            &[],
+            "",
+        )
+        .await?;
+        anyhow::ensure!(clip.status == 200, "{}", clip.status);
+        let bytes = clip.bytes;
+        anyhow::ensure!(
+            bytes.windows(4).any(|w| w == b"hvc1"),
+            "no hvc1 sample entry"
+        );
+        anyhow::ensure!(bytes.windows(4).any(|w| w == b"hvcC"), "no hvcC");
+        let size = bytes.len() as u64;
+        let mut reader = mp4::Mp4Reader::read_header(std::io::Cursor::new(bytes), size)?;
+        let (&id, _) = reader.tracks().iter().next().context("a track")?;
+        let samples = reader.sample_count(id)?;
+        let first = reader.read_sample(id, 1)?.context("a first sample")?;
+        println!("H.265 clip: {samples} samples, {size} bytes");
+        anyhow::ensure!(samples >= 30, "{samples} samples");
+        anyhow::ensure!(first.is_sync, "the clip starts at a keyframe");
+        Ok(())
+    }
+    .await;
+    relay.shutdown().await.expect("clean shutdown");
+    result.expect("an H.265 alert's clip");
+}

@@ -20,7 +20,10 @@ mod worker {
     use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
     thread_local! {
-        static DECODER: RefCell<Option<AacToPcm>> = const { RefCell::new(None) };
+        /// The decoder, or why the configuration was refused (said again
+        /// for each frame, instead of "not configured").
+        static DECODER: RefCell<Result<AacToPcm, String>> =
+            RefCell::new(Err("decode before configure".into()));
     }
 
     fn get(msg: &JsValue, key: &str) -> Result<JsValue, JsValue> {
@@ -33,20 +36,21 @@ mod worker {
                 let description = Uint8Array::new(&get(msg, "description")?).to_vec();
                 let rate = get(msg, "sampleRate")?.as_f64().unwrap_or(0.0) as u32;
                 let channels = get(msg, "channels")?.as_f64().unwrap_or(1.0) as u16;
-                let decoder = AacToPcm::new(&description, rate, channels)
-                    .map_err(|e| JsValue::from_str(&e.to_string()))?;
-                DECODER.with(|d| *d.borrow_mut() = Some(decoder));
-                Ok(())
+                let decoder =
+                    AacToPcm::new(&description, rate, channels).map_err(|e| e.to_string());
+                let refused = decoder.as_ref().err().cloned();
+                DECODER.with(|d| *d.borrow_mut() = decoder);
+                refused.map_or(Ok(()), |e| Err(JsValue::from_str(&e)))
             }
             Some("decode") => {
                 let data = Uint8Array::new(&get(msg, "data")?).to_vec();
                 let timestamp = get(msg, "timestamp")?;
                 let mut pcm = Vec::with_capacity(2048);
                 let rate = DECODER.with(|d| match d.borrow_mut().as_mut() {
-                    Some(decoder) => decoder
+                    Ok(decoder) => decoder
                         .decode(&data, &mut pcm)
                         .map_err(|e| JsValue::from_str(&e.to_string())),
-                    None => Err(JsValue::from_str("decode before configure")),
+                    Err(why) => Err(JsValue::from_str(why)),
                 })?;
                 let samples = Float32Array::from(&pcm[..]);
                 let out = object(&[

@@ -64,6 +64,52 @@ pub fn access_units(stream: &[u8]) -> Vec<ClipFrame> {
     frames
 }
 
+/// Splits an H.265 Annex B stream into access units, starting at its first
+/// IRAP picture (IDR, CRA, BLA: where decoding can start), by the same rules
+/// as [`access_units`]: a new one begins at an access unit delimiter, at a
+/// VPS, SPS, PPS or prefix SEI following a picture, or at a slice whose
+/// `first_slice_segment_in_pic_flag` is set following a picture.
+pub fn hevc_access_units(stream: &[u8]) -> Vec<ClipFrame> {
+    use crate::hevc::{nal_type, types as t};
+    const AUD: u8 = 35;
+    const PREFIX_SEI: u8 = 39;
+    let mut frames = Vec::new();
+    let mut current = ClipFrame {
+        annex_b: Vec::new(),
+        keyframe: false,
+    };
+    let mut has_picture = false;
+    for unit in nal::annex_b_units(stream) {
+        let Some(kind) = nal_type(unit) else {
+            continue;
+        };
+        let vcl = kind < 32;
+        let starts_picture = vcl && unit.get(2).is_some_and(|b| b & 0x80 != 0);
+        let starts_unit = kind == AUD
+            || (has_picture
+                && (starts_picture || matches!(kind, t::VPS | t::SPS | t::PPS | PREFIX_SEI)));
+        if starts_unit && !current.annex_b.is_empty() {
+            frames.push(std::mem::replace(
+                &mut current,
+                ClipFrame {
+                    annex_b: Vec::new(),
+                    keyframe: false,
+                },
+            ));
+            has_picture = false;
+        }
+        current.annex_b.extend_from_slice(&[0, 0, 0, 1]);
+        current.annex_b.extend_from_slice(unit);
+        current.keyframe |= t::IRAP.contains(&kind);
+        has_picture |= vcl;
+    }
+    if has_picture {
+        frames.push(current);
+    }
+    let first_key = frames.iter().position(|f| f.keyframe).unwrap_or(0);
+    frames.split_off(first_key)
+}
+
 /// The stream's first SPS and PPS, in Annex B.
 fn parameter_sets(stream: &[u8]) -> Option<Vec<u8>> {
     let find = |kind| nal::annex_b_units(stream).find(|u| nal::nal_type(u) == Some(kind));
@@ -104,5 +150,27 @@ mod tests {
             frames.iter().map(|f| slices(&f.annex_b)).sum::<usize>(),
             slices(FIXTURE)
         );
+    }
+
+    #[test]
+    fn the_h265_fixture_splits_into_its_ten_pictures() {
+        use crate::hevc::nal_type;
+        let stream = include_bytes!("../tests/fixtures/main_640x360.h265");
+        let frames = hevc_access_units(stream);
+        assert_eq!(frames.len(), 10);
+        // x265 with keyint=5 (see the fixtures' README).
+        let keys: Vec<usize> = (0..10).filter(|&i| frames[i].keyframe).collect();
+        assert_eq!(keys, [0, 5]);
+        // The first carries the VPS, SPS and PPS; each has one picture.
+        let kinds: Vec<u8> = nal::annex_b_units(&frames[0].annex_b)
+            .filter_map(nal_type)
+            .collect();
+        assert!(kinds.starts_with(&[32, 33, 34]), "{kinds:?}");
+        for f in &frames {
+            let firsts = nal::annex_b_units(&f.annex_b)
+                .filter(|u| nal_type(u).is_some_and(|k| k < 32) && u[2] & 0x80 != 0)
+                .count();
+            assert_eq!(firsts, 1);
+        }
     }
 }

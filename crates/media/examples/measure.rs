@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut clip = ClipWriter::new(file, &params.avcc, ClipOptions::default())?;
         for n in 0..1800i64 {
             clip.push(ClipFrame {
-                avcc: &params.avcc,
+                record: &params.avcc,
                 data: &au,
                 timestamp_us: n * 33_333,
                 keyframe: n % 60 == 0,

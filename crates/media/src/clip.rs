@@ -1,5 +1,9 @@
-//! MP4 clips of H.264 as received: no re-encoding, one video track (`avc1`,
-//! timescale 90 kHz), playable by a plain `<video>` in Chrome, Firefox and Safari.
+//! MP4 clips of H.264 or H.265 as received: no re-encoding, one video track
+//! (`avc1` or `hvc1`, timescale 90 kHz), playable by a plain `<video>` in
+//! Chrome, Firefox and Safari (H.265 where the browser decodes it: Safari,
+//! Chrome and Edge with hardware decoding). For `hvc1` the parameter sets
+//! live in the sample entry only, so VPS/SPS/PPS units a camera repeats in
+//! its keyframes are left out of the samples.
 //!
 //! # The muxer: `shiguredo_mp4` (its sans-I/O `Mp4FileMuxer`)
 //! Evaluated against the candidates the issue names:
@@ -39,7 +43,7 @@
 //! frames are timed by decode order (no `ctts`).
 //!
 //! # Parameters change
-//! Every [`ClipWriter::push`] names the avcC record the frame decodes with; when
+//! Every [`ClipWriter::push`] names the record (avcC or hvcC) the frame decodes with; when
 //! it differs from the clip's, the frame is not written and
 //! [`Pushed::ParamsChanged`] is returned (and for every later push): finish this
 //! clip, and start a new one with that frame if the alert still wants video.
@@ -56,11 +60,14 @@ use std::io::{Seek, SeekFrom, Write};
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
-use shiguredo_mp4::boxes::{Avc1Box, AvccBox, SampleEntry, VisualSampleEntryFields};
+use shiguredo_mp4::boxes::{
+    Avc1Box, AvccBox, Hvc1Box, HvccBox, SampleEntry, VisualSampleEntryFields,
+};
 use shiguredo_mp4::mux::{
     estimate_maximum_moov_box_size, Mp4FileMuxer, Mp4FileMuxerOptions, Sample,
 };
 use shiguredo_mp4::{Decode, TrackKind};
+use sightline_h264::hevc::{self, HevcParams};
 use sightline_h264::{nal, H264Error, StreamParams};
 
 /// The track's timescale: 90 kHz, as RTP's for video.
@@ -76,9 +83,12 @@ pub enum ClipError {
     /// The avcC record is malformed, or its SPS says nothing usable.
     #[error("invalid avcC record: {0}")]
     BadAvcc(String),
+    /// The hvcC record is malformed, or its SPS says nothing usable.
+    #[error("invalid hvcC record: {0}")]
+    BadHvcc(String),
     /// The record announces NAL lengths of other than 4 bytes, which is not
     /// what the relay's access units carry.
-    #[error("avcC announces {0}-byte NAL lengths; access units carry 4")]
+    #[error("the record announces {0}-byte NAL lengths; access units carry 4")]
     LengthSize(u8),
     /// The picture is larger than a sample entry can say (65535).
     #[error("picture size {width}x{height} does not fit an MP4 sample entry")]
@@ -128,8 +138,8 @@ impl Default for ClipOptions {
 /// One access unit to add to a clip.
 #[derive(Debug, Clone, Copy)]
 pub struct ClipFrame<'a> {
-    /// The avcC record this frame decodes with (compared with the clip's).
-    pub avcc: &'a [u8],
+    /// The record (avcC or hvcC) this frame decodes with (compared with the clip's).
+    pub record: &'a [u8],
     /// 4-byte length-prefixed NAL units, parameter sets removed.
     pub data: &'a [u8],
     pub timestamp_us: i64,
@@ -180,7 +190,11 @@ struct Pending {
 pub struct ClipWriter<W: Write + Seek> {
     out: W,
     muxer: Mp4FileMuxer,
-    avcc: Vec<u8>,
+    record: Vec<u8>,
+    /// H.265: parameter sets are dropped from samples (`hvc1`).
+    hevc: bool,
+    /// A sample rebuilt without parameter sets.
+    scratch: Vec<u8>,
     entry: SampleEntry,
     width: u32,
     height: u32,
@@ -202,7 +216,7 @@ impl<W: Write + Seek> ClipWriter<W> {
     /// Starts a clip whose frames decode with `avcc` (an AVCDecoderConfigurationRecord
     /// with 4-byte NAL lengths, as `sightline_h264::StreamParams::avcc`); the picture
     /// size comes from its SPS. Writes the file's head to `out` at offset 0.
-    pub fn new(mut out: W, avcc: &[u8], options: ClipOptions) -> Result<Self, ClipError> {
+    pub fn new(out: W, avcc: &[u8], options: ClipOptions) -> Result<Self, ClipError> {
         if let Some(&b) = avcc.get(4) {
             if b & 3 != 3 {
                 return Err(ClipError::LengthSize((b & 3) + 1));
@@ -212,6 +226,27 @@ impl<W: Write + Seek> ClipWriter<W> {
             StreamParams::from_avcc(avcc).map_err(|e| ClipError::BadAvcc(e.to_string()))?;
         let (width, height) = (params.info.width, params.info.height);
         let entry = sample_entry(avcc, width, height)?;
+        Self::start(out, avcc, false, entry, (width, height), options)
+    }
+
+    /// Starts an H.265 clip whose frames decode with `hvcc` (an
+    /// HEVCDecoderConfigurationRecord with 4-byte NAL lengths, as the relay
+    /// keeps it); the picture size comes from its SPS.
+    pub fn new_hevc(out: W, hvcc: &[u8], options: ClipOptions) -> Result<Self, ClipError> {
+        let params = HevcParams::from_hvcc(hvcc).map_err(|e| ClipError::BadHvcc(e.to_string()))?;
+        let (width, height) = (params.info.width, params.info.height);
+        let entry = hevc_sample_entry(hvcc, width, height)?;
+        Self::start(out, hvcc, true, entry, (width, height), options)
+    }
+
+    fn start(
+        mut out: W,
+        record: &[u8],
+        hevc: bool,
+        entry: SampleEntry,
+        (width, height): (u32, u32),
+        options: ClipOptions,
+    ) -> Result<Self, ClipError> {
         let muxer = Mp4FileMuxer::with_options(Mp4FileMuxerOptions {
             reserved_moov_box_size: options.reserve_moov_bytes,
             creation_timestamp: options.creation_time,
@@ -227,7 +262,9 @@ impl<W: Write + Seek> ClipWriter<W> {
         Ok(ClipWriter {
             out,
             muxer,
-            avcc: avcc.to_vec(),
+            record: record.to_vec(),
+            hevc,
+            scratch: Vec::new(),
             entry,
             width,
             height,
@@ -248,7 +285,7 @@ impl<W: Write + Seek> ClipWriter<W> {
     /// leaves the clip intact (nothing written; it resumes at the next keyframe);
     /// an I/O or muxer error means the clip is lost.
     pub fn push(&mut self, frame: ClipFrame<'_>) -> Result<Pushed, ClipError> {
-        if self.params_changed || frame.avcc != self.avcc.as_slice() {
+        if self.params_changed || frame.record != self.record.as_slice() {
             self.params_changed = true;
             return Ok(Pushed::ParamsChanged);
         }
@@ -260,7 +297,21 @@ impl<W: Write + Seek> ClipWriter<W> {
             return Ok(Pushed::WaitingForKeyframe);
         }
         self.need_keyframe = false;
-        let size = frame.data.len();
+        let data = if self.hevc && has_parameter_sets(frame.data) {
+            self.scratch.clear();
+            for unit in nal::length_prefixed_units(frame.data).flatten() {
+                if !is_parameter_set(unit) {
+                    self.scratch
+                        .extend_from_slice(&(unit.len() as u32).to_be_bytes());
+                    self.scratch.extend_from_slice(unit);
+                }
+            }
+            std::mem::take(&mut self.scratch)
+        } else {
+            Vec::new()
+        };
+        let bytes = if data.is_empty() { frame.data } else { &data };
+        let size = bytes.len();
         if u32::try_from(size).is_err() {
             self.need_keyframe = true;
             return Err(ClipError::TooLarge(size));
@@ -272,7 +323,10 @@ impl<W: Write + Seek> ClipWriter<W> {
             let duration = self.duration_to(prev.ticks, now);
             self.append(prev, duration)?;
         }
-        self.out.write_all(frame.data)?;
+        self.out.write_all(bytes)?;
+        if !data.is_empty() {
+            self.scratch = data;
+        }
         self.pending = Some(Pending {
             offset: self.position,
             size,
@@ -387,6 +441,56 @@ fn validate(data: &[u8]) -> Result<(), ClipError> {
     Ok(())
 }
 
+/// An H.265 VPS, SPS or PPS (they go in the `hvc1` sample entry only).
+fn is_parameter_set(unit: &[u8]) -> bool {
+    matches!(
+        hevc::nal_type(unit),
+        Some(hevc::types::VPS | hevc::types::SPS | hevc::types::PPS)
+    )
+}
+
+fn has_parameter_sets(data: &[u8]) -> bool {
+    nal::length_prefixed_units(data)
+        .flatten()
+        .any(is_parameter_set)
+}
+
+/// The `hvc1` sample entry carrying the record as is.
+fn hevc_sample_entry(hvcc: &[u8], width: u32, height: u32) -> Result<SampleEntry, ClipError> {
+    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
+        return Err(ClipError::PictureTooLarge { width, height });
+    };
+    let size = u32::try_from(hvcc.len() + 8)
+        .map_err(|_| ClipError::BadHvcc(format!("{} bytes", hvcc.len())))?;
+    let mut boxed = Vec::with_capacity(hvcc.len() + 8);
+    boxed.extend_from_slice(&size.to_be_bytes());
+    boxed.extend_from_slice(b"hvcC");
+    boxed.extend_from_slice(hvcc);
+    let (hvcc_box, _) = HvccBox::decode(&boxed).map_err(|e| ClipError::BadHvcc(e.to_string()))?;
+    let length_size = hvcc_box.length_size_minus_one.get() + 1;
+    if length_size != 4 {
+        return Err(ClipError::LengthSize(length_size));
+    }
+    Ok(SampleEntry::Hvc1(Hvc1Box {
+        visual: visual_fields(w, h),
+        hvcc_box,
+        unknown_boxes: Vec::new(),
+    }))
+}
+
+fn visual_fields(width: u16, height: u16) -> VisualSampleEntryFields {
+    VisualSampleEntryFields {
+        data_reference_index: NonZeroU16::MIN,
+        width,
+        height,
+        horizresolution: VisualSampleEntryFields::DEFAULT_HORIZRESOLUTION,
+        vertresolution: VisualSampleEntryFields::DEFAULT_VERTRESOLUTION,
+        frame_count: VisualSampleEntryFields::DEFAULT_FRAME_COUNT,
+        compressorname: VisualSampleEntryFields::NULL_COMPRESSORNAME,
+        depth: VisualSampleEntryFields::DEFAULT_DEPTH,
+    }
+}
+
 /// The `avc1` sample entry carrying the record as is.
 fn sample_entry(avcc: &[u8], width: u32, height: u32) -> Result<SampleEntry, ClipError> {
     let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
@@ -405,16 +509,7 @@ fn sample_entry(avcc: &[u8], width: u32, height: u32) -> Result<SampleEntry, Cli
         return Err(ClipError::LengthSize(length_size));
     }
     Ok(SampleEntry::Avc1(Avc1Box {
-        visual: VisualSampleEntryFields {
-            data_reference_index: NonZeroU16::MIN,
-            width: w,
-            height: h,
-            horizresolution: VisualSampleEntryFields::DEFAULT_HORIZRESOLUTION,
-            vertresolution: VisualSampleEntryFields::DEFAULT_VERTRESOLUTION,
-            frame_count: VisualSampleEntryFields::DEFAULT_FRAME_COUNT,
-            compressorname: VisualSampleEntryFields::NULL_COMPRESSORNAME,
-            depth: VisualSampleEntryFields::DEFAULT_DEPTH,
-        },
+        visual: visual_fields(w, h),
         avcc_box,
         unknown_boxes: Vec::new(),
     }))
@@ -449,7 +544,7 @@ mod tests {
     fn push(w: &mut ClipWriter<Cursor<Vec<u8>>>, ts: i64, key: bool) -> Pushed {
         let (a, data) = (avcc(), au(ts as u8));
         w.push(ClipFrame {
-            avcc: &a,
+            record: &a,
             data: &data,
             timestamp_us: ts,
             keyframe: key,
@@ -496,7 +591,7 @@ mod tests {
         other[3] ^= 1; // another level
         let data = au(1);
         let frame = ClipFrame {
-            avcc: &other,
+            record: &other,
             data: &data,
             timestamp_us: 40_000,
             keyframe: true,
@@ -522,7 +617,7 @@ mod tests {
             &[0, 1][..],
         ] {
             let frame = ClipFrame {
-                avcc: &a,
+                record: &a,
                 data: bad,
                 timestamp_us: 40_000,
                 keyframe: false,

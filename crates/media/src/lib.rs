@@ -20,7 +20,7 @@
 //! let mut clip = ClipWriter::new(std::io::BufWriter::new(file), avcc, ClipOptions::default())?;
 //! let mut schedule = ClipSchedule::new(ClipPolicy::default(), first.timestamp_us);
 //! for f in &pre {
-//!     clip.push(ClipFrame { avcc, data: &f.data, timestamp_us: f.timestamp_us, keyframe: f.keyframe })?;
+//!     clip.push(ClipFrame { record: avcc, data: &f.data, timestamp_us: f.timestamp_us, keyframe: f.keyframe })?;
 //! }
 //! if ring.truncated() {
 //!     clip.resync();
@@ -30,7 +30,7 @@
 //!     if let ClipDecision::Stop(_) = schedule.decide(f.timestamp_us) {
 //!         break;
 //!     }
-//!     let frame = ClipFrame { avcc: &frame_avcc, data: &f.data, timestamp_us: f.timestamp_us, keyframe: f.keyframe };
+//!     let frame = ClipFrame { record: &frame_avcc, data: &f.data, timestamp_us: f.timestamp_us, keyframe: f.keyframe };
 //!     match clip.push(frame) {
 //!         Ok(Pushed::ParamsChanged) => break,
 //!         Ok(_) | Err(ClipError::BadAccessUnit(_)) => {}

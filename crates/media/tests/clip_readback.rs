@@ -58,7 +58,7 @@ fn mux<W: std::io::Write + Seek>(out: W, avcc: &[u8], aus: &[Au]) -> (W, ClipSum
     for au in aus {
         let pushed = clip
             .push(ClipFrame {
-                avcc,
+                record: avcc,
                 data: &au.data,
                 timestamp_us: au.timestamp_us,
                 keyframe: au.keyframe,
@@ -179,7 +179,7 @@ fn moov_at_the_end_reads_back_too() {
     let mut clip = ClipWriter::new(Cursor::new(Vec::new()), &params.avcc, options).expect("w");
     for au in &aus {
         clip.push(ClipFrame {
-            avcc: &params.avcc,
+            record: &params.avcc,
             data: &au.data,
             timestamp_us: au.timestamp_us,
             keyframe: au.keyframe,
@@ -230,4 +230,122 @@ fn probe(path: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An H.265 camera's clip: x265's fixture, keyframes with their VPS/SPS/PPS
+/// in band as cameras send them. The file has one `hvc1` track whose
+/// `hvcC` is the camera's record; the `mp4` crate reads the samples back
+/// (without the parameter sets, which `hvc1` keeps in the sample entry);
+/// and rust_h265 (`sightline-hevc`), given the record found in the file,
+/// decodes every sample to a 640x360 picture.
+#[test]
+fn an_h265_clip_is_hvc1_with_the_cameras_record_and_decodes() {
+    use sightline_h264::hevc;
+    const H265: &[u8] = include_bytes!("../../h264/tests/fixtures/main_640x360.h265");
+    let units: Vec<&[u8]> = nal::annex_b_units(H265).collect();
+    let find = |t| {
+        *units
+            .iter()
+            .find(|u| hevc::nal_type(u) == Some(t))
+            .expect("fixture has it")
+    };
+    let params = hevc::HevcParams::new(
+        find(hevc::types::VPS),
+        find(hevc::types::SPS),
+        find(hevc::types::PPS),
+    )
+    .expect("fixture parses");
+    let aus: Vec<(Vec<u8>, bool)> = sightline_h264::clip::hevc_access_units(H265)
+        .into_iter()
+        .map(|f| {
+            let mut data = Vec::new();
+            for unit in nal::annex_b_units(&f.annex_b) {
+                nal::push_length_prefixed(&mut data, unit);
+            }
+            (data, f.keyframe)
+        })
+        .collect();
+    assert_eq!(aus.len(), 10);
+    assert!(aus[0].1 && aus[5].1, "keyframes every 5");
+    let with_sets = |data: &[u8]| {
+        nal::length_prefixed_units(data)
+            .flatten()
+            .filter(|u| matches!(hevc::nal_type(u), Some(32..=34)))
+            .count()
+    };
+    assert!(
+        with_sets(&aus[0].0) == 3,
+        "the fixture's keyframe carries its parameter sets"
+    );
+
+    let mut clip = ClipWriter::new_hevc(
+        Cursor::new(Vec::new()),
+        &params.hvcc,
+        ClipOptions::default(),
+    )
+    .expect("writer");
+    for (n, (data, keyframe)) in aus.iter().enumerate() {
+        let pushed = clip
+            .push(ClipFrame {
+                record: &params.hvcc,
+                data,
+                timestamp_us: n as i64 * 100_000,
+                keyframe: *keyframe,
+            })
+            .expect("push");
+        assert_eq!(pushed, Pushed::Written);
+    }
+    let (out, summary) = clip.finish().expect("finish");
+    assert_eq!((summary.samples, summary.keyframes), (10, 2));
+    assert_eq!((summary.width, summary.height), (640, 360));
+    let file = out.into_inner();
+
+    // The sample entry: hvc1 with the camera's record.
+    assert!(
+        file.windows(4).any(|w| w == b"hvc1"),
+        "an hvc1 sample entry"
+    );
+    let at = file
+        .windows(4)
+        .position(|w| w == b"hvcC")
+        .expect("an hvcC box");
+    let size = u32::from_be_bytes(file[at - 4..at].try_into().expect("4 bytes")) as usize;
+    let record = &file[at + 4..at - 4 + size];
+    assert_eq!(record, params.hvcc.as_slice(), "hvcC carried byte for byte");
+
+    let mut reader =
+        mp4::Mp4Reader::read_header(Cursor::new(&file[..]), file.len() as u64).expect("mp4 parses");
+    let (&id, track) = reader.tracks().iter().next().expect("a track");
+    assert_eq!(track.timescale(), TIMESCALE);
+    assert_eq!(reader.sample_count(id).expect("count"), 10);
+    let mut decoder = sightline_hevc::HevcDecoder::new(record).expect("the file's record");
+    let mut pictures = 0;
+    for (i, (data, keyframe)) in aus.iter().enumerate() {
+        let sample = reader
+            .read_sample(id, i as u32 + 1)
+            .expect("read")
+            .expect("sample");
+        assert_eq!(sample.is_sync, *keyframe, "sample {i}");
+        assert_eq!(
+            with_sets(&sample.bytes),
+            0,
+            "sample {i}: parameter sets left out"
+        );
+        let without: usize = nal::length_prefixed_units(data)
+            .flatten()
+            .filter(|u| !matches!(hevc::nal_type(u), Some(32..=34)))
+            .map(|u| u.len() + 4)
+            .sum();
+        assert_eq!(
+            sample.bytes.len(),
+            without,
+            "sample {i}: the rest as it came"
+        );
+        for p in decoder.decode(&sample.bytes, i as i64).expect("decodes") {
+            assert_eq!((p.width, p.height), (640, 360));
+            pictures += 1;
+        }
+    }
+    pictures += decoder.flush().map(|p| p.len()).unwrap_or(0);
+    assert_eq!(pictures, 10, "every sample is a picture");
 }

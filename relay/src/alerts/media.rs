@@ -8,7 +8,8 @@
 //! - **Clip**: the camera's pre-roll (≥ `pre_roll` s, kept by its feed,
 //!   bounded in bytes) and then the live frames until `post_roll` s after the
 //!   alert ends, at most `max_clip` s, muxed as received into an MP4
-//!   ([`sightline_media::clip`]) on a blocking thread. The clip task reads the
+//!   ([`sightline_media::clip`], `avc1` for H.264 and `hvc1` for H.265
+//!   cameras) on a blocking thread. The clip task reads the
 //!   feed like a viewer: if the disk is slower than the camera it lags and
 //!   skips to the next keyframe, like a slow viewer, and never holds frames
 //!   back from anyone.
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use sightline_h264::VideoParams;
 use sightline_media::{
     ClipDecision, ClipError, ClipFrame, ClipOptions, ClipPolicy, ClipSchedule, ClipWriter, Pushed,
     SnapshotOptions,
@@ -262,9 +264,8 @@ pub fn newest_picture(feed: &Feed) -> Option<Vec<u8>> {
     let last = sub.gop.len() - 1;
     for (i, frame) in sub.gop.iter().enumerate() {
         let payload = frame.data.get(HEADER_LEN..)?;
-        // OpenH264 only: an H.265 camera's alerts come without a snapshot.
-        let params = frame.params.video.h264()?;
-        let encoded = decoder.decode(params, payload, |picture| {
+        let timestamp_us = MediaHeader::parse(&frame.data).map_or(0, |(h, _)| h.timestamp_us);
+        let encoded = decoder.decode(&frame.params.video, payload, timestamp_us, |picture| {
             // Only the newest picture is encoded; earlier ones only feed
             // the decoder's references.
             (i == last).then(|| sightline_media::encode_jpeg(picture, &SnapshotOptions::default()))
@@ -295,15 +296,13 @@ async fn record_clip(
     let (tx, rx) = mpsc::channel::<ClipItem>(CLIP_QUEUE);
     let tmp = temporary(path)?;
     let final_path = path.to_owned();
-    // The clip muxer writes H.264 (avc1) only: an H.265 camera's alerts
-    // come without a clip (README, Alerts).
-    let Some(h264) = params.video.h264() else {
-        tracing::debug!(camera = %feed.id, "no clip: the camera sends {}", params.video.codec_name());
-        return Ok(None);
+    // avc1 for H.264, hvc1 for H.265: the camera's own record either way.
+    let record = match &params.video {
+        VideoParams::H264(p) => Record::H264(p.avcc.clone()),
+        VideoParams::H265(p) => Record::H265(p.hvcc.clone()),
     };
-    let avcc = h264.avcc.clone();
     let writer =
-        tokio::task::spawn_blocking(move || write_clip(&tmp, &final_path, &avcc, policy, rx));
+        tokio::task::spawn_blocking(move || write_clip(&tmp, &final_path, &record, policy, rx));
     let mut live = start.live;
     let mut newest_us = None;
     for frame in start.preroll {
@@ -373,12 +372,18 @@ async fn record_clip(
     writer.await?
 }
 
+/// The decoder record a clip's sample entry carries.
+enum Record {
+    H264(Vec<u8>),
+    H265(Vec<u8>),
+}
+
 /// The writer thread: muxes what arrives until the schedule says stop or the
 /// sender goes; then fsyncs and renames into place.
 fn write_clip(
     tmp: &Path,
     path: &Path,
-    avcc: &[u8],
+    record: &Record,
     policy: ClipPolicy,
     mut rx: mpsc::Receiver<ClipItem>,
 ) -> anyhow::Result<Option<i64>> {
@@ -389,7 +394,11 @@ fn write_clip(
             .unwrap_or_default(),
         ..ClipOptions::default()
     };
-    let mut writer = ClipWriter::new(std::io::BufWriter::new(file), avcc, options)?;
+    let out = std::io::BufWriter::new(file);
+    let (mut writer, record) = match record {
+        Record::H264(avcc) => (ClipWriter::new(out, avcc, options)?, avcc),
+        Record::H265(hvcc) => (ClipWriter::new_hevc(out, hvcc, options)?, hvcc),
+    };
     let mut schedule: Option<ClipSchedule> = None;
     while let Some(item) = rx.blocking_recv() {
         match item {
@@ -404,7 +413,7 @@ fn write_clip(
                     break;
                 }
                 let pushed = writer.push(ClipFrame {
-                    avcc,
+                    record,
                     data: &data,
                     timestamp_us,
                     keyframe,

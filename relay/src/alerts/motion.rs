@@ -127,8 +127,6 @@ fn analyse(mut rx: mpsc::Receiver<Work>, mut detector: Detector, alerts: &Alerts
     };
     let mut waiting_for_keyframe = true;
     let mut newest_us = 0u64;
-    // Whether the log said this stream's codec cannot be analysed.
-    let mut told_codec = false;
     while let Some(work) = rx.blocking_recv() {
         let (frame, after_gap) = match work {
             Work::Frame { frame, after_gap } => (frame, after_gap),
@@ -156,38 +154,29 @@ fn analyse(mut rx: mpsc::Receiver<Work>, mut detector: Detector, alerts: &Alerts
         let Some(payload) = frame.data.get(HEADER_LEN..) else {
             continue;
         };
-        let Some(h264) = frame.params.video.h264() else {
-            // The relay decodes H.264 only (OpenH264): say so once, then
-            // wait for H.264 (the camera may be switched back).
-            if !std::mem::replace(&mut told_codec, true) {
-                tracing::warn!(
-                    %camera,
-                    "motion detection decodes H.264 only and this stream is {}: point `detect_url` at an H.264 substream",
-                    frame.params.video.codec_name()
-                );
-            }
-            waiting_for_keyframe = true;
-            continue;
-        };
-        told_codec = false;
-        let decoded = decoder.decode(h264, payload, |picture| {
-            if !due {
-                return None;
-            }
-            let Picture::I420(p) = picture else {
-                return None;
-            };
-            let luma = LumaFrame::new(p.width, p.height, p.y_stride, p.y).ok()?;
-            let event = detector.process(&luma, at_us).event?;
-            // The snapshot is the frame that confirmed the motion.
-            let snapshot = match &event {
-                MotionEvent::Start { .. } => encode_jpeg(picture, &SnapshotOptions::default())
-                    .ok()
-                    .map(|j| j.bytes),
-                _ => None,
-            };
-            Some((event, snapshot))
-        });
+        let decoded = decoder.decode(
+            &frame.params.video,
+            payload,
+            header.timestamp_us,
+            |picture| {
+                if !due {
+                    return None;
+                }
+                let Picture::I420(p) = picture else {
+                    return None;
+                };
+                let luma = LumaFrame::new(p.width, p.height, p.y_stride, p.y).ok()?;
+                let event = detector.process(&luma, at_us).event?;
+                // The snapshot is the frame that confirmed the motion.
+                let snapshot = match &event {
+                    MotionEvent::Start { .. } => encode_jpeg(picture, &SnapshotOptions::default())
+                        .ok()
+                        .map(|j| j.bytes),
+                    _ => None,
+                };
+                Some((event, snapshot))
+            },
+        );
         match decoded {
             Ok(Some(Some((event, snapshot)))) => {
                 alerts.blocking_send(signal(camera, event, snapshot))

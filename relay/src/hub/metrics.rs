@@ -112,18 +112,6 @@ struct CameraLabel {
     camera: String,
 }
 
-/// One stream's labels: `camera` for its main stream (the series as they
-/// were before substreams), `camera` and `stream="sub"` for its substream.
-type StreamLabels = Vec<(&'static str, String)>;
-
-fn stream_labels(feed: &crate::hub::Feed) -> StreamLabels {
-    let mut labels = vec![("camera", feed.id.clone())];
-    if !feed.stream.is_main() {
-        labels.push(("stream", feed.stream.name().to_owned()));
-    }
-    labels
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StopLabel {
     camera: String,
@@ -140,72 +128,86 @@ pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
         sessions.clone(),
     );
     sessions.set(hub.sessions() as i64);
-    let registry = root.sub_registry_with_prefix("camera");
     let counter = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<StreamLabels, Counter>::default();
+        let family = Family::<CameraLabel, Counter>::default();
         registry.register(name, help, family.clone());
         family
     };
     let gauge = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<StreamLabels, Gauge<f64, AtomicU64>>::default();
+        let family = Family::<CameraLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(name, help, family.clone());
         family
     };
-    let frames = counter(registry, "frames", "Frames received from the camera");
-    let bytes = counter(registry, "bytes", "Video payload bytes received");
-    let reconnects = counter(
-        registry,
-        "reconnects",
-        "Times the camera dropped after streaming and was reconnected",
-    );
-    let attempts = counter(
-        registry,
-        "connect_attempts",
-        "Connection attempts to the camera (failed ones are retried with backoff)",
-    );
-    let dropped = counter(
-        registry,
-        "dropped_frames",
-        "Frames not sent to viewers that fell behind (they skip to the next keyframe)",
-    );
-    let sent = counter(
-        registry,
-        "frames_sent",
-        "Frames sent to viewers, summed over viewers (a paused or hidden player gets none)",
-    );
-    let fps = gauge(registry, "fps", "Frames per second over the last 5 s");
-    let bitrate = gauge(registry, "bitrate_bps", "Bits per second over the last 5 s");
-    let viewers = gauge(registry, "viewers", "WebSocket viewers subscribed");
-    let online = gauge(registry, "online", "1 when the camera is streaming");
-    let connect = gauge(
-        registry,
-        "connect_to_first_frame_seconds",
-        "Time from connecting to the first frame, latest session",
-    );
-    // Every stream: a camera's substream is pulled, counted and watched on its own.
-    for feed in hub.all_feeds() {
-        let label = stream_labels(feed);
-        let s = &feed.stats;
-        frames.get_or_create(&label).inc_by(s.frames());
-        bytes
-            .get_or_create(&label)
-            .inc_by(s.bytes.load(Ordering::Relaxed));
-        reconnects.get_or_create(&label).inc_by(s.reconnects());
-        attempts
-            .get_or_create(&label)
-            .inc_by(s.attempts.load(Ordering::Relaxed));
-        dropped.get_or_create(&label).inc_by(s.dropped_frames());
-        sent.get_or_create(&label).inc_by(s.frames_sent());
-        let (f, b) = s.rates();
-        fps.get_or_create(&label).set(f);
-        bitrate.get_or_create(&label).set(b);
-        viewers.get_or_create(&label).set(feed.viewers() as f64);
-        let is_online = matches!(feed.status(), CameraState::Online);
-        online
-            .get_or_create(&label)
-            .set(if is_online { 1.0 } else { 0.0 });
-        let us = s.connect_to_first_frame_us.load(Ordering::Relaxed);
-        connect.get_or_create(&label).set(us as f64 / 1e6);
+    // Main streams as `sightline_camera_*`, substreams as `sightline_substream_*`
+    // (same names after the prefix, same `camera` label): a substream is
+    // pulled, counted and watched on its own, and sums by camera stay those
+    // of the cameras' main streams.
+    for (prefix, main) in [("camera", true), ("substream", false)] {
+        let feeds: Vec<_> = hub
+            .all_feeds()
+            .filter(|f| f.stream.is_main() == main)
+            .collect();
+        if !main && feeds.is_empty() {
+            continue;
+        }
+        let registry = root.sub_registry_with_prefix(prefix);
+        let frames = counter(registry, "frames", "Frames received from the camera");
+        let bytes = counter(registry, "bytes", "Video payload bytes received");
+        let reconnects = counter(
+            registry,
+            "reconnects",
+            "Times the camera dropped after streaming and was reconnected",
+        );
+        let attempts = counter(
+            registry,
+            "connect_attempts",
+            "Connection attempts to the camera (failed ones are retried with backoff)",
+        );
+        let dropped = counter(
+            registry,
+            "dropped_frames",
+            "Frames not sent to viewers that fell behind (they skip to the next keyframe)",
+        );
+        let sent = counter(
+            registry,
+            "frames_sent",
+            "Frames sent to viewers, summed over viewers (a paused or hidden player gets none)",
+        );
+        let fps = gauge(registry, "fps", "Frames per second over the last 5 s");
+        let bitrate = gauge(registry, "bitrate_bps", "Bits per second over the last 5 s");
+        let viewers = gauge(registry, "viewers", "WebSocket viewers subscribed");
+        let online = gauge(registry, "online", "1 when the camera is streaming");
+        let connect = gauge(
+            registry,
+            "connect_to_first_frame_seconds",
+            "Time from connecting to the first frame, latest session",
+        );
+        for feed in feeds {
+            let label = CameraLabel {
+                camera: feed.id.clone(),
+            };
+            let s = &feed.stats;
+            frames.get_or_create(&label).inc_by(s.frames());
+            bytes
+                .get_or_create(&label)
+                .inc_by(s.bytes.load(Ordering::Relaxed));
+            reconnects.get_or_create(&label).inc_by(s.reconnects());
+            attempts
+                .get_or_create(&label)
+                .inc_by(s.attempts.load(Ordering::Relaxed));
+            dropped.get_or_create(&label).inc_by(s.dropped_frames());
+            sent.get_or_create(&label).inc_by(s.frames_sent());
+            let (f, b) = s.rates();
+            fps.get_or_create(&label).set(f);
+            bitrate.get_or_create(&label).set(b);
+            viewers.get_or_create(&label).set(feed.viewers() as f64);
+            let is_online = matches!(feed.status(), CameraState::Online);
+            online
+                .get_or_create(&label)
+                .set(if is_online { 1.0 } else { 0.0 });
+            let us = s.connect_to_first_frame_us.load(Ordering::Relaxed);
+            connect.get_or_create(&label).set(us as f64 / 1e6);
+        }
     }
     let registry = root.sub_registry_with_prefix("ptz");
     let stops = Family::<StopLabel, Counter>::default();
@@ -214,13 +216,8 @@ pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
         "Stops decided: asked by the operator, silence (renewals stopped), gone (socket closed or unsubscribed), taken_over",
         stops.clone(),
     );
-    let camera_counter = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<CameraLabel, Counter>::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let commands = camera_counter(registry, "commands", "PTZ commands sent to the camera");
-    let failures = camera_counter(
+    let commands = counter(registry, "commands", "PTZ commands sent to the camera");
+    let failures = counter(
         registry,
         "failures",
         "PTZ commands the camera refused or did not answer (a failed Stop is retried)",
@@ -290,8 +287,8 @@ mod tests {
         }
     }
 
-    /// A substream's series carry `stream="sub"`; the main stream's stay as
-    /// they were (dashboards keyed by `camera` alone keep working).
+    /// A substream's series are `sightline_substream_*`; the camera's stay
+    /// its main stream's (sums by camera are not doubled by substreams).
     #[test]
     fn a_substream_is_its_own_series() {
         let mut hub = Hub::default();
@@ -304,9 +301,10 @@ mod tests {
         let text = render(&hub, &crate::ptz::Ptz::default());
         for line in [
             "sightline_camera_frames_total{camera=\"door\"} 1",
-            "sightline_camera_frames_total{camera=\"door\",stream=\"sub\"} 3",
-            "sightline_camera_bytes_total{camera=\"door\",stream=\"sub\"} 300",
-            "sightline_camera_viewers{camera=\"door\",stream=\"sub\"} 0",
+            "sightline_camera_bytes_total{camera=\"door\"} 1000",
+            "sightline_substream_frames_total{camera=\"door\"} 3",
+            "sightline_substream_bytes_total{camera=\"door\"} 300",
+            "sightline_substream_viewers{camera=\"door\"} 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -56,7 +56,6 @@ const WEBCODECS_RETRIES: u32 = 3;
 pub(crate) struct AudioStats {
     /// `webcodecs` or `wasm` (the G.711 table).
     pub decoder: &'static str,
-    pub frames: u32,
     pub chunks_played: u32,
     /// The relay's receipt of the latest chunk played → the moment it
     /// leaves the speakers (network, decoding, the jitter buffer, the
@@ -108,7 +107,11 @@ struct AacWorker {
     /// The track is gone: a worker that comes up after that is not kept.
     dropped: Rc<Cell<bool>>,
     _on_message: OnMessage,
+    _on_error: OnError,
 }
+
+/// The worker's error handler (its script or Wasm did not load, or it died).
+type OnError = Rc<RefCell<Option<Closure<dyn FnMut(web_sys::ErrorEvent)>>>>;
 
 impl AacWorker {
     fn start(config: &AudioConfig, speaker: Weak<Speaker>) -> AacWorker {
@@ -118,13 +121,15 @@ impl AacWorker {
             queue: Rc::new(RefCell::new(VecDeque::new())),
             dropped: Rc::new(Cell::new(false)),
             _on_message: Rc::new(RefCell::new(None)),
+            _on_error: Rc::new(RefCell::new(None)),
         };
-        let (worker, ready, queue, dropped, handler) = (
+        let (worker, ready, queue, dropped, handler, error_handler) = (
             me.worker.clone(),
             me.ready.clone(),
             me.queue.clone(),
             me.dropped.clone(),
             me._on_message.clone(),
+            me._on_error.clone(),
         );
         let config = config.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -139,8 +144,24 @@ impl AacWorker {
                     return Ok(());
                 }
                 let w = web_sys::Worker::new(&url)?;
+                let on_error = {
+                    let speaker = speaker.clone();
+                    Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(
+                        move |event: web_sys::ErrorEvent| {
+                            if let Some(speaker) = speaker.upgrade() {
+                                speaker.track_error(format!(
+                                    "the AAC decoder's worker failed: {}",
+                                    event.message()
+                                ));
+                            }
+                        },
+                    )
+                };
+                w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+                *error_handler.borrow_mut() = Some(on_error);
                 let on_message = {
                     let (w, ready, queue) = (w.clone(), ready.clone(), queue.clone());
+                    let speaker = speaker.clone();
                     Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
                         move |event: web_sys::MessageEvent| {
                             let data = event.data();
@@ -195,6 +216,9 @@ impl AacWorker {
             .await;
             if let Err(e) = made {
                 web_sys::console::warn_2(&"Sightline: the AAC decoder did not start".into(), &e);
+                if let Some(speaker) = speaker.upgrade() {
+                    speaker.track_error(format!("the AAC decoder did not start: {e:?}"));
+                }
             }
         });
         me
@@ -224,6 +248,9 @@ impl Drop for AacWorker {
     fn drop(&mut self) {
         self.dropped.set(true);
         if let Some(w) = self.worker.borrow_mut().take() {
+            // Messages already queued must not reach the freed closures.
+            w.set_onmessage(None);
+            w.set_onerror(None);
             w.terminate();
         }
     }
@@ -441,18 +468,10 @@ impl Speaker {
                 "the camera's audio says {} Hz, {} channels: not played",
                 config.sample_rate, config.channels
             )),
-            (_, true) => self.webcodecs(config).unwrap_or_else(|e| {
-                let why = format!("{e:?}");
-                law.map_or(Decode::Cannot(why), Decode::Table)
-            }),
-            (Some(law), false) => Decode::Table(law),
-            (None, false) if config.codec.starts_with("mp4a.40.") => {
-                Decode::Worker(AacWorker::start(config, self.me.clone()))
-            }
-            (None, false) => Decode::Cannot(format!(
-                "this browser cannot decode {} audio (it needs WebCodecs' AudioDecoder)",
-                config.codec
-            )),
+            (_, true) => self
+                .webcodecs(config)
+                .unwrap_or_else(|e| self.fallback(config, &format!("{e:?}"))),
+            (_, false) => self.fallback(config, "no WebCodecs AudioDecoder here"),
         };
         let mut stats = AudioStats {
             decoder: match decode {
@@ -476,6 +495,21 @@ impl Speaker {
             receipts: VecDeque::with_capacity(RECEIPTS_KEPT),
             stats,
         })
+    }
+
+    /// Decoding without WebCodecs (there is none, it refused the codec, or
+    /// `decoder="wasm"`): G.711 by the table, AAC in the fallback worker.
+    fn fallback(&self, config: &AudioConfig, why: &str) -> Decode {
+        match Law::of_codec(&config.codec) {
+            Some(law) => Decode::Table(law),
+            None if config.codec.starts_with("mp4a.40.") => {
+                Decode::Worker(AacWorker::start(config, self.me.clone()))
+            }
+            None => Decode::Cannot(format!(
+                "this browser cannot decode {} audio: {why}",
+                config.codec
+            )),
+        }
     }
 
     fn webcodecs(&self, config: &AudioConfig) -> Result<Decode, JsValue> {
@@ -538,7 +572,6 @@ impl Speaker {
             let Some(track) = guard.as_mut() else {
                 return;
             };
-            track.stats.frames += 1;
             if track.receipts.len() == RECEIPTS_KEPT {
                 track.receipts.pop_front();
             }
@@ -556,10 +589,9 @@ impl Speaker {
                 let again = (track.failures <= WEBCODECS_RETRIES)
                     .then(|| self.webcodecs(&track.config).ok())
                     .flatten();
-                track.decode = match (again, Law::of_codec(&track.config.codec)) {
-                    (Some(decode), _) => decode,
-                    (None, Some(law)) => Decode::Table(law),
-                    (None, None) => Decode::Cannot(format!("{} audio: {why}", track.config.codec)),
+                track.decode = match again {
+                    Some(decode) => decode,
+                    None => self.fallback(&track.config, &why),
                 };
                 track.stats.decoder = match track.decode {
                     Decode::WebCodecs { .. } => "webcodecs",

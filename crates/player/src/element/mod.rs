@@ -141,6 +141,8 @@ struct Player {
     sound_id: u64,
     camera_audio: RefCell<Option<sightline_wire::AudioConfig>>,
     audio_listen: RefCell<Option<(Rc<Connection>, u32)>>,
+    /// Audio frames this element received (it gets none while muted).
+    audio_frames: Cell<u32>,
     sound_blocked: Cell<bool>,
     _on_sound: Closure<dyn FnMut(web_sys::Event)>,
     me: Weak<Player>,
@@ -209,6 +211,7 @@ impl CamPlayerCore {
                 sound_id: crate::audio::speaker::next_id(),
                 camera_audio: RefCell::new(None),
                 audio_listen: RefCell::new(None),
+                audio_frames: Cell::new(0),
                 sound_blocked: Cell::new(false),
                 _on_sound: on_sound,
                 me: me.clone(),

@@ -166,7 +166,8 @@ impl Player {
                 s.decoder.into()
             },
         )?;
-        set("framesReceived", s.frames.into())?;
+        // This element's own count (the speaker's is only its holder's).
+        set("framesReceived", self.audio_frames.get().into())?;
         set("chunksPlayed", s.chunks_played.into())?;
         set("latencyMs", opt(s.latency_ms))?;
         set("bufferMs", s.lead_ms.into())?;
@@ -184,6 +185,8 @@ impl Player {
 
 impl AudioSink for Player {
     fn on_audio(&self, header: &MediaHeader, payload: &Uint8Array, config: &AudioConfig) {
+        self.audio_frames
+            .set(self.audio_frames.get().wrapping_add(1));
         if let Some(speaker) = speaker::existing() {
             let wasm = self.host.get_attribute("decoder").as_deref() == Some("wasm");
             speaker.play(self.sound_id, header, payload, config, wasm);

@@ -14,8 +14,10 @@
 mod worker {
     use std::cell::RefCell;
 
-    use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+    use js_sys::{Float32Array, Reflect, Uint8Array};
     use sightline_aac::AacToPcm;
+    // The H.264 worker's message helpers (its loop is for pictures).
+    use sightline_decoder_worker::worker::{object, post};
     use wasm_bindgen::prelude::*;
     use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
@@ -63,22 +65,6 @@ mod worker {
             }
             other => Err(JsValue::from_str(&format!("unknown message {other:?}"))),
         }
-    }
-
-    fn post(msg: &JsValue, transfer: Option<&js_sys::ArrayBuffer>) -> Result<(), JsValue> {
-        let scope: DedicatedWorkerGlobalScope = js_sys::global().dyn_into()?;
-        match transfer {
-            Some(buffer) => scope.post_message_with_transfer(msg, &Array::of1(buffer)),
-            None => scope.post_message(msg),
-        }
-    }
-
-    fn object(fields: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
-        let o = Object::new();
-        for (k, v) in fields {
-            Reflect::set(&o, &(*k).into(), v)?;
-        }
-        Ok(o.into())
     }
 
     #[wasm_bindgen(start)]

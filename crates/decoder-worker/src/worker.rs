@@ -127,7 +127,8 @@ fn post_error(message: &str) {
     }
 }
 
-fn post(msg: &JsValue, transfer: Option<&ArrayBuffer>) -> Result<(), JsValue> {
+/// Posts `msg` to the page, moving `transfer` (not copying it).
+pub fn post(msg: &JsValue, transfer: Option<&ArrayBuffer>) -> Result<(), JsValue> {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().dyn_into()?;
     match transfer {
         Some(buffer) => scope.post_message_with_transfer(msg, &Array::of1(buffer)),
@@ -135,7 +136,8 @@ fn post(msg: &JsValue, transfer: Option<&ArrayBuffer>) -> Result<(), JsValue> {
     }
 }
 
-fn object(fields: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
+/// A plain object with these fields (a message).
+pub fn object(fields: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
     let o = Object::new();
     for (k, v) in fields {
         Reflect::set(&o, &(*k).into(), v)?;

@@ -12,27 +12,36 @@ pub struct ClipFrame {
     pub keyframe: bool,
 }
 
-/// Splits an Annex B stream into access units, starting at its first IDR (a
-/// decoder can start there, and the loop can wrap there). A new access unit
-/// begins at an access unit delimiter, at parameter sets or SEI following a
-/// picture, or at a slice whose `first_mb_in_slice` is 0 (its first header bit
-/// is 1, the Exp-Golomb code of 0) following a picture.
-pub fn access_units(stream: &[u8]) -> Vec<ClipFrame> {
+/// What splitting a stream into access units needs to know of a NAL unit.
+struct Unit {
+    /// A slice (of a picture).
+    picture: bool,
+    /// The first slice of a picture.
+    first_slice: bool,
+    /// An access unit delimiter.
+    delimiter: bool,
+    /// Parameter sets or SEI: after a picture, they open the next unit.
+    opens_unit: bool,
+    /// A picture decoding can start at.
+    key: bool,
+}
+
+/// Splits an Annex B stream into access units by `classify`, starting at
+/// the first keyframe: a new one begins at an access unit delimiter, at a
+/// unit that opens one following a picture, or at a picture's first slice
+/// following a picture.
+fn split(stream: &[u8], classify: impl Fn(&[u8]) -> Option<Unit>) -> Vec<ClipFrame> {
     let mut frames = Vec::new();
     let mut current = ClipFrame {
         annex_b: Vec::new(),
         keyframe: false,
     };
     let mut has_picture = false;
-    for unit in nal::annex_b_units(stream) {
-        let Some(kind) = nal::nal_type(unit) else {
+    for nal in nal::annex_b_units(stream) {
+        let Some(unit) = classify(nal) else {
             continue;
         };
-        let slice = matches!(kind, types::SLICE | types::IDR);
-        let starts_picture = slice && unit.get(1).is_some_and(|b| b & 0x80 != 0);
-        let starts_unit = kind == types::AUD
-            || (has_picture
-                && (starts_picture || matches!(kind, types::SPS | types::PPS | types::SEI)));
+        let starts_unit = unit.delimiter || (has_picture && (unit.first_slice || unit.opens_unit));
         if starts_unit && !current.annex_b.is_empty() {
             frames.push(std::mem::replace(
                 &mut current,
@@ -44,16 +53,35 @@ pub fn access_units(stream: &[u8]) -> Vec<ClipFrame> {
             has_picture = false;
         }
         current.annex_b.extend_from_slice(&[0, 0, 0, 1]);
-        current.annex_b.extend_from_slice(unit);
-        current.keyframe |= kind == types::IDR;
-        has_picture |= slice;
+        current.annex_b.extend_from_slice(nal);
+        current.keyframe |= unit.key;
+        has_picture |= unit.picture;
     }
     if has_picture {
         frames.push(current);
     }
-    // Parameter sets before the first IDR belong with it; start there.
     let first_key = frames.iter().position(|f| f.keyframe).unwrap_or(0);
-    let mut frames = frames.split_off(first_key);
+    frames.split_off(first_key)
+}
+
+/// Splits an Annex B stream into access units, starting at its first IDR (a
+/// decoder can start there, and the loop can wrap there). A new access unit
+/// begins at an access unit delimiter, at parameter sets or SEI following a
+/// picture, or at a slice whose `first_mb_in_slice` is 0 (its first header bit
+/// is 1, the Exp-Golomb code of 0) following a picture.
+pub fn access_units(stream: &[u8]) -> Vec<ClipFrame> {
+    let mut frames = split(stream, |unit| {
+        let kind = nal::nal_type(unit)?;
+        let picture = matches!(kind, types::SLICE | types::IDR);
+        Some(Unit {
+            picture,
+            first_slice: picture && unit.get(1).is_some_and(|b| b & 0x80 != 0),
+            delimiter: kind == types::AUD,
+            opens_unit: matches!(kind, types::SPS | types::PPS | types::SEI),
+            key: kind == types::IDR,
+        })
+    });
+    // Parameter sets before the first IDR belong with it.
     if let (Some(first), Some(params)) = (frames.first_mut(), parameter_sets(stream)) {
         if !contains(&first.annex_b, types::SPS) {
             let mut with = params;
@@ -73,41 +101,17 @@ pub fn hevc_access_units(stream: &[u8]) -> Vec<ClipFrame> {
     use crate::hevc::{nal_type, types as t};
     const AUD: u8 = 35;
     const PREFIX_SEI: u8 = 39;
-    let mut frames = Vec::new();
-    let mut current = ClipFrame {
-        annex_b: Vec::new(),
-        keyframe: false,
-    };
-    let mut has_picture = false;
-    for unit in nal::annex_b_units(stream) {
-        let Some(kind) = nal_type(unit) else {
-            continue;
-        };
-        let vcl = kind < 32;
-        let starts_picture = vcl && unit.get(2).is_some_and(|b| b & 0x80 != 0);
-        let starts_unit = kind == AUD
-            || (has_picture
-                && (starts_picture || matches!(kind, t::VPS | t::SPS | t::PPS | PREFIX_SEI)));
-        if starts_unit && !current.annex_b.is_empty() {
-            frames.push(std::mem::replace(
-                &mut current,
-                ClipFrame {
-                    annex_b: Vec::new(),
-                    keyframe: false,
-                },
-            ));
-            has_picture = false;
-        }
-        current.annex_b.extend_from_slice(&[0, 0, 0, 1]);
-        current.annex_b.extend_from_slice(unit);
-        current.keyframe |= t::IRAP.contains(&kind);
-        has_picture |= vcl;
-    }
-    if has_picture {
-        frames.push(current);
-    }
-    let first_key = frames.iter().position(|f| f.keyframe).unwrap_or(0);
-    frames.split_off(first_key)
+    split(stream, |unit| {
+        let kind = nal_type(unit)?;
+        let picture = kind < 32;
+        Some(Unit {
+            picture,
+            first_slice: picture && unit.get(2).is_some_and(|b| b & 0x80 != 0),
+            delimiter: kind == AUD,
+            opens_unit: matches!(kind, t::VPS | t::SPS | t::PPS | PREFIX_SEI),
+            key: t::IRAP.contains(&kind),
+        })
+    })
 }
 
 /// The stream's first SPS and PPS, in Annex B.

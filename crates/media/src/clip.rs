@@ -457,62 +457,65 @@ fn has_parameter_sets(data: &[u8]) -> bool {
 
 /// The `hvc1` sample entry carrying the record as is.
 fn hevc_sample_entry(hvcc: &[u8], width: u32, height: u32) -> Result<SampleEntry, ClipError> {
-    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
-        return Err(ClipError::PictureTooLarge { width, height });
-    };
-    let size = u32::try_from(hvcc.len() + 8)
-        .map_err(|_| ClipError::BadHvcc(format!("{} bytes", hvcc.len())))?;
-    let mut boxed = Vec::with_capacity(hvcc.len() + 8);
-    boxed.extend_from_slice(&size.to_be_bytes());
-    boxed.extend_from_slice(b"hvcC");
-    boxed.extend_from_slice(hvcc);
-    let (hvcc_box, _) = HvccBox::decode(&boxed).map_err(|e| ClipError::BadHvcc(e.to_string()))?;
-    let length_size = hvcc_box.length_size_minus_one.get() + 1;
-    if length_size != 4 {
-        return Err(ClipError::LengthSize(length_size));
-    }
+    let visual = visual_fields(width, height)?;
+    let bad = |e: String| ClipError::BadHvcc(e);
+    let (hvcc_box, _) =
+        HvccBox::decode(&in_box(b"hvcC", hvcc).map_err(bad)?).map_err(|e| bad(e.to_string()))?;
+    four_byte_lengths(hvcc_box.length_size_minus_one.get())?;
     Ok(SampleEntry::Hvc1(Hvc1Box {
-        visual: visual_fields(w, h),
+        visual,
         hvcc_box,
         unknown_boxes: Vec::new(),
     }))
 }
 
-fn visual_fields(width: u16, height: u16) -> VisualSampleEntryFields {
-    VisualSampleEntryFields {
+/// The `avc1` sample entry carrying the record as is.
+fn sample_entry(avcc: &[u8], width: u32, height: u32) -> Result<SampleEntry, ClipError> {
+    let visual = visual_fields(width, height)?;
+    let bad = |e: String| ClipError::BadAvcc(e);
+    let (avcc_box, _) =
+        AvccBox::decode(&in_box(b"avcC", avcc).map_err(bad)?).map_err(|e| bad(e.to_string()))?;
+    four_byte_lengths(avcc_box.length_size_minus_one.get())?;
+    Ok(SampleEntry::Avc1(Avc1Box {
+        visual,
+        avcc_box,
+        unknown_boxes: Vec::new(),
+    }))
+}
+
+/// The record inside a box of its type: the muxer's record boxes decode
+/// whole boxes.
+fn in_box(kind: &[u8; 4], record: &[u8]) -> Result<Vec<u8>, String> {
+    let size = u32::try_from(record.len() + 8).map_err(|_| format!("{} bytes", record.len()))?;
+    let mut boxed = Vec::with_capacity(record.len() + 8);
+    boxed.extend_from_slice(&size.to_be_bytes());
+    boxed.extend_from_slice(kind);
+    boxed.extend_from_slice(record);
+    Ok(boxed)
+}
+
+/// The relay's access units carry 4-byte NAL lengths: the record must say so.
+fn four_byte_lengths(length_size_minus_one: u8) -> Result<(), ClipError> {
+    match length_size_minus_one + 1 {
+        4 => Ok(()),
+        n => Err(ClipError::LengthSize(n)),
+    }
+}
+
+fn visual_fields(width: u32, height: u32) -> Result<VisualSampleEntryFields, ClipError> {
+    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
+        return Err(ClipError::PictureTooLarge { width, height });
+    };
+    Ok(VisualSampleEntryFields {
         data_reference_index: NonZeroU16::MIN,
-        width,
-        height,
+        width: w,
+        height: h,
         horizresolution: VisualSampleEntryFields::DEFAULT_HORIZRESOLUTION,
         vertresolution: VisualSampleEntryFields::DEFAULT_VERTRESOLUTION,
         frame_count: VisualSampleEntryFields::DEFAULT_FRAME_COUNT,
         compressorname: VisualSampleEntryFields::NULL_COMPRESSORNAME,
         depth: VisualSampleEntryFields::DEFAULT_DEPTH,
-    }
-}
-
-/// The `avc1` sample entry carrying the record as is.
-fn sample_entry(avcc: &[u8], width: u32, height: u32) -> Result<SampleEntry, ClipError> {
-    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
-        return Err(ClipError::PictureTooLarge { width, height });
-    };
-    // AvccBox decodes a whole box: put the record in one.
-    let size = u32::try_from(avcc.len() + 8)
-        .map_err(|_| ClipError::BadAvcc(format!("{} bytes", avcc.len())))?;
-    let mut boxed = Vec::with_capacity(avcc.len() + 8);
-    boxed.extend_from_slice(&size.to_be_bytes());
-    boxed.extend_from_slice(b"avcC");
-    boxed.extend_from_slice(avcc);
-    let (avcc_box, _) = AvccBox::decode(&boxed).map_err(|e| ClipError::BadAvcc(e.to_string()))?;
-    let length_size = avcc_box.length_size_minus_one.get() + 1;
-    if length_size != 4 {
-        return Err(ClipError::LengthSize(length_size));
-    }
-    Ok(SampleEntry::Avc1(Avc1Box {
-        visual: visual_fields(w, h),
-        avcc_box,
-        unknown_boxes: Vec::new(),
-    }))
+    })
 }
 
 #[cfg(test)]

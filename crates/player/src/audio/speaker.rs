@@ -375,8 +375,8 @@ impl Speaker {
         } else {
             *self.lost.borrow_mut() = Some(lost);
         }
-        if self.ctx.state() != AudioContextState::Running {
-            let _ = self.ctx.resume();
+        if self.blocked() {
+            self.resume();
         }
     }
 

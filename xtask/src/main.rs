@@ -295,6 +295,13 @@ fn setup(root: &Path, for_tests: bool) -> anyhow::Result<()> {
             ],
             "Mosquitto broker and clients (MQTT tests)",
         )?;
+
+        // 10. nats-server, the messaging server relays cooperate through
+        //     (`[cluster]`); the cluster tests start their own, JetStream on.
+        ensure_packages(
+            &[("/usr/sbin/nats-server", "nats-server")],
+            "nats-server (cluster tests)",
+        )?;
     }
     Ok(())
 }

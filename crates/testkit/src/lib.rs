@@ -7,6 +7,7 @@
 //! - [`rtsp`]: GStreamer's RTSP server, and [`start_until_ready`] for any helper server.
 //! - [`client`]: [`RelayClient`], the wire protocol spoken from a test.
 //! - [`http`]: plain HTTP GETs and `/metrics` samples.
+//! - [`mqtt`], [`nats`]: Debian's Mosquitto and nats-server, started per test binary.
 //! - [`flip`], [`procs`]: the latency and CPU helpers of the benchmarks.
 //!
 //! The web app must be built first (`cargo xtask test` does it); its directory
@@ -21,6 +22,7 @@ pub mod client;
 pub mod flip;
 pub mod http;
 pub mod mqtt;
+pub mod nats;
 pub mod onvif;
 pub mod procs;
 pub mod relay;

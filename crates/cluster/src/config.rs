@@ -1,0 +1,232 @@
+//! `[cluster]` in the relay's config file.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What a node does in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Pulls the cameras configured here (when it holds their lease) and
+    /// serves viewers.
+    #[default]
+    Both,
+    /// Pulls cameras and publishes them; serves no viewers of its own.
+    Ingest,
+    /// Serves viewers from the cluster; pulls no camera.
+    Edge,
+}
+
+impl Role {
+    /// Whether this node pulls cameras.
+    pub fn ingests(self) -> bool {
+        matches!(self, Role::Both | Role::Ingest)
+    }
+
+    /// Whether this node serves viewers.
+    pub fn serves(self) -> bool {
+        matches!(self, Role::Both | Role::Edge)
+    }
+}
+
+/// The lease time when none is set: a dead owner's cameras are taken over
+/// within about 4/3 of it (`lease.rs`), renewals cost one small write per
+/// camera every 2 s.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(6);
+
+/// `[cluster]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `nats://[user:password@]host:port`, or several (the client picks one
+    /// and fails over to the others).
+    pub nats: Servers,
+    /// This node's name, unique in the cluster (letters, digits, '-', '_').
+    pub node: String,
+    #[serde(default)]
+    pub role: Role,
+    /// Camera ownership lease, seconds (default 6).
+    pub lease_seconds: Option<u64>,
+    /// A NATS credentials file (`.creds`: JWT and NKey seed).
+    pub credentials: Option<PathBuf>,
+    /// A token NATS wants instead.
+    pub token: Option<String>,
+    /// The CA that signed the NATS servers' certificates (`tls://` URLs, or
+    /// servers that require TLS), when not a public one.
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate and its key, for servers that verify clients.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// One NATS URL or several.
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Servers {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Servers {
+    pub fn urls(&self) -> Vec<&str> {
+        match self {
+            Servers::One(u) => vec![u.as_str()],
+            Servers::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// What is wrong with a `[cluster]` table, said to whoever edits the file.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("nats: give at least one server URL, e.g. \"nats://127.0.0.1:4222\"")]
+    NoServer,
+    #[error("nats: {0:?} is not a URL of the form nats://host:port (or tls://, ws://, wss://)")]
+    BadServer(String),
+    #[error("node: a node name is 1 to 64 letters, digits, '-' or '_' ({0:?} is not)")]
+    BadNode(String),
+    #[error("lease_seconds: between 3 and 300 (a shorter lease fails over sooner but renews more often)")]
+    BadLease,
+    #[error("tls_cert and tls_key go together: give both or neither")]
+    HalfClientCert,
+    #[error("token and credentials: give one way to sign in to NATS, not both")]
+    TwoSignIns,
+}
+
+impl ClusterConfig {
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let urls = self.nats.urls();
+        if urls.is_empty() {
+            return Err(ConfigError::NoServer);
+        }
+        for u in urls {
+            let ok = url::Url::parse(u).is_ok_and(|url| {
+                matches!(url.scheme(), "nats" | "tls" | "ws" | "wss") && url.host().is_some()
+            });
+            if !ok {
+                return Err(ConfigError::BadServer(redact(u)));
+            }
+        }
+        let node_ok = !self.node.is_empty()
+            && self.node.len() <= 64
+            && self
+                .node
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !node_ok {
+            return Err(ConfigError::BadNode(self.node.clone()));
+        }
+        if self.lease_seconds.is_some_and(|s| !(3..=300).contains(&s)) {
+            return Err(ConfigError::BadLease);
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::HalfClientCert);
+        }
+        if self.token.is_some() && self.credentials.is_some() {
+            return Err(ConfigError::TwoSignIns);
+        }
+        Ok(())
+    }
+
+    /// The ownership lease.
+    pub fn lease(&self) -> Duration {
+        self.lease_seconds
+            .map_or(DEFAULT_LEASE, Duration::from_secs)
+    }
+}
+
+/// A server URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("…"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+impl fmt::Debug for ClusterConfig {
+    // URLs may hold passwords; the token is a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let urls: Vec<String> = self.nats.urls().into_iter().map(redact).collect();
+        f.debug_struct("ClusterConfig")
+            .field("nats", &urls)
+            .field("node", &self.node)
+            .field("role", &self.role)
+            .field("lease", &self.lease())
+            .field("credentials", &self.credentials)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("tls_ca", &self.tls_ca)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> ClusterConfig {
+        toml::from_str(toml_text).expect("parses")
+    }
+
+    #[test]
+    fn a_minimal_table_is_a_node_that_does_both() {
+        let c = parse("nats = \"nats://127.0.0.1:4222\"\nnode = \"a\"");
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.role, Role::Both);
+        assert!(c.role.ingests() && c.role.serves());
+        assert_eq!(c.lease(), DEFAULT_LEASE);
+    }
+
+    #[test]
+    fn several_servers_and_roles() {
+        let c = parse(
+            "nats = [\"nats://a:4222\", \"tls://b:4222\"]\nnode = \"edge-1\"\nrole = \"edge\"\nlease_seconds = 10",
+        );
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.nats.urls().len(), 2);
+        assert!(!c.role.ingests() && c.role.serves());
+        assert_eq!(c.lease(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn mistakes_are_named_and_passwords_never_shown() {
+        let bad = parse("nats = \"http://u:secret@x:1\"\nnode = \"a\"");
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("nats://host:port"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        let c = parse("nats = \"nats://u:secret@x:1\"\nnode = \"a\"\ntoken = \"t0ken\"");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("t0ken"),
+            "{shown}"
+        );
+        assert_eq!(
+            parse("nats = \"nats://x:1\"\nnode = \"a b\"").check(),
+            Err(ConfigError::BadNode("a b".into()))
+        );
+        assert_eq!(
+            parse("nats = \"nats://x:1\"\nnode = \"a\"\nlease_seconds = 1").check(),
+            Err(ConfigError::BadLease)
+        );
+        assert_eq!(
+            parse("nats = []\nnode = \"a\"").check(),
+            Err(ConfigError::NoServer)
+        );
+        assert!(toml::from_str::<ClusterConfig>(
+            "nats = \"nats://x:1\"\nnode = \"a\"\nrole = \"boss\""
+        )
+        .is_err());
+        assert!(toml::from_str::<ClusterConfig>(
+            "nats = \"nats://x:1\"\nnode = \"a\"\nnod = \"b\""
+        )
+        .is_err());
+    }
+}

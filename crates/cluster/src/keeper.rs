@@ -1,0 +1,344 @@
+//! The NATS glue around the pure rules: one connection per node, and a task
+//! per camera keeping its ownership lease (`lease.rs`) in the JetStream
+//! key-value bucket [`LEASES_BUCKET`](crate::subjects::LEASES_BUCKET).
+//!
+//! The connection is made in the background and remade forever (the
+//! client's own reconnect): a relay started while NATS is down starts at
+//! once, says so, and joins the cluster when NATS comes up. What each camera
+//! should do meanwhile is its lease's [`Duty`], published on a `watch`
+//! channel the relay follows.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv};
+use async_nats::{ConnectOptions, ServerAddr};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use tokio::sync::{oneshot, watch, Mutex};
+use tracing::{debug, info, warn};
+
+use crate::config::{redact, ClusterConfig};
+use crate::lease::{Attempt, Duty, Lease, Outcome};
+use crate::subjects::{token, LEASES_BUCKET};
+
+/// What stops a node from joining a cluster, said to whoever configures it.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("[cluster] nats: {url} is not a NATS server URL: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: async_nats::Error,
+    },
+    #[error("[cluster] credentials: cannot read {path}")]
+    Credentials {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to NATS")]
+    Connect(#[from] async_nats::ConnectError),
+}
+
+/// This node's membership of the cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    node: String,
+    lease: Duration,
+    leases: Mutex<Option<kv::Store>>,
+}
+
+impl Cluster {
+    /// Starts connecting to NATS (in the background: NATS may be down now)
+    /// as `config` says. Fails only on what retrying cannot fix.
+    pub async fn connect(config: &ClusterConfig) -> Result<Cluster, ClusterError> {
+        let mut servers = Vec::new();
+        for url in config.nats.urls() {
+            let addr = url.parse::<ServerAddr>().map_err(|e| ClusterError::Url {
+                url: redact(url),
+                source: e.into(),
+            })?;
+            servers.push(addr);
+        }
+        let mut options = ConnectOptions::new();
+        if let Some(path) = &config.credentials {
+            options = options.credentials_file(path).await.map_err(|source| {
+                ClusterError::Credentials {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?;
+        }
+        if let Some(token) = &config.token {
+            options = options.token(token.clone());
+        }
+        if let Some(ca) = &config.tls_ca {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let shown: Vec<String> = config.nats.urls().into_iter().map(redact).collect();
+        let node = config.node.clone();
+        let client = options
+            .name(format!("sightline-{}", config.node))
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(2))
+            .event_callback(move |event| {
+                let (node, shown) = (node.clone(), shown.clone());
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            info!(node, servers = ?shown, "connected to NATS")
+                        }
+                        async_nats::Event::Disconnected => warn!(
+                            node,
+                            servers = ?shown,
+                            "lost NATS; reconnecting (cameras this node owns are \
+                             kept for a lease, then served to local viewers only)"
+                        ),
+                        other => debug!(node, "NATS: {other}"),
+                    }
+                }
+            })
+            .connect(servers)
+            .await?;
+        let js = jetstream::new(client.clone());
+        Ok(Cluster {
+            inner: Arc::new(Inner {
+                client,
+                js,
+                node: config.node.clone(),
+                lease: config.lease(),
+                leases: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The NATS connection (media, requests).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.inner.client
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Starts keeping the ownership lease of `camera` (a camera this node
+    /// can pull). Its duty follows on the handle; dropping the handle (or
+    /// [`LeaseHandle::release`]) hands the camera to another node at once.
+    pub fn keep(&self, camera: &str) -> LeaseHandle {
+        let (duty_tx, duty) = watch::channel(Duty::Starting);
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(keep(
+            self.inner.clone(),
+            camera.to_owned(),
+            duty_tx,
+            stopped,
+        ));
+        LeaseHandle {
+            duty,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+}
+
+impl Inner {
+    /// The leases bucket, made on first use (entries expire after a lease).
+    async fn leases(&self) -> Result<kv::Store, async_nats::Error> {
+        let mut store = self.leases.lock().await;
+        if let Some(s) = &*store {
+            return Ok(s.clone());
+        }
+        let made = match self.js.get_key_value(LEASES_BUCKET).await {
+            Ok(s) => s,
+            Err(_) => {
+                // The bucket's stream made by hand, as the KV convention has
+                // it: the client's `create_key_value` first reads account
+                // fields that nats-server 2.9 (Debian's) does not send.
+                let lease = self.lease;
+                self.js
+                    .get_or_create_stream(jetstream::stream::Config {
+                        name: format!("KV_{LEASES_BUCKET}"),
+                        description: Some("Sightline: which node pulls each camera".into()),
+                        subjects: vec![format!("$KV.{LEASES_BUCKET}.>")],
+                        max_messages_per_subject: 1,
+                        max_age: lease,
+                        duplicate_window: lease.min(Duration::from_secs(120)),
+                        storage: jetstream::stream::StorageType::File,
+                        discard: jetstream::stream::DiscardPolicy::New,
+                        allow_rollup: true,
+                        deny_delete: true,
+                        allow_direct: true,
+                        num_replicas: 1,
+                        ..Default::default()
+                    })
+                    .await?;
+                self.js.get_key_value(LEASES_BUCKET).await?
+            }
+        };
+        *store = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Makes one request about `key`'s lease.
+    async fn attempt(&self, key: &str, attempt: Attempt) -> Outcome {
+        let store = match self.leases().await {
+            Ok(s) => s,
+            Err(e) => {
+                debug!("leases bucket unavailable: {e:#}");
+                return Outcome::Unreachable;
+            }
+        };
+        let me = Bytes::from(self.node.clone());
+        match attempt {
+            Attempt::Create => match store.create(key, me).await {
+                Ok(revision) => Outcome::Written(revision),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Outcome::Held,
+                Err(e) => {
+                    debug!("lease {key}: create: {e:#}");
+                    Outcome::Unreachable
+                }
+            },
+            Attempt::Renew(revision) => match store.update(key, me, revision).await {
+                Ok(revision) => Outcome::Written(revision),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Outcome::Held,
+                Err(e) => {
+                    debug!("lease {key}: renew: {e:#}");
+                    Outcome::Unreachable
+                }
+            },
+        }
+    }
+}
+
+/// The lease of one camera, kept by a task; its duty on a `watch` channel.
+pub struct LeaseHandle {
+    duty: watch::Receiver<Duty>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LeaseHandle {
+    /// What this node should do with the camera, as it changes.
+    pub fn duty(&self) -> watch::Receiver<Duty> {
+        self.duty.clone()
+    }
+
+    /// Stops keeping the lease and gives the camera up (deletes its key if
+    /// this node holds it, so another node takes it without waiting for
+    /// the lease to run out).
+    pub async fn release(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for LeaseHandle {
+    fn drop(&mut self) {
+        // The task releases on its own when told; not awaited here.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// How long giving a camera up may take on the way out.
+const RELEASE_WITHIN: Duration = Duration::from_secs(1);
+
+async fn keep(
+    inner: Arc<Inner>,
+    camera: String,
+    duty_tx: watch::Sender<Duty>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let key = token(&camera);
+    let mut lease = Lease::new(inner.lease, Instant::now());
+    // The key's changes, to take it at once when its owner gives it up.
+    let mut changes: Option<kv::Watch> = None;
+    loop {
+        if Instant::now() >= lease.next_at() {
+            let sent = Instant::now();
+            let attempt = lease.attempt(sent);
+            let outcome = tokio::time::timeout(lease.interval(), inner.attempt(&key, attempt))
+                .await
+                .unwrap_or(Outcome::Unreachable);
+            lease.settle(sent, outcome, Instant::now());
+        }
+        let now = Instant::now();
+        let duty = lease.duty(now);
+        let changed = duty_tx.send_if_modified(|d| std::mem::replace(d, duty) != duty);
+        if changed {
+            info!(camera, node = inner.node, "camera duty: {}", describe(duty));
+        }
+        if duty == Duty::Follow && changes.is_none() {
+            if let Ok(store) = inner.leases().await {
+                changes = store.watch(&key).await.ok();
+            }
+        } else if duty != Duty::Follow {
+            changes = None;
+        }
+        let mut wake = lease.next_at();
+        let duty_at = lease.duty_changes_at();
+        if duty_at > now {
+            wake = wake.min(duty_at);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            _ = &mut stop => break,
+            change = next_change(&mut changes) => match change {
+                Some(Ok(entry)) if entry.operation != kv::Operation::Put => {
+                    lease.released(Instant::now());
+                }
+                Some(Ok(_)) => {}
+                // The watch ended (NATS went away): made again when following.
+                _ => changes = None,
+            },
+        }
+    }
+    if let Some(revision) = lease.held_revision() {
+        if let Ok(store) = inner.leases().await {
+            let gone = tokio::time::timeout(
+                RELEASE_WITHIN,
+                store.delete_expect_revision(&key, Some(revision)),
+            )
+            .await;
+            match gone {
+                Ok(Ok(())) => info!(camera, node = inner.node, "camera released"),
+                Ok(Err(e)) => debug!(camera, "release: {e:#}"),
+                Err(_) => debug!(camera, "release: no answer"),
+            }
+        }
+    }
+}
+
+async fn next_change(
+    changes: &mut Option<kv::Watch>,
+) -> Option<Result<kv::Entry, kv::WatcherError>> {
+    match changes {
+        Some(w) => w.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe(duty: Duty) -> &'static str {
+    match duty {
+        Duty::Starting => "waiting for NATS",
+        Duty::Own => "this node pulls it and publishes it to the cluster",
+        Duty::Follow => "another node pulls it",
+        Duty::Alone => "NATS unreachable: pulled here for local viewers only",
+    }
+}

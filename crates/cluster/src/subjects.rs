@@ -1,0 +1,41 @@
+//! Names on NATS: subjects per camera and keys in the buckets.
+//!
+//! Camera ids may hold '.', NATS's token separator (and a level in a KV
+//! key): it is written '=' (never in an id, allowed in subjects and keys),
+//! so every id has one token and no two ids share one.
+
+/// Every subject of the cluster starts with this.
+pub const PREFIX: &str = "sightline";
+/// The bucket of camera ownership leases (key: camera token).
+pub const LEASES_BUCKET: &str = "sightline-leases";
+
+/// The one subject token of a camera id.
+pub fn token(camera: &str) -> String {
+    camera.replace('.', "=")
+}
+
+/// The camera id of a token made by [`token`].
+pub fn camera_of(token: &str) -> String {
+    token.replace('=', ".")
+}
+
+/// A camera's subject for `what` (`video`, `config`, `gop`, `alert`, `ptz`…).
+pub fn camera_subject(camera: &str, what: &str) -> String {
+    format!("{PREFIX}.cam.{}.{what}", token(camera))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_with_dots_are_one_token_and_come_back() {
+        assert_eq!(
+            camera_subject("hall.east", "video"),
+            "sightline.cam.hall=east.video"
+        );
+        assert_eq!(camera_of(&token("hall.east")), "hall.east");
+        assert_ne!(token("a.b"), token("a_b"));
+        assert_ne!(token("a.b"), token("a-b"));
+    }
+}

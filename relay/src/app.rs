@@ -114,7 +114,7 @@ impl Relay {
     /// Binds the listen address, starts the cameras and serves.
     pub async fn start(config: RelayConfig) -> anyhow::Result<Relay> {
         let mut hub = Hub::default();
-        let mut sources = Vec::new();
+        let mut sources: Vec<(Arc<Feed>, Source)> = Vec::new();
         // Demo cameras with `ptz = true` show the window of a virtual head.
         let mut heads = std::collections::HashMap::new();
         for camera in &config.cameras {
@@ -235,6 +235,7 @@ impl Relay {
                     alerts.clone(),
                     camera.id.clone(),
                     onvif.clone(),
+                    hub.get(&camera.id).cloned(),
                     shutdown_rx.clone(),
                 ));
             }
@@ -270,6 +271,39 @@ impl Relay {
                 motion.detector.clone(),
                 shutdown_rx.clone(),
             ));
+        }
+        if let Some(cluster) = &config.cluster {
+            // The cluster decides which node pulls each camera.
+            let node = sightline_cluster::Cluster::connect(cluster)
+                .await
+                .context("[cluster]")?;
+            tracing::info!(node = cluster.node, role = ?cluster.role, servers = ?cluster.nats.urls().into_iter().map(sightline_cluster::config::redact).collect::<Vec<_>>(), "joining the cluster");
+            let mut cameras: Vec<crate::cluster::Camera> = Vec::new();
+            for (feed, source) in sources {
+                match (feed.stream, source) {
+                    (sightline_wire::Stream::Sub, Source::Rtsp(rtsp)) => {
+                        if let Some(c) = cameras.iter_mut().find(|c| c.main.id == feed.id) {
+                            c.sub = Some(feed);
+                            c.sub_source = Some(rtsp);
+                        }
+                    }
+                    (_, source) => cameras.push(crate::cluster::Camera {
+                        sub: hub.substream(&feed.id).cloned(),
+                        main: feed,
+                        source,
+                        sub_source: None,
+                    }),
+                }
+            }
+            for camera in cameras {
+                rtsp_cameras.push(crate::cluster::run(
+                    node.clone(),
+                    cluster.role,
+                    camera,
+                    shutdown_rx.clone(),
+                ));
+            }
+            sources = Vec::new();
         }
         for (feed, source) in sources {
             match source {

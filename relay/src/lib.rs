@@ -12,12 +12,15 @@
 //! - `ws`: one WebSocket session per page, and the socket under it.
 //! - [`hub`]: per-camera fan-out with the cached GOP, and its counters.
 //! - [`ingest`]: camera sources — RTSP, the demo camera, replayed clips.
+//! - [`cluster`]: with `[cluster]`, which node pulls each camera and the
+//!   video between nodes over NATS.
 //!
 //! Only what the binary, the tests and the benchmarks use is public.
 
 pub mod alerts;
 pub mod app;
 mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 mod http;

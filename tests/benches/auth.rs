@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         alerts: Default::default(),
         mqtt: None,
         ptz_lease: sightline_relay::ptz::rules::LEASE,
+        cluster: None,
     };
     let (mut config, data) = secured(config)?;
     // Each sign-in comes from another address (behind a trusted proxy), as

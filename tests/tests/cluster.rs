@@ -1,5 +1,6 @@
 //! Relays cooperating through NATS (issue 17), against Debian's real
-//! nats-server with JetStream: camera ownership leases.
+//! nats-server with JetStream: camera ownership leases, and a camera pulled
+//! by one relay played on another.
 //!
 //! Each test starts its own server (a few ms; tests restart or stop it) and
 //! keeps leases through `sightline_cluster::Cluster`, the glue the relay
@@ -10,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use sightline_cluster::{Cluster, ClusterConfig, Duty};
+use sightline_relay::Source;
 use sightline_testkit::nats::NatsServer;
+use sightline_testkit::{bare_config, tiny_demo, Received, RelayClient};
+use sightline_wire::{CameraState, FrameFlags, MediaHeader};
 use tokio::sync::watch;
 
 fn config(nats: &NatsServer, node: &str, lease_seconds: u64) -> ClusterConfig {
@@ -158,4 +162,109 @@ async fn nats_down_at_start_then_up() {
     until(&mut duty, Duty::Alone, Duration::from_secs(20)).await;
     nats.start_again().await.unwrap();
     until(&mut duty, Duty::Own, Duration::from_secs(30)).await;
+}
+
+/// A relay of the cluster with one demo camera `cam` (1 s GOP).
+async fn relay_node(nats: &NatsServer, node: &str) -> sightline_relay::Relay {
+    let mut config = bare_config(vec![("cam", Source::Demo(tiny_demo()))]);
+    config.cluster = Some(config_for(nats, node, 3));
+    sightline_relay::Relay::start(config)
+        .await
+        .expect("the relay starts")
+}
+
+fn config_for(nats: &NatsServer, node: &str, lease: u64) -> ClusterConfig {
+    config(nats, node, lease)
+}
+
+/// Waits until the lease of `camera` names `node`.
+async fn until_owner(nats: &NatsServer, camera: &str, node: &str) {
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        let kv = loop {
+            // The bucket exists once a node has kept a lease.
+            if let Ok(kv) = js.get_key_value("sightline-leases").await {
+                break kv;
+            }
+            tokio::task::yield_now().await;
+        };
+        let mut changes = kv.watch_with_history(camera).await.unwrap();
+        while let Some(entry) = changes.next().await {
+            let entry = entry.unwrap();
+            if entry.value.as_ref() == node.as_bytes() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "{node} never owned {camera}");
+}
+
+/// `n` frames of the subscribed camera, with increasing timestamps.
+async fn frames(client: &mut RelayClient, n: usize) -> Vec<MediaHeader> {
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while got.len() < n {
+            if let Received::Frame(header, _) = client.next().await.unwrap() {
+                got.push(header);
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} frames within 30 s", got.len()));
+    got
+}
+
+#[tokio::test]
+async fn a_camera_pulled_by_one_relay_plays_on_another_only_while_watched() {
+    let nats = NatsServer::start().await.unwrap();
+    let a = relay_node(&nats, "a").await;
+    until_owner(&nats, "cam", "a").await;
+    let b = relay_node(&nats, "b").await;
+
+    // B lists the camera with the status its owner writes.
+    let mut viewer = RelayClient::connect(b.local_addr(), None).await.unwrap();
+    viewer
+        .wait_status("cam", Duration::from_secs(30), |s| {
+            *s == CameraState::Online
+        })
+        .await
+        .expect("B shows the camera online");
+    // Nobody watches on B: B asks NATS for none of its video.
+    let video = "sightline.cam.cam.video";
+    nats.until_subscribed("sightline-b", video, false, Duration::from_secs(1))
+        .await
+        .unwrap();
+
+    viewer.subscribe("cam").await.unwrap();
+    nats.until_subscribed("sightline-b", video, true, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let got = frames(&mut viewer, 12).await;
+    assert!(got.iter().any(|h| h.flags.contains(FrameFlags::KEYFRAME)));
+    assert!(
+        got.windows(2)
+            .all(|w| w[0].timestamp_us < w[1].timestamp_us),
+        "timestamps out of order: {:?}",
+        got.iter().map(|h| h.timestamp_us).collect::<Vec<_>>()
+    );
+
+    // The viewer leaves: B stops receiving the camera.
+    drop(viewer);
+    nats.until_subscribed("sightline-b", video, false, Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // A stops (it lets go of its cameras): B pulls the camera itself, and
+    // its viewers play on.
+    let mut viewer = RelayClient::connect(b.local_addr(), None).await.unwrap();
+    viewer.hello().await.unwrap();
+    viewer.subscribe("cam").await.unwrap();
+    frames(&mut viewer, 3).await;
+    a.shutdown().await.unwrap();
+    until_owner(&nats, "cam", "b").await;
+    let after = frames(&mut viewer, 10).await;
+    assert!(after.iter().any(|h| h.flags.contains(FrameFlags::KEYFRAME)));
+    b.shutdown().await.unwrap();
 }

@@ -40,6 +40,7 @@ async fn relay() -> Relay {
         alerts: Default::default(),
         mqtt: None,
         ptz_lease: sightline_relay::ptz::rules::LEASE,
+        cluster: None,
     };
     Relay::start(config).await.expect("relay starts")
 }

@@ -8,6 +8,7 @@
 //! should do meanwhile is its lease's [`Duty`], published on a `watch`
 //! channel the relay follows.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{redact, ClusterConfig};
 use crate::lease::{Attempt, Duty, Lease, Outcome};
-use crate::subjects::{token, LEASES_BUCKET};
+use crate::subjects::{token, DIRECTORY_BUCKET, LEASES_BUCKET};
 
 /// What stops a node from joining a cluster, said to whoever configures it.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +53,7 @@ struct Inner {
     js: jetstream::Context,
     node: String,
     lease: Duration,
-    leases: Mutex<Option<kv::Store>>,
+    buckets: Mutex<HashMap<&'static str, kv::Store>>,
 }
 
 impl Cluster {
@@ -117,7 +118,7 @@ impl Cluster {
                 js,
                 node: config.node.clone(),
                 lease: config.lease(),
-                leases: Mutex::new(None),
+                buckets: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -130,6 +131,22 @@ impl Cluster {
     /// This node's name.
     pub fn node(&self) -> &str {
         &self.inner.node
+    }
+
+    /// The ownership lease.
+    pub fn lease(&self) -> Duration {
+        self.inner.lease
+    }
+
+    /// The camera directory bucket (`directory.rs`), made on first use.
+    pub async fn directory(&self) -> Result<kv::Store, async_nats::Error> {
+        self.inner
+            .bucket(
+                DIRECTORY_BUCKET,
+                "every camera, its owner and status",
+                crate::directory::max_age(self.inner.lease),
+            )
+            .await
     }
 
     /// Starts keeping the ownership lease of `camera` (a camera this node
@@ -155,25 +172,36 @@ impl Cluster {
 impl Inner {
     /// The leases bucket, made on first use (entries expire after a lease).
     async fn leases(&self) -> Result<kv::Store, async_nats::Error> {
-        let mut store = self.leases.lock().await;
-        if let Some(s) = &*store {
+        self.bucket(LEASES_BUCKET, "which node pulls each camera", self.lease)
+            .await
+    }
+
+    /// Key-value bucket `name`, made on first use; its entries expire
+    /// `max_age` after they were last written.
+    async fn bucket(
+        &self,
+        name: &'static str,
+        description: &str,
+        max_age: Duration,
+    ) -> Result<kv::Store, async_nats::Error> {
+        let mut buckets = self.buckets.lock().await;
+        if let Some(s) = buckets.get(name) {
             return Ok(s.clone());
         }
-        let made = match self.js.get_key_value(LEASES_BUCKET).await {
+        let made = match self.js.get_key_value(name).await {
             Ok(s) => s,
             Err(_) => {
                 // The bucket's stream made by hand, as the KV convention has
                 // it: the client's `create_key_value` first reads account
                 // fields that nats-server 2.9 (Debian's) does not send.
-                let lease = self.lease;
                 self.js
                     .get_or_create_stream(jetstream::stream::Config {
-                        name: format!("KV_{LEASES_BUCKET}"),
-                        description: Some("Sightline: which node pulls each camera".into()),
-                        subjects: vec![format!("$KV.{LEASES_BUCKET}.>")],
+                        name: format!("KV_{name}"),
+                        description: Some(format!("Sightline: {description}")),
+                        subjects: vec![format!("$KV.{name}.>")],
                         max_messages_per_subject: 1,
-                        max_age: lease,
-                        duplicate_window: lease.min(Duration::from_secs(120)),
+                        max_age,
+                        duplicate_window: max_age.min(Duration::from_secs(120)),
                         storage: jetstream::stream::StorageType::File,
                         discard: jetstream::stream::DiscardPolicy::New,
                         allow_rollup: true,
@@ -183,10 +211,10 @@ impl Inner {
                         ..Default::default()
                     })
                     .await?;
-                self.js.get_key_value(LEASES_BUCKET).await?
+                self.js.get_key_value(name).await?
             }
         };
-        *store = Some(made.clone());
+        buckets.insert(name, made.clone());
         Ok(made)
     }
 

@@ -8,6 +8,8 @@
 pub const PREFIX: &str = "sightline";
 /// The bucket of camera ownership leases (key: camera token).
 pub const LEASES_BUCKET: &str = "sightline-leases";
+/// The bucket of cameras: owner and status (key: camera token).
+pub const DIRECTORY_BUCKET: &str = "sightline-cameras";
 
 /// The one subject token of a camera id.
 pub fn token(camera: &str) -> String {

@@ -70,6 +70,50 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The subjects the client connection named `name` subscribes to now
+    /// (from the server's monitoring endpoint `/connz?subs=1`).
+    pub async fn subscriptions(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let text = crate::http_get(&format!(
+            "http://127.0.0.1:{}/connz?subs=1&limit=1024",
+            self.monitor
+        ))
+        .await?;
+        let connz: serde_json::Value = serde_json::from_str(&text)?;
+        let mut subjects = Vec::new();
+        for conn in connz["connections"].as_array().into_iter().flatten() {
+            if conn["name"] == name {
+                for s in conn["subscriptions_list"].as_array().into_iter().flatten() {
+                    subjects.extend(s.as_str().map(str::to_owned));
+                }
+            }
+        }
+        Ok(subjects)
+    }
+
+    /// Waits up to `within` until connection `name` does (`true`) or does
+    /// not (`false`) subscribe to `subject`. The server announces no such
+    /// change to an ordinary client: its monitoring endpoint is asked every
+    /// 50 ms.
+    pub async fn until_subscribed(
+        &self,
+        name: &str,
+        subject: &str,
+        subscribed: bool,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let now = self.subscriptions(name).await?;
+            if now.iter().any(|s| s == subject) == subscribed {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("{name} subscribes to {now:?}, after {within:?} still (not) to {subject}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Kills the server (its clients see the connection drop).
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {

@@ -66,6 +66,7 @@ pub fn bare_config(cameras: Vec<(&str, Source)>) -> RelayConfig {
         alerts: Default::default(),
         mqtt: None,
         ptz_lease: sightline_relay::ptz::rules::LEASE,
+        cluster: None,
     }
 }
 

@@ -27,7 +27,9 @@ pub async fn watch_camera(
     // times meanwhile: reconnecting, offline with another reason…).
     let mut away_since = Some(tokio::time::Instant::now());
     loop {
-        let online = matches!(*status.borrow_and_update(), CameraState::Online);
+        // A camera another relay of the cluster pulls is that relay's to report.
+        let online =
+            matches!(*status.borrow_and_update(), CameraState::Online) || feed.is_relayed();
         if online {
             away_since = None;
             if raised {

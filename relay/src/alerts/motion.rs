@@ -70,6 +70,13 @@ pub async fn run(
     let mut gap = false;
     let mut skipping = false;
     let hand_over = |frame: Frame, gap: &mut bool, skipping: &mut bool| {
+        if feed.is_relayed() {
+            // Another relay of the cluster pulls this camera and raises its
+            // alerts; start at a keyframe if this relay takes over.
+            *gap = true;
+            *skipping = true;
+            return;
+        }
         if *skipping && !frame.keyframe {
             return;
         }

@@ -21,6 +21,9 @@ pub async fn run(
     alerts: Arc<Alerts>,
     camera: String,
     source: OnvifSource,
+    // Its frames relayed from another relay of the cluster: that relay
+    // raises the camera's alerts.
+    feed: Option<Arc<crate::hub::Feed>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let device = match source.camera() {
@@ -54,6 +57,9 @@ pub async fn run(
         };
         match update {
             EventUpdate::Change(StateChange::Started { topic, source, .. }) => {
+                if feed.as_ref().is_some_and(|f| f.is_relayed()) {
+                    continue;
+                }
                 let kind = format!("onvif:{topic}");
                 if let Err(why) = check_kind(&kind) {
                     tracing::debug!(%camera, "ONVIF event ignored: {why}");

@@ -31,6 +31,7 @@ pub(super) struct FileConfig {
     pub alerts: Option<crate::alerts::AlertsConfig>,
     pub mqtt: Option<crate::alerts::mqtt::MqttConfig>,
     pub ptz: Option<FilePtz>,
+    pub cluster: Option<sightline_cluster::ClusterConfig>,
 }
 
 /// The file's `[ptz]` table.

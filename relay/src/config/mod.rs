@@ -186,6 +186,8 @@ pub struct RelayConfig {
     /// `[ptz] lease_seconds`: how long PTZ control stays with an operator
     /// after their last command.
     pub ptz_lease: std::time::Duration,
+    /// `[cluster]`: relays cooperating through NATS (`None`: this relay alone).
+    pub cluster: Option<sightline_cluster::ClusterConfig>,
 }
 
 /// Serving HTTPS (`--tls…` flags, `[tls]` in the file).
@@ -285,6 +287,8 @@ pub enum ConfigError {
     Ptz(String),
     #[error("[mqtt] {0}")]
     Mqtt(String),
+    #[error("[cluster] {0}")]
+    Cluster(#[from] sightline_cluster::config::ConfigError),
     #[error(
         "no data directory: give --data DIR (or SIGHTLINE_DATA); neither XDG_DATA_HOME nor HOME is set"
     )]
@@ -401,6 +405,9 @@ impl RelayConfig {
             Some(secs) => std::time::Duration::from_secs(secs),
             None => crate::ptz::rules::LEASE,
         };
+        if let Some(cluster) = &file.cluster {
+            cluster.check()?;
+        }
         let data = match cli.data.or(file.data) {
             Some(dir) => dir,
             None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
@@ -415,6 +422,7 @@ impl RelayConfig {
             alerts,
             mqtt,
             ptz_lease,
+            cluster: file.cluster,
         })
     }
 }
@@ -1051,6 +1059,28 @@ http_redirect = "0.0.0.0:8081"
         assert!(parse(&["--tls-cert", "c.pem"]).is_err());
         assert!(parse(&["--tls-cert", "c", "--tls-key", "k", "--tls", "self-signed"]).is_err());
         assert!(parse(&["--tls", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn a_cluster_table_joins_a_cluster_and_its_mistakes_are_named() {
+        let config = RelayConfig::from_file_text(
+            r#"
+[cluster]
+nats = ["nats://u:s3cret@nats-1:4222", "nats://nats-2:4222"]
+node = "ingest-1"
+role = "ingest"
+"#,
+        )
+        .unwrap();
+        let cluster = config.cluster.as_ref().expect("a cluster");
+        assert_eq!(cluster.node, "ingest-1");
+        assert_eq!(cluster.role, sightline_cluster::Role::Ingest);
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(RelayConfig::from_file_text("").unwrap().cluster.is_none());
+        let err = RelayConfig::from_file_text("[cluster]\nnats = \"nats://x:1\"\nnode = \"a.b\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("[cluster] node:"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! repeated between the two.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -177,6 +177,11 @@ pub struct Feed {
     changes: Option<broadcast::Sender<Arc<StatusChange>>>,
     /// Receivers of `live` that are the relay's own, not viewers.
     internal: Arc<AtomicUsize>,
+    /// Woken when a viewer subscribes (a cluster follower starts receiving).
+    watched: tokio::sync::Notify,
+    /// The frames come from another relay of the cluster, not from a camera
+    /// this relay pulls: alerts are the other relay's to raise.
+    relayed: AtomicBool,
 }
 
 impl Feed {
@@ -206,6 +211,8 @@ impl Feed {
             status: watch::channel(CameraState::Connecting).0,
             changes,
             internal: Arc::default(),
+            watched: tokio::sync::Notify::new(),
+            relayed: AtomicBool::new(false),
         }
     }
 
@@ -389,12 +396,42 @@ impl Feed {
 
     /// Starts a viewer: current parameters, the cached GOP, and the live ring.
     pub fn subscribe(&self) -> Subscription {
-        let state = self.lock();
-        Subscription {
-            params: state.params.clone(),
-            gop: state.gop.clone(),
-            live: self.live.subscribe(),
+        let sub = {
+            let state = self.lock();
+            Subscription {
+                params: state.params.clone(),
+                gop: state.gop.clone(),
+                live: self.live.subscribe(),
+            }
+        };
+        self.watched.notify_waiters();
+        sub
+    }
+
+    /// Returns once the feed has a viewer (at once if it has one now).
+    pub async fn until_watched(&self) {
+        loop {
+            let notified = self.watched.notified();
+            if self.viewers() > 0 {
+                return;
+            }
+            notified.await;
         }
+    }
+
+    /// Frames in the live ring that some receiver has not read yet.
+    pub fn backlog(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Marks the frames as coming from another relay of the cluster.
+    pub fn set_relayed(&self, relayed: bool) {
+        self.relayed.store(relayed, Ordering::Relaxed);
+    }
+
+    /// Whether the frames come from another relay (no alerts raised here).
+    pub fn is_relayed(&self) -> bool {
+        self.relayed.load(Ordering::Relaxed)
     }
 
     /// Publishes the camera's state; viewers are told only when it changes.

@@ -1,0 +1,60 @@
+//! The camera directory (pure): one entry per camera in a key-value bucket,
+//! written by its owner, read by every other node — who pulls it and how
+//! it is doing, so a node that follows a camera shows its real status
+//! without receiving its video.
+//!
+//! The owner writes its entry when the status changes and at least every
+//! [`refresh`] (a lease); entries expire after [`max_age`] (three leases),
+//! so a camera no node pulls any more stops looking online by itself.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sightline_wire::CameraState;
+
+/// One camera's entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The node pulling it.
+    pub node: String,
+    pub status: CameraState,
+    /// The substream's status, when the camera has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substream: Option<CameraState>,
+}
+
+/// How often an owner writes its entries even without a change.
+pub fn refresh(lease: Duration) -> Duration {
+    lease
+}
+
+/// How long an entry lives without being written again.
+pub fn max_age(lease: Duration) -> Duration {
+    lease * 3
+}
+
+/// The status a follower shows for a camera whose entry is gone (no node
+/// has written it for [`max_age`]).
+pub fn unowned() -> CameraState {
+    CameraState::Offline {
+        reason: "no relay of the cluster is pulling this camera".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_reads_back_and_outlives_its_refresh() {
+        let e = Entry {
+            node: "a".into(),
+            status: CameraState::Online,
+            substream: None,
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Entry>(&text).unwrap(), e);
+        let lease = Duration::from_secs(6);
+        assert!(max_age(lease) > refresh(lease) * 2);
+    }
+}

@@ -1,0 +1,320 @@
+//! This relay as a node of a cluster (`[cluster]`, issue 17): for each
+//! camera it has configured, a task that follows the camera's ownership
+//! lease (`sightline_cluster::lease`) and does what the lease says:
+//!
+//! - **owner**: pulls the camera (the usual ingest), publishes its streams
+//!   on NATS (`media.rs`) and its status in the camera directory;
+//! - **follower** (another node owns it, or this node does not ingest):
+//!   pulls nothing; receives the camera's streams from NATS while a viewer
+//!   here watches, and shows the status the owner writes in the directory;
+//! - **alone** (NATS unreachable for a lease): pulls the camera for this
+//!   relay's viewers only.
+//!
+//! Alerts are raised where the camera is pulled (a relayed feed raises
+//! none here).
+
+pub mod media;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use futures_util::StreamExt as _;
+use sightline_cluster::directory::{self, Entry};
+use sightline_cluster::subjects::token;
+use sightline_cluster::{Cluster, Duty, Role};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::config::{RtspSource, Source};
+use crate::hub::Feed;
+use crate::ingest::demo::DemoCamera;
+use crate::ingest::rtsp;
+
+/// One camera as this node has it configured.
+pub struct Camera {
+    pub main: Arc<Feed>,
+    pub source: Source,
+    /// The substream's feed, when the camera has one.
+    pub sub: Option<Arc<Feed>>,
+    /// Its own RTSP source (a demo camera makes its substream itself).
+    pub sub_source: Option<RtspSource>,
+}
+
+/// Starts the task that runs `camera` as the cluster says, until `shutdown`.
+pub fn run(
+    cluster: Cluster,
+    role: Role,
+    camera: Camera,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(supervise(cluster, role, camera, shutdown))
+}
+
+/// The camera's pull while this node pulls it.
+struct Pull {
+    demo: Option<DemoCamera>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Pull {
+    fn start(camera: &Camera) -> anyhow::Result<Pull> {
+        let (stop, stopped) = watch::channel(false);
+        let mut pull = Pull {
+            demo: None,
+            tasks: Vec::new(),
+            stop,
+        };
+        match &camera.source {
+            Source::Demo(options) => {
+                let sub = camera.sub.clone().filter(|_| options.substream);
+                pull.demo = Some(DemoCamera::start(
+                    camera.main.clone(),
+                    sub,
+                    options.clone(),
+                )?);
+            }
+            Source::Replay(options) => {
+                pull.demo = Some(DemoCamera::replay(camera.main.clone(), options.clone())?);
+            }
+            Source::Rtsp(rtsp) => pull.tasks.push(rtsp::spawn(
+                camera.main.clone(),
+                rtsp.clone(),
+                stopped.clone(),
+            )),
+        }
+        if let (Some(feed), Some(source)) = (&camera.sub, &camera.sub_source) {
+            pull.tasks
+                .push(rtsp::spawn(feed.clone(), source.clone(), stopped.clone()));
+        }
+        Ok(pull)
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Some(demo) = self.demo {
+            // Its thread is joined: off the async threads.
+            let _ = tokio::task::spawn_blocking(move || drop(demo)).await;
+        }
+    }
+}
+
+/// The tasks of one duty (publishing, or following), stopped together.
+struct DutyTasks {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl DutyTasks {
+    fn new() -> (DutyTasks, watch::Receiver<bool>) {
+        let (stop, stopped) = watch::channel(false);
+        (
+            DutyTasks {
+                stop,
+                tasks: Vec::new(),
+            },
+            stopped,
+        )
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn streams(camera: &Camera) -> impl Iterator<Item = &Arc<Feed>> {
+    std::iter::once(&camera.main).chain(camera.sub.iter())
+}
+
+async fn supervise(
+    cluster: Cluster,
+    role: Role,
+    camera: Camera,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let id = camera.main.id.clone();
+    // A node that does not ingest follows every camera; the sender is kept
+    // so the duty never "changes" by closing.
+    let (_always_follow, follow_only) = watch::channel(Duty::Follow);
+    let lease = role.ingests().then(|| cluster.keep(&id));
+    let mut duty = lease.as_ref().map_or(follow_only, |l| l.duty());
+    let mut pull: Option<Pull> = None;
+    let mut current: Option<DutyTasks> = None;
+    loop {
+        let now = *duty.borrow_and_update();
+        let pulls = matches!(now, Duty::Own | Duty::Alone);
+        if let Some(tasks) = current.take() {
+            tasks.stop().await;
+        }
+        if !pulls {
+            if let Some(p) = pull.take() {
+                p.stop().await;
+            }
+        }
+        for feed in streams(&camera) {
+            feed.set_relayed(now == Duty::Follow);
+        }
+        if pulls && pull.is_none() {
+            match Pull::start(&camera) {
+                Ok(p) => pull = Some(p),
+                Err(e) => warn!(camera = %id, "cannot start the camera: {e:#}"),
+            }
+        }
+        let (mut tasks, stopped) = DutyTasks::new();
+        match now {
+            Duty::Own => {
+                for feed in streams(&camera) {
+                    tasks.tasks.push(tokio::spawn(media::publish(
+                        cluster.client().clone(),
+                        feed.clone(),
+                        stopped.clone(),
+                    )));
+                }
+                tasks.tasks.push(tokio::spawn(write_status(
+                    cluster.clone(),
+                    camera.main.clone(),
+                    camera.sub.clone(),
+                    stopped.clone(),
+                )));
+            }
+            Duty::Follow => {
+                for feed in streams(&camera) {
+                    tasks.tasks.push(tokio::spawn(media::follow(
+                        cluster.client().clone(),
+                        feed.clone(),
+                        stopped.clone(),
+                    )));
+                }
+                tasks.tasks.push(tokio::spawn(read_status(
+                    cluster.clone(),
+                    camera.main.clone(),
+                    camera.sub.clone(),
+                    stopped.clone(),
+                )));
+            }
+            Duty::Alone | Duty::Starting => {}
+        }
+        current = Some(tasks);
+        tokio::select! {
+            changed = duty.changed() => if changed.is_err() { break },
+            _ = shutdown.changed() => break,
+        }
+    }
+    if let Some(tasks) = current.take() {
+        tasks.stop().await;
+    }
+    if let Some(p) = pull.take() {
+        p.stop().await;
+    }
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+}
+
+/// The owner's side of the directory: the camera's entry, written when its
+/// status changes and at least every refresh.
+async fn write_status(
+    cluster: Cluster,
+    main: Arc<Feed>,
+    sub: Option<Arc<Feed>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let key = token(&main.id);
+    let mut main_status = main.subscribe_status();
+    let mut sub_status = sub.as_ref().map(|s| s.subscribe_status());
+    let mut refresh = tokio::time::interval(directory::refresh(cluster.lease()));
+    loop {
+        let entry = Entry {
+            node: cluster.node().to_owned(),
+            status: main_status.borrow_and_update().clone(),
+            substream: sub_status.as_mut().map(|s| s.borrow_and_update().clone()),
+        };
+        match cluster.directory().await {
+            Ok(store) => {
+                let value = serde_json::to_vec(&entry).unwrap_or_default();
+                if let Err(e) = store.put(&key, value.into()).await {
+                    debug!(camera = %main.id, "directory: {e:#}");
+                }
+            }
+            Err(e) => debug!(camera = %main.id, "directory: {e:#}"),
+        }
+        let sub_changed = async {
+            match sub_status.as_mut() {
+                Some(s) => s.changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = main_status.changed() => {}
+            _ = sub_changed => {}
+            _ = refresh.tick() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// A follower's side of the directory: the status its owner writes, shown
+/// on this relay's feeds; nobody's entry for a while means nobody pulls it.
+async fn read_status(
+    cluster: Cluster,
+    main: Arc<Feed>,
+    sub: Option<Arc<Feed>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let key = token(&main.id);
+    let gone_after = directory::max_age(cluster.lease());
+    loop {
+        let mut changes: Option<kv::Watch> = match cluster.directory().await {
+            Ok(store) => store.watch_with_history(&key).await.ok(),
+            Err(_) => None,
+        };
+        loop {
+            let next = async {
+                match changes.as_mut() {
+                    Some(w) => tokio::time::timeout(gone_after, w.next()).await,
+                    None => Ok(None),
+                }
+            };
+            tokio::select! {
+                change = next => match change {
+                    Ok(Some(Ok(entry))) if entry.operation == kv::Operation::Put => {
+                        match serde_json::from_slice::<Entry>(&entry.value) {
+                            Ok(e) => {
+                                main.set_status(e.status);
+                                if let (Some(feed), Some(status)) = (&sub, e.substream) {
+                                    feed.set_status(status);
+                                }
+                            }
+                            Err(e) => debug!(camera = %main.id, "directory entry: {e}"),
+                        }
+                    }
+                    Ok(Some(Ok(_))) => set_unowned(&main, sub.as_deref()),
+                    // No entry written for its lifetime: nobody pulls it.
+                    Err(_) => set_unowned(&main, sub.as_deref()),
+                    // The watch ended (NATS away): made again.
+                    Ok(_) => break,
+                },
+                _ = stop.changed() => return,
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn set_unowned(main: &Feed, sub: Option<&Feed>) {
+    main.set_status(directory::unowned());
+    if let Some(sub) = sub {
+        sub.set_status(directory::unowned());
+    }
+}

@@ -113,7 +113,7 @@ fn first_run(store: &Store, now: i64) -> anyhow::Result<Option<sightline_store::
 impl Relay {
     /// Binds the listen address, starts the cameras and serves.
     pub async fn start(config: RelayConfig) -> anyhow::Result<Relay> {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let mut sources: Vec<(Arc<Feed>, Source)> = Vec::new();
         // Demo cameras with `ptz = true` show the window of a virtual head.
         let mut heads = std::collections::HashMap::new();
@@ -235,14 +235,14 @@ impl Relay {
                     alerts.clone(),
                     camera.id.clone(),
                     onvif.clone(),
-                    hub.get(&camera.id).cloned(),
+                    hub.get(&camera.id),
                     shutdown_rx.clone(),
                 ));
             }
             let Some(motion) = &camera.motion else {
                 continue;
             };
-            let Some(feed) = hub.get(&camera.id).cloned() else {
+            let Some(feed) = hub.get(&camera.id) else {
                 continue;
             };
             // A stream for detection alone is pulled like a camera of its
@@ -250,9 +250,9 @@ impl Relay {
             // of the main stream's pixels to decode, typically) or the
             // main stream.
             let analysed = match &motion.detect_url {
-                None => hub.substream(&camera.id).cloned().unwrap_or(feed),
+                None => hub.substream(&camera.id).unwrap_or(feed),
                 Some(rtsp) if camera.substream.as_ref() == Some(rtsp) => {
-                    hub.substream(&camera.id).cloned().unwrap_or(feed)
+                    hub.substream(&camera.id).unwrap_or(feed)
                 }
                 Some(rtsp) => {
                     let detect = Feed::standalone(&camera.id, &format!("{} (motion)", camera.name));
@@ -288,9 +288,9 @@ impl Relay {
                         }
                     }
                     (_, source) => cameras.push(crate::cluster::Camera {
-                        sub: hub.substream(&feed.id).cloned(),
+                        sub: hub.substream(&feed.id),
                         main: feed,
-                        source,
+                        source: Some(source),
                         sub_source: None,
                     }),
                 }
@@ -303,6 +303,11 @@ impl Relay {
                     shutdown_rx.clone(),
                 ));
             }
+            rtsp_cameras.push(tokio::spawn(crate::cluster::discover(
+                node.clone(),
+                hub.clone(),
+                shutdown_rx.clone(),
+            )));
             sources = Vec::new();
         }
         for (feed, source) in sources {
@@ -310,7 +315,7 @@ impl Relay {
                 Source::Demo(options) => {
                     // Its substream comes from the same encoder thread.
                     let sub = match options.substream {
-                        true => hub.substream(&feed.id).cloned(),
+                        true => hub.substream(&feed.id),
                         false => None,
                     };
                     demo_cameras.push(

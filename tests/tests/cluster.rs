@@ -10,16 +10,23 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
+use serde_json::json;
 use sightline_cluster::{Cluster, ClusterConfig, Duty};
 use sightline_relay::Source;
 use sightline_testkit::nats::NatsServer;
-use sightline_testkit::{bare_config, tiny_demo, Received, RelayClient};
+use sightline_testkit::{
+    bare_config, relay_config, tiny_demo, Browser, Received, RelayClient, ALL_LIVE,
+};
 use sightline_wire::{CameraState, FrameFlags, MediaHeader};
 use tokio::sync::watch;
 
 fn config(nats: &NatsServer, node: &str, lease_seconds: u64) -> ClusterConfig {
+    config_role(nats, node, lease_seconds, "both")
+}
+
+fn config_role(nats: &NatsServer, node: &str, lease_seconds: u64, role: &str) -> ClusterConfig {
     toml::from_str(&format!(
-        "nats = \"{}\"\nnode = \"{node}\"\nlease_seconds = {lease_seconds}",
+        "nats = \"{}\"\nnode = \"{node}\"\nlease_seconds = {lease_seconds}\nrole = \"{role}\"",
         nats.url()
     ))
     .expect("a valid [cluster] table")
@@ -166,15 +173,11 @@ async fn nats_down_at_start_then_up() {
 
 /// A relay of the cluster with one demo camera `cam` (1 s GOP).
 async fn relay_node(nats: &NatsServer, node: &str) -> sightline_relay::Relay {
-    let mut config = bare_config(vec![("cam", Source::Demo(tiny_demo()))]);
-    config.cluster = Some(config_for(nats, node, 3));
-    sightline_relay::Relay::start(config)
+    let mut relay = bare_config(vec![("cam", Source::Demo(tiny_demo()))]);
+    relay.cluster = Some(config(nats, node, 3));
+    sightline_relay::Relay::start(relay)
         .await
         .expect("the relay starts")
-}
-
-fn config_for(nats: &NatsServer, node: &str, lease: u64) -> ClusterConfig {
-    config(nats, node, lease)
 }
 
 /// Waits until the lease of `camera` names `node`.
@@ -267,4 +270,80 @@ async fn a_camera_pulled_by_one_relay_plays_on_another_only_while_watched() {
     let after = frames(&mut viewer, 10).await;
     assert!(after.iter().any(|h| h.flags.contains(FrameFlags::KEYFRAME)));
     b.shutdown().await.unwrap();
+}
+
+/// A relay of the cluster with these demo cameras, the web app, and a role.
+async fn node_with(
+    nats: &NatsServer,
+    node: &str,
+    role: &str,
+    cameras: &[&str],
+) -> sightline_relay::Relay {
+    let sources = cameras
+        .iter()
+        .map(|id| (*id, Source::Demo(tiny_demo())))
+        .collect();
+    let mut config = relay_config(sources).expect("the web app is built");
+    config.cluster = Some(config_role(nats, node, 3, role));
+    sightline_relay::Relay::start(config)
+        .await
+        .expect("the relay starts")
+}
+
+#[tokio::test]
+async fn an_edge_relay_lists_and_plays_every_camera_of_the_cluster() {
+    let nats = NatsServer::start().await.unwrap();
+    let a = node_with(&nats, "a", "both", &["cam-a"]).await;
+    let b = node_with(&nats, "b", "ingest", &["cam-b"]).await;
+    let edge = node_with(&nats, "edge", "edge", &[]).await;
+
+    // The edge has no camera of its own: it finds both in the directory.
+    let listed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut client = RelayClient::connect(edge.local_addr(), None).await.unwrap();
+            let cameras = match client.welcome().await.unwrap() {
+                Ok((_, cameras)) => cameras,
+                Err(e) => panic!("{e:?}"),
+            };
+            if cameras.len() == 2 {
+                return cameras;
+            }
+            // Each node writes its entry at once: a new socket sees it soon.
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the edge lists both cameras");
+    let ids: std::collections::BTreeSet<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["cam-a", "cam-b"].into());
+
+    // Headless Chromium on the edge: the grid plays both.
+    let browser = Browser::launch(&[]).await.unwrap();
+    let played = async {
+        browser
+            .open(&format!("http://{}/", edge.local_addr()))
+            .await?;
+        let all = browser.run(ALL_LIVE, vec![json!(30_000)]).await?;
+        let tiles = all.as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(tiles.len() == 2, "two tiles: {all}");
+        for tile in &tiles {
+            anyhow::ensure!(tile["live"] == json!(true), "not live: {tile}");
+            anyhow::ensure!(
+                tile["paintedIn1s"].as_u64() > Some(0),
+                "not painting: {tile}"
+            );
+        }
+        // Both cameras cross to the edge now, each from its owner.
+        for video in ["sightline.cam.cam-a.video", "sightline.cam.cam-b.video"] {
+            nats.until_subscribed("sightline-edge", video, true, Duration::from_secs(10))
+                .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    played.unwrap();
+    edge.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
 }

@@ -17,6 +17,8 @@ use sightline_wire::CameraState;
 pub struct Entry {
     /// The node pulling it.
     pub node: String,
+    /// The camera's name (relays that do not have it configured list it so).
+    pub name: String,
     pub status: CameraState,
     /// The substream's status, when the camera has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,6 +51,7 @@ mod tests {
     fn an_entry_reads_back_and_outlives_its_refresh() {
         let e = Entry {
             node: "a".into(),
+            name: "Front door".into(),
             status: CameraState::Online,
             substream: None,
         };

@@ -103,7 +103,7 @@ impl Recorder {
         let Some(dir) = self.dir.clone() else {
             return;
         };
-        let Some(feed) = self.hub.get(&info.camera).cloned() else {
+        let Some(feed) = self.hub.get(&info.camera) else {
             return;
         };
         let base = relative_base(info);

@@ -12,6 +12,10 @@
 //!
 //! Alerts are raised where the camera is pulled (a relayed feed raises
 //! none here).
+//!
+//! Cameras configured on other nodes only are found in the camera
+//! directory ([`discover`]) and added to this relay's hub as they appear:
+//! every node lists every camera of the cluster.
 
 pub mod media;
 
@@ -28,14 +32,15 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::config::{RtspSource, Source};
-use crate::hub::Feed;
+use crate::hub::{Feed, Hub};
 use crate::ingest::demo::DemoCamera;
 use crate::ingest::rtsp;
 
 /// One camera as this node has it configured.
 pub struct Camera {
     pub main: Arc<Feed>,
-    pub source: Source,
+    /// How this node pulls it; `None`: configured on other nodes only.
+    pub source: Option<Source>,
     /// The substream's feed, when the camera has one.
     pub sub: Option<Arc<Feed>>,
     /// Its own RTSP source (a demo camera makes its substream itself).
@@ -68,7 +73,8 @@ impl Pull {
             stop,
         };
         match &camera.source {
-            Source::Demo(options) => {
+            None => {}
+            Some(Source::Demo(options)) => {
                 let sub = camera.sub.clone().filter(|_| options.substream);
                 pull.demo = Some(DemoCamera::start(
                     camera.main.clone(),
@@ -76,10 +82,10 @@ impl Pull {
                     options.clone(),
                 )?);
             }
-            Source::Replay(options) => {
+            Some(Source::Replay(options)) => {
                 pull.demo = Some(DemoCamera::replay(camera.main.clone(), options.clone())?);
             }
-            Source::Rtsp(rtsp) => pull.tasks.push(rtsp::spawn(
+            Some(Source::Rtsp(rtsp)) => pull.tasks.push(rtsp::spawn(
                 camera.main.clone(),
                 rtsp.clone(),
                 stopped.clone(),
@@ -144,7 +150,7 @@ async fn supervise(
     // A node that does not ingest follows every camera; the sender is kept
     // so the duty never "changes" by closing.
     let (_always_follow, follow_only) = watch::channel(Duty::Follow);
-    let lease = role.ingests().then(|| cluster.keep(&id));
+    let lease = (role.ingests() && camera.source.is_some()).then(|| cluster.keep(&id));
     let mut duty = lease.as_ref().map_or(follow_only, |l| l.duty());
     let mut pull: Option<Pull> = None;
     let mut current: Option<DutyTasks> = None;
@@ -234,6 +240,7 @@ async fn write_status(
     loop {
         let entry = Entry {
             node: cluster.node().to_owned(),
+            name: main.name.clone(),
             status: main_status.borrow_and_update().clone(),
             substream: sub_status.as_mut().map(|s| s.borrow_and_update().clone()),
         };
@@ -317,4 +324,72 @@ fn set_unowned(main: &Feed, sub: Option<&Feed>) {
     if let Some(sub) = sub {
         sub.set_status(directory::unowned());
     }
+}
+
+/// Adds the cameras of the directory that this relay does not have
+/// configured, each followed like a camera another node owns, until
+/// `shutdown`; then waits for their tasks.
+pub async fn discover(cluster: Cluster, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+    let mut found: Vec<JoinHandle<()>> = Vec::new();
+    loop {
+        let mut entries = match cluster.directory().await {
+            Ok(store) => store.watch_all_from_revision(1).await.ok(),
+            Err(_) => None,
+        };
+        while let Some(watch) = entries.as_mut() {
+            let change = tokio::select! {
+                change = watch.next() => change,
+                _ = shutdown.changed() => None,
+            };
+            let Some(Ok(change)) = change else { break };
+            if change.operation != kv::Operation::Put {
+                continue;
+            }
+            let id = sightline_cluster::subjects::camera_of(&change.key);
+            if hub.get(&id).is_some() {
+                continue; // configured here, or found already
+            }
+            let Ok(entry) = serde_json::from_slice::<Entry>(&change.value) else {
+                debug!(camera = %id, "directory entry that does not parse");
+                continue;
+            };
+            match add_remote(&hub, &id, &entry) {
+                Ok(camera) => {
+                    tracing::info!(camera = %id, owner = %entry.node, "camera found in the cluster");
+                    found.push(run(cluster.clone(), Role::Edge, camera, shutdown.clone()));
+                }
+                Err(e) => warn!(camera = %id, "cannot add the cluster's camera: {e}"),
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        // The watch ended (NATS away) or could not start: again shortly.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    for task in found {
+        let _ = task.await;
+    }
+}
+
+fn add_remote(hub: &Hub, id: &str, entry: &Entry) -> Result<Camera, crate::hub::HubError> {
+    let main = hub.add_camera(id, &entry.name)?;
+    main.set_status(entry.status.clone());
+    let sub = match &entry.substream {
+        Some(status) => {
+            let sub = hub.add_substream(id)?;
+            sub.set_status(status.clone());
+            Some(sub)
+        }
+        None => None,
+    };
+    Ok(Camera {
+        main,
+        source: None,
+        sub,
+        sub_source: None,
+    })
 }

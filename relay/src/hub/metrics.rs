@@ -145,6 +145,7 @@ pub fn render(hub: &Hub, ptz: &crate::ptz::Ptz) -> String {
     for (prefix, main) in [("camera", true), ("substream", false)] {
         let feeds: Vec<_> = hub
             .all_feeds()
+            .into_iter()
             .filter(|f| f.stream.is_main() == main)
             .collect();
         if !main && feeds.is_empty() {
@@ -266,7 +267,7 @@ mod tests {
 
     #[test]
     fn render_names_every_camera() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let feed = hub.add_camera("door", "Door").unwrap();
         feed.stats.frame(100);
         feed.stats.reconnect();
@@ -291,7 +292,7 @@ mod tests {
     /// its main stream's (sums by camera are not doubled by substreams).
     #[test]
     fn a_substream_is_its_own_series() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let main = hub.add_camera("door", "Door").unwrap();
         let sub = hub.add_substream("door").unwrap();
         main.stats.frame(1000);

@@ -469,21 +469,27 @@ impl Feed {
     }
 }
 
-/// All cameras of this relay.
+/// All cameras of this relay: those configured here, and (in a cluster)
+/// those other relays pull, added as they are found.
 pub struct Hub {
-    /// Main streams, in the order of the config.
-    feeds: Vec<Arc<Feed>>,
-    by_id: HashMap<String, usize>,
-    /// Substreams, by camera.
-    subs: HashMap<String, Arc<Feed>>,
-    /// Channels given out so far (main streams and substreams).
-    channels: usize,
+    cameras: std::sync::RwLock<Cameras>,
     /// Every camera's status changes, for every session: one receiver per
     /// socket, whatever the number of cameras (a watch per camera per socket
     /// would be polled on every frame the socket sends).
     status_changes: broadcast::Sender<Arc<StatusChange>>,
     /// WebSocket sessions open now (one per page, whatever its number of players).
     sessions: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Cameras {
+    /// Main streams, in the order of the config (then in the order found).
+    feeds: Vec<Arc<Feed>>,
+    by_id: HashMap<String, usize>,
+    /// Substreams, by camera.
+    subs: HashMap<String, Arc<Feed>>,
+    /// Channels given out so far (main streams and substreams).
+    channels: usize,
 }
 
 /// A camera's new status.
@@ -501,10 +507,7 @@ const STATUS_QUEUE: usize = 256;
 impl Default for Hub {
     fn default() -> Hub {
         Hub {
-            feeds: Vec::new(),
-            by_id: HashMap::new(),
-            subs: HashMap::new(),
-            channels: 0,
+            cameras: std::sync::RwLock::new(Cameras::default()),
             status_changes: broadcast::channel(STATUS_QUEUE).0,
             sessions: AtomicUsize::new(0),
         }
@@ -532,34 +535,56 @@ pub enum HubError {
 }
 
 impl Hub {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cameras> {
+        // Every write leaves the lists whole (a push, an insert).
+        self.cameras
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cameras> {
+        self.cameras
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
     /// Adds a camera and returns its feed, for the source to publish into.
-    pub fn add_camera(&mut self, id: &str, name: &str) -> Result<Arc<Feed>, HubError> {
-        if self.by_id.contains_key(id) {
+    pub fn add_camera(&self, id: &str, name: &str) -> Result<Arc<Feed>, HubError> {
+        let mut cameras = self.write();
+        if cameras.by_id.contains_key(id) {
             return Err(HubError::DuplicateId(id.to_owned()));
         }
-        let feed = self.new_feed(id, name, Stream::Main)?;
-        self.by_id.insert(id.to_owned(), self.feeds.len());
-        self.feeds.push(feed.clone());
+        let feed = self.new_feed(&mut cameras, id, name, Stream::Main)?;
+        let at = cameras.feeds.len();
+        cameras.by_id.insert(id.to_owned(), at);
+        cameras.feeds.push(feed.clone());
         Ok(feed)
     }
 
     /// Adds camera `id`'s substream and returns its feed.
-    pub fn add_substream(&mut self, id: &str) -> Result<Arc<Feed>, HubError> {
-        let Some(main) = self.get(id) else {
+    pub fn add_substream(&self, id: &str) -> Result<Arc<Feed>, HubError> {
+        let mut cameras = self.write();
+        let Some(main) = cameras.by_id.get(id).map(|&i| cameras.feeds[i].clone()) else {
             return Err(HubError::NoCamera(id.to_owned()));
         };
-        if self.subs.contains_key(id) {
+        if cameras.subs.contains_key(id) {
             return Err(HubError::DuplicateId(id.to_owned()));
         }
         let name = format!("{} (substream)", main.name);
-        let feed = self.new_feed(id, &name, Stream::Sub)?;
-        self.subs.insert(id.to_owned(), feed.clone());
+        let feed = self.new_feed(&mut cameras, id, &name, Stream::Sub)?;
+        cameras.subs.insert(id.to_owned(), feed.clone());
         Ok(feed)
     }
 
-    fn new_feed(&mut self, id: &str, name: &str, stream: Stream) -> Result<Arc<Feed>, HubError> {
-        let channel = u16::try_from(self.channels).map_err(|_| HubError::TooMany)?;
-        self.channels += 1;
+    fn new_feed(
+        &self,
+        cameras: &mut Cameras,
+        id: &str,
+        name: &str,
+        stream: Stream,
+    ) -> Result<Arc<Feed>, HubError> {
+        let channel = u16::try_from(cameras.channels).map_err(|_| HubError::TooMany)?;
+        cameras.channels += 1;
         let changes = Some(self.status_changes.clone());
         Ok(Arc::new(Feed::new(
             id.to_owned(),
@@ -576,18 +601,19 @@ impl Hub {
     }
 
     /// Camera `id`'s main stream.
-    pub fn get(&self, id: &str) -> Option<&Arc<Feed>> {
-        self.by_id.get(id).map(|&i| &self.feeds[i])
+    pub fn get(&self, id: &str) -> Option<Arc<Feed>> {
+        let cameras = self.read();
+        cameras.by_id.get(id).map(|&i| cameras.feeds[i].clone())
     }
 
     /// Camera `id`'s substream, if it has one.
-    pub fn substream(&self, id: &str) -> Option<&Arc<Feed>> {
-        self.subs.get(id)
+    pub fn substream(&self, id: &str) -> Option<Arc<Feed>> {
+        self.read().subs.get(id).cloned()
     }
 
     /// What `stream` of camera `id` plays: a camera without a substream
     /// plays its main stream for `sub`.
-    pub fn stream(&self, id: &str, stream: Stream) -> Option<&Arc<Feed>> {
+    pub fn stream(&self, id: &str, stream: Stream) -> Option<Arc<Feed>> {
         match stream {
             Stream::Sub => self.substream(id).or_else(|| self.get(id)),
             Stream::Main => self.get(id),
@@ -595,24 +621,32 @@ impl Hub {
     }
 
     /// The main streams, in the config's order.
-    pub fn feeds(&self) -> &[Arc<Feed>] {
-        &self.feeds
+    pub fn feeds(&self) -> Vec<Arc<Feed>> {
+        self.read().feeds.clone()
     }
 
     /// Every stream: the main streams, then the substreams.
-    pub fn all_feeds(&self) -> impl Iterator<Item = &Arc<Feed>> {
-        self.feeds.iter().chain(self.subs.values())
+    pub fn all_feeds(&self) -> Vec<Arc<Feed>> {
+        let cameras = self.read();
+        cameras
+            .feeds
+            .iter()
+            .chain(cameras.subs.values())
+            .cloned()
+            .collect()
     }
 
     pub fn cameras(&self) -> Vec<CameraInfo> {
-        self.feeds
+        let cameras = self.read();
+        cameras
+            .feeds
             .iter()
             .map(|f| CameraInfo {
                 id: f.id.clone(),
                 name: f.name.clone(),
                 status: f.status(),
                 capabilities: f.capabilities.clone(),
-                substream: self.substream(&f.id).map(|s| s.status()),
+                substream: cameras.subs.get(&f.id).map(|s| s.status()),
             })
             .collect()
     }
@@ -637,7 +671,7 @@ mod tests {
     const FIXTURE: &[u8] = include_bytes!("../../../crates/h264/tests/fixtures/high_640x360.h264");
 
     fn feed() -> Arc<Feed> {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let feed = hub.add_camera("cam", "Cam").unwrap();
         let find = |ty| {
             annex_b_units(FIXTURE)
@@ -664,7 +698,7 @@ mod tests {
 
     #[test]
     fn frames_before_params_are_dropped() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let feed = hub.add_camera("cam", "Cam").unwrap();
         assert!(!feed.publish(au(1, true)));
         assert!(feed.subscribe().gop.is_empty());
@@ -749,14 +783,14 @@ mod tests {
 
     #[test]
     fn duplicate_ids_are_refused() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         hub.add_camera("a", "A").unwrap();
         assert!(hub.add_camera("a", "A again").is_err());
     }
 
     #[test]
     fn a_substream_has_its_own_channel_and_status() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let a = hub.add_camera("a", "A").unwrap();
         assert!(hub.add_substream("nope").is_err());
         let a_sub = hub.add_substream("a").unwrap();
@@ -765,9 +799,9 @@ mod tests {
         let channels = [a.channel, a_sub.channel, b.channel];
         assert_eq!(channels, [0, 1, 2], "every stream its own channel");
         assert_eq!(a_sub.stream, Stream::Sub);
-        assert!(Arc::ptr_eq(hub.stream("a", Stream::Sub).unwrap(), &a_sub));
+        assert!(Arc::ptr_eq(&hub.stream("a", Stream::Sub).unwrap(), &a_sub));
         assert!(
-            Arc::ptr_eq(hub.stream("b", Stream::Sub).unwrap(), &b),
+            Arc::ptr_eq(&hub.stream("b", Stream::Sub).unwrap(), &b),
             "without a substream, `sub` plays the main stream"
         );
         let mut changes = hub.subscribe_statuses();

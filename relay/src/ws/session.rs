@@ -448,7 +448,7 @@ impl Session {
             }
             Ok(_) => Ok(()),
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let feeds: Vec<Arc<Feed>> = self.hub.all_feeds().cloned().collect();
+                let feeds: Vec<Arc<Feed>> = self.hub.all_feeds();
                 for feed in feeds {
                     if self.may_view(&feed.id) {
                         self.send_json(&ServerMessage::CameraStatus {
@@ -658,12 +658,7 @@ impl Session {
         // handler refuses on its own too (defence in depth): a camera this
         // caller may not see answers exactly like one that does not exist.
         let allowed = self.caller.as_ref().is_some_and(|c| c.may_view(&camera));
-        let Some(feed) = self
-            .hub
-            .stream(&camera, stream)
-            .filter(|_| allowed)
-            .cloned()
-        else {
+        let Some(feed) = self.hub.stream(&camera, stream).filter(|_| allowed) else {
             let message = format!("no camera {camera:?}");
             return self
                 .send_error(Error::new(ErrorKind::NotFound, message), Some(id))

@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn demo_publishes_decodable_params_and_keyframes() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let feed = hub.add_camera("demo", "Demo").unwrap();
         let mut sub = feed.subscribe();
         let options = DemoOptions {
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_substream_is_the_same_picture_at_half_the_size() {
-        let mut hub = Hub::default();
+        let hub = Hub::default();
         let feed = hub.add_camera("demo", "Demo").unwrap();
         let sub_feed = hub.add_substream("demo").unwrap();
         let mut sub = sub_feed.subscribe();

@@ -68,7 +68,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("sightline-replay-{}.h264", std::process::id()));
         std::fs::write(&path, FIXTURE).unwrap();
-        let mut hub = crate::hub::Hub::default();
+        let hub = crate::hub::Hub::default();
         let feed = hub.add_camera("clip", "Clip").unwrap();
         let mut sub = feed.subscribe();
         let camera = super::super::DemoCamera::replay(
@@ -114,7 +114,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("sightline-replay-bad-{}.h264", std::process::id()));
         std::fs::write(&path, b"not video at all").unwrap();
-        let mut hub = crate::hub::Hub::default();
+        let hub = crate::hub::Hub::default();
         let feed = hub.add_camera("clip", "Clip").unwrap();
         let err = run(
             &feed,

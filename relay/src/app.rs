@@ -278,21 +278,24 @@ impl Relay {
                 .await
                 .context("[cluster]")?;
             tracing::info!(node = cluster.node, role = ?cluster.role, servers = ?cluster.nats.urls().into_iter().map(sightline_cluster::config::redact).collect::<Vec<_>>(), "joining the cluster");
-            let mut cameras: Vec<crate::cluster::Camera> = Vec::new();
-            for (feed, source) in sources {
-                match (feed.stream, source) {
-                    (sightline_wire::Stream::Sub, Source::Rtsp(rtsp)) => {
-                        if let Some(c) = cameras.iter_mut().find(|c| c.main.id == feed.id) {
-                            c.sub = Some(feed);
-                            c.sub_source = Some(rtsp);
-                        }
-                    }
-                    (_, source) => cameras.push(crate::cluster::Camera {
-                        sub: hub.substream(&feed.id),
-                        main: feed,
-                        source: Some(source),
-                        sub_source: None,
-                    }),
+            // A camera's substream source comes before its main stream's.
+            let (subs, mains): (Vec<_>, Vec<_>) = sources
+                .into_iter()
+                .partition(|(feed, _)| feed.stream == sightline_wire::Stream::Sub);
+            let mut cameras: Vec<crate::cluster::Camera> = mains
+                .into_iter()
+                .map(|(feed, source)| crate::cluster::Camera {
+                    sub: hub.substream(&feed.id),
+                    main: feed,
+                    source: Some(source),
+                    sub_source: None,
+                })
+                .collect();
+            for (feed, source) in subs {
+                if let (Some(camera), Source::Rtsp(rtsp)) =
+                    (cameras.iter_mut().find(|c| c.main.id == feed.id), source)
+                {
+                    camera.sub_source = Some(rtsp);
                 }
             }
             for camera in cameras {

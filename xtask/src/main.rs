@@ -98,9 +98,9 @@ fn main() -> anyhow::Result<()> {
                 "usage: cargo xtask <run [relay args…] | test | setup | web | bench [part…] | fuzz [SECONDS]>\n\
                  \n  run    install what is missing, build the web app, start the relay + demo camera\
                  \n  test   install what is missing, then every check and test (what CI runs)\
-                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest|peer|auth|alerts|ptz …]: decoders, one player\
+                 \n  bench  benchmarks [decoders|player|page|sizes|fanout|ingest|peer|auth|alerts|ptz|cluster …]: decoders, one player\
                  \n         and the 16-tile page in headless Chromium, download sizes, relay fan-out against the floor, RTSP ingest,\
-                 \n         side by side with rtsp-relay (npm); not part of test\
+                 \n         side by side with rtsp-relay (npm), the NATS hop between relays; not part of test\
                  \n  fuzz   [SECONDS] every cargo-fuzz target in fuzz/ for SECONDS each (default 60)\
                  \n  setup  only install what is missing\
                  \n  web    only build the web app into target/www"
@@ -497,7 +497,7 @@ fn bench_output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
 /// The benchmark's parts; `cargo xtask bench PART…` runs only those.
 const BENCH_PARTS: &[&str] = &[
     "decoders", "player", "audio", "page", "sizes", "fanout", "ingest", "peer", "auth", "alerts",
-    "ptz",
+    "ptz", "cluster",
 ];
 
 /// The peer of `bench peer`, from npm: rtsp-relay as its README sets it up
@@ -735,6 +735,11 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             "ptz",
             "ptz",
             "PTZ: key → camera, key → moved picture, killed and frozen operators → Stop (3 runs)",
+        ),
+        (
+            "cluster",
+            "cluster",
+            "cluster: latency and CPU of the NATS hop, failover (3 runs)",
         ),
     ] {
         if !want(part) {

@@ -218,18 +218,52 @@ impl Inner {
         Ok(made)
     }
 
+    /// The leases bucket, checked: its entries must expire after this
+    /// node's lease, or an owner would count on a key that is already gone
+    /// (or, with no expiry, a dead owner's cameras would never move).
+    /// Checked once per handle: the handle is forgotten on any error.
+    async fn checked_leases(&self) -> Result<kv::Store, String> {
+        if let Some(store) = self.buckets.lock().await.get(LEASES_BUCKET) {
+            return Ok(store.clone());
+        }
+        let store = self.leases().await.map_err(|e| format!("{e:#}"))?;
+        let age = match store.status().await {
+            Ok(status) => status.max_age(),
+            Err(e) => {
+                self.forget(LEASES_BUCKET).await;
+                return Err(format!("{e:#}"));
+            }
+        };
+        if age != self.lease {
+            self.forget(LEASES_BUCKET).await;
+            return Err(format!(
+                "the NATS bucket {LEASES_BUCKET} keeps leases {age:?}, this relay's \
+                 [cluster] lease_seconds is {:?}: give every relay the same lease_seconds \
+                 (and delete the bucket, `nats kv del {LEASES_BUCKET}`, to change it)",
+                self.lease
+            ));
+        }
+        Ok(store)
+    }
+
+    /// Forgets a bucket's handle (its stream may have been lost with a
+    /// NATS server's store): found or made again on next use.
+    async fn forget(&self, name: &str) {
+        self.buckets.lock().await.remove(name);
+    }
+
     /// Makes one request about `key`'s lease.
     async fn attempt(&self, key: &str, attempt: Attempt) -> Outcome {
-        let store = match self.leases().await {
+        let store = match self.checked_leases().await {
             Ok(s) => s,
             Err(e) => {
-                debug!("leases bucket unavailable: {e:#}");
+                warn!("camera leases unavailable: {e}");
                 return Outcome::Unreachable;
             }
         };
         let me = Bytes::from(self.node.clone());
-        match attempt {
-            Attempt::Create => match store.create(key, me).await {
+        let outcome = match attempt {
+            Attempt::Create => match store.create(key, me.clone()).await {
                 Ok(revision) => Outcome::Written(revision),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Outcome::Held,
                 Err(e) => {
@@ -237,7 +271,7 @@ impl Inner {
                     Outcome::Unreachable
                 }
             },
-            Attempt::Renew(revision) => match store.update(key, me, revision).await {
+            Attempt::Renew(revision) => match store.update(key, me.clone(), revision).await {
                 Ok(revision) => Outcome::Written(revision),
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Outcome::Held,
                 Err(e) => {
@@ -245,6 +279,26 @@ impl Inner {
                     Outcome::Unreachable
                 }
             },
+        };
+        match outcome {
+            // Held, but perhaps by this node: a write of ours that timed out
+            // here landed on the server. Renewed at once at its revision
+            // (its time on the server is not known here; this one's is
+            // no earlier than the request's).
+            Outcome::Held => match store.entry(key).await {
+                Ok(Some(entry)) if entry.operation == kv::Operation::Put && entry.value == me => {
+                    match store.update(key, me, entry.revision).await {
+                        Ok(revision) => Outcome::Written(revision),
+                        Err(_) => Outcome::Held,
+                    }
+                }
+                _ => Outcome::Held,
+            },
+            Outcome::Unreachable => {
+                self.forget(LEASES_BUCKET).await;
+                Outcome::Unreachable
+            }
+            written => written,
         }
     }
 }
@@ -301,10 +355,19 @@ async fn keep(
         if Instant::now() >= lease.next_at() {
             let sent = Instant::now();
             let attempt = lease.attempt(sent);
-            let outcome = tokio::time::timeout(lease.interval(), inner.attempt(&key, attempt))
-                .await
-                .unwrap_or(Outcome::Unreachable);
+            // Bounded: a hanging renewal must not keep an owner past its grace.
+            let outcome =
+                tokio::time::timeout(lease.request_within(sent), inner.attempt(&key, attempt))
+                    .await
+                    .unwrap_or(Outcome::Unreachable);
             lease.settle(sent, outcome, Instant::now());
+        }
+        if duty_follows(&lease) && changes.is_none() {
+            // Made before the duty is told: a release from now on is seen
+            // (and with its history, one that came just before).
+            changes = watch_key(&inner, &key).await;
+        } else if !duty_follows(&lease) {
+            changes = None;
         }
         let now = Instant::now();
         let duty = lease.duty(now);
@@ -312,18 +375,10 @@ async fn keep(
         if changed {
             info!(camera, node = inner.node, "camera duty: {}", describe(duty));
         }
-        if duty == Duty::Follow && changes.is_none() {
-            if let Ok(store) = inner.leases().await {
-                changes = store.watch(&key).await.ok();
-            }
-        } else if duty != Duty::Follow {
-            changes = None;
-        }
-        let mut wake = lease.next_at();
-        let duty_at = lease.duty_changes_at();
-        if duty_at > now {
-            wake = wake.min(duty_at);
-        }
+        let wake = match lease.duty_changes_at(now) {
+            Some(at) => lease.next_at().min(at),
+            None => lease.next_at(),
+        };
         tokio::select! {
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             _ = &mut stop => break,
@@ -338,19 +393,37 @@ async fn keep(
         }
     }
     if let Some(revision) = lease.held_revision() {
-        if let Ok(store) = inner.leases().await {
-            let gone = tokio::time::timeout(
-                RELEASE_WITHIN,
-                store.delete_expect_revision(&key, Some(revision)),
-            )
-            .await;
-            match gone {
-                Ok(Ok(())) => info!(camera, node = inner.node, "camera released"),
-                Ok(Err(e)) => debug!(camera, "release: {e:#}"),
-                Err(_) => debug!(camera, "release: no answer"),
-            }
+        let gone = tokio::time::timeout(RELEASE_WITHIN, async {
+            let store = inner.leases().await?;
+            store
+                .delete_expect_revision(&key, Some(revision))
+                .await
+                .map_err(async_nats::Error::from)
+        })
+        .await;
+        match gone {
+            Ok(Ok(())) => info!(camera, node = inner.node, "camera released"),
+            Ok(Err(e)) => debug!(camera, "release: {e:#}"),
+            Err(_) => debug!(camera, "release: no answer"),
         }
     }
+}
+
+fn duty_follows(lease: &Lease) -> bool {
+    lease.duty(Instant::now()) == Duty::Follow
+}
+
+/// How long making a watch may take (NATS may be away).
+const WATCH_WITHIN: Duration = Duration::from_secs(1);
+
+async fn watch_key(inner: &Inner, key: &str) -> Option<kv::Watch> {
+    tokio::time::timeout(WATCH_WITHIN, async {
+        let store = inner.leases().await.ok()?;
+        store.watch_with_history(key).await.ok()
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 async fn next_change(

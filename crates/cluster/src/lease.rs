@@ -165,13 +165,31 @@ impl Lease {
         }
     }
 
-    /// When [`Lease::duty`] may next change without a request settling
-    /// (the owner's grace running out, or the cut-off).
-    pub fn duty_changes_at(&self) -> Instant {
+    /// When [`Lease::duty`] next changes after `now` without a request
+    /// settling (the owner's grace running out, or the cut-off), if it will.
+    pub fn duty_changes_at(&self, now: Instant) -> Option<Instant> {
         let cut_off = self.answered.unwrap_or(self.since) + self.lease;
+        let grace = match self.state {
+            State::Owned { sent, .. } => Some(sent + self.owner_grace()),
+            _ => None,
+        };
+        [grace, Some(cut_off)]
+            .into_iter()
+            .flatten()
+            .filter(|&t| t > now)
+            .min()
+    }
+
+    /// How long the request made at `now` may take: an interval, and for a
+    /// renewal never past the owner's grace — an owner whose renewal hangs
+    /// must still stop in time.
+    pub fn request_within(&self, now: Instant) -> Duration {
         match self.state {
-            State::Owned { sent, .. } => (sent + self.owner_grace()).min(cut_off),
-            _ => cut_off,
+            State::Owned { sent, .. } => (sent + self.owner_grace())
+                .saturating_duration_since(now)
+                .min(self.interval())
+                .max(Duration::from_millis(1)),
+            _ => self.interval(),
         }
     }
 
@@ -238,11 +256,27 @@ mod tests {
         assert_eq!(lease.duty(t0 + secs(4.99)), Duty::Own);
         // 5/6 of the lease after the last renewal was sent: no longer the owner,
         // a full second before the server can let another node create the key.
+        assert_eq!(lease.duty_changes_at(t0 + secs(4.99)), Some(t0 + secs(5.0)));
         assert_eq!(lease.duty(t0 + secs(5.0)), Duty::Starting);
-        assert_eq!(lease.duty_changes_at(), t0 + secs(5.0));
+        // Then the next change is being cut off.
+        assert!(lease.duty_changes_at(t0 + secs(5.0)) > Some(t0 + secs(5.0)));
         assert_eq!(lease.attempt(t0 + secs(5.0)), Attempt::Create);
         // A whole lease without any answer: serve local viewers alone.
         assert_eq!(lease.duty(t0 + secs(6.01)), Duty::Alone);
+    }
+
+    #[test]
+    fn a_hanging_renewal_may_not_outlast_the_grace() {
+        let t0 = Instant::now();
+        let mut lease = Lease::new(LEASE, t0);
+        lease.settle(t0, Outcome::Written(1), t0);
+        // Due at 2 s: a whole interval (2 s) left before the grace (5 s).
+        assert_eq!(lease.request_within(t0 + secs(2.0)), secs(2.0));
+        // A retry at 4.5 s may take only until 5 s.
+        assert_eq!(lease.request_within(t0 + secs(4.5)), secs(0.5));
+        // Not owning: an interval.
+        let other = Lease::new(LEASE, t0);
+        assert_eq!(other.request_within(t0), secs(2.0));
     }
 
     #[test]
@@ -261,7 +295,7 @@ mod tests {
         let mut lease = Lease::new(LEASE, t0);
         lease.settle(t0, Outcome::Unreachable, t0 + secs(1.0));
         assert_eq!(lease.duty(t0 + secs(5.0)), Duty::Starting);
-        assert_eq!(lease.duty_changes_at(), t0 + LEASE);
+        assert_eq!(lease.duty_changes_at(t0 + secs(5.0)), Some(t0 + LEASE));
         assert_eq!(lease.duty(t0 + secs(6.5)), Duty::Alone);
         // NATS back: the first answer decides.
         lease.settle(t0 + secs(7.0), Outcome::Held, t0 + secs(7.0));

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 /// Header: the message's kind.
 pub const KIND: &str = "Sl-Kind";
-/// Header: the frame's sequence number (per camera stream, from 1).
+/// Header: the frame's sequence number (per camera stream and epoch).
 pub const SEQ: &str = "Sl-Seq";
+/// Header: the publisher's run of numbers (new at each start of publishing).
+pub const EPOCH: &str = "Sl-Epoch";
 
 /// The parameter sets a stream decodes with, as NAL units (headers included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,7 @@ pub enum Media {
     Params(ParamSets),
     /// `data`: the WebSocket message (header + payload).
     Frame {
+        epoch: u64,
         seq: u64,
         data: Bytes,
     },
@@ -51,7 +54,7 @@ pub enum MediaError {
     NoKind,
     #[error("unknown kind {0:?}")]
     UnknownKind(String),
-    #[error("a frame without a valid {SEQ} header")]
+    #[error("a frame without valid {EPOCH} and {SEQ} headers")]
     NoSeq,
     #[error("parameters that do not parse: {0}")]
     BadParams(String),
@@ -67,8 +70,9 @@ impl Media {
                 // Serializing plain data cannot fail.
                 Bytes::from(serde_json::to_vec(p).unwrap_or_default())
             }
-            Media::Frame { seq, data } => {
+            Media::Frame { epoch, seq, data } => {
                 headers.insert(KIND, "frame");
+                headers.insert(EPOCH, async_nats::HeaderValue::from(*epoch));
                 headers.insert(SEQ, async_nats::HeaderValue::from(*seq));
                 data.clone()
             }
@@ -86,11 +90,17 @@ impl Media {
         let kind = headers.get(KIND).ok_or(MediaError::NoKind)?.as_str();
         match kind {
             "frame" => {
-                let seq = headers
-                    .get(SEQ)
-                    .and_then(|v| v.as_str().parse::<u64>().ok())
-                    .ok_or(MediaError::NoSeq)?;
-                Ok(Media::Frame { seq, data: payload })
+                let number = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.as_str().parse::<u64>().ok())
+                        .ok_or(MediaError::NoSeq)
+                };
+                Ok(Media::Frame {
+                    epoch: number(EPOCH)?,
+                    seq: number(SEQ)?,
+                    data: payload,
+                })
             }
             "params" => serde_json::from_slice(&payload)
                 .map(Media::Params)
@@ -113,6 +123,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back() {
         let frame = Media::Frame {
+            epoch: 7,
             seq: 42,
             data: Bytes::from_static(b"\x01\x00header+payload"),
         };
@@ -131,6 +142,7 @@ mod tests {
     fn a_frame_publishes_the_same_bytes() {
         let data = Bytes::from(vec![7u8; 1000]);
         let (_, payload) = Media::Frame {
+            epoch: 1,
             seq: 1,
             data: data.clone(),
         }
@@ -150,6 +162,7 @@ mod tests {
             Media::from_message(Some(&h), Bytes::new()),
             Err(MediaError::NoSeq)
         );
+        h.insert(EPOCH, "1");
         h.insert(SEQ, "x");
         assert_eq!(
             Media::from_message(Some(&h), Bytes::new()),

@@ -18,19 +18,21 @@ pub struct NatsServer {
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Two free ports, held together while chosen so they differ.
+fn free_ports() -> anyhow::Result<(u16, u16)> {
+    let a = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let b = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
 }
 
 impl NatsServer {
     /// Starts a server on free ports.
     pub async fn start() -> anyhow::Result<NatsServer> {
+        let (port, monitor) = free_ports()?;
         let mut server = NatsServer {
             child: None,
-            port: free_port()?,
-            monitor: free_port()?,
+            port,
+            monitor,
             dir: tempfile::tempdir()?,
         };
         server.run().await?;
@@ -63,6 +65,11 @@ impl NatsServer {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.child = Some(child);
         Ok(())
+    }
+
+    /// The server's process id (0 while stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).unwrap_or(0)
     }
 
     /// `nats://127.0.0.1:PORT`

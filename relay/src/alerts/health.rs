@@ -54,6 +54,11 @@ pub async fn watch_camera(
                 }
             }
             _ = wait_for_change => {
+                if feed.is_relayed() {
+                    // Another relay pulls it now: that relay reports it.
+                    away_since = None;
+                    continue;
+                }
                 raised = true;
                 let reason = match feed.status() {
                     CameraState::Offline { reason } | CameraState::Reconnecting { reason } => Some(reason),

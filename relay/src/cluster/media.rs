@@ -7,7 +7,8 @@
 //! served by the same fan-out, GOP cache and slow-viewer rules as a camera
 //! pulled here. The owner publishes the `Bytes` its viewers get (no copy);
 //! a follower copies each access unit once into its feed (its channel
-//! number and receive time are its own).
+//! number is its own; the receive time stays the owner's, so latency
+//! figures count the hop).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,40 +80,53 @@ pub fn video_params(sets: &ParamSets) -> Result<VideoParams, String> {
     }
 }
 
-/// The largest message the server takes (frames above it cannot cross).
-fn max_payload(client: &Client) -> usize {
-    client.server_info().max_payload
+/// The largest frame that crosses: the server's `max_payload` counts the
+/// headers too, and a message over it costs the whole connection.
+fn largest_frame(client: &Client) -> usize {
+    client.server_info().max_payload.saturating_sub(1024)
 }
+
+/// How long one publish may wait for the client (its queue is full while
+/// NATS reconnects): dropped after that, never holding the camera back.
+const SEND_WITHIN: Duration = Duration::from_millis(500);
 
 /// The owner's side: publishes `feed` until `stop`.
 pub async fn publish(client: Client, feed: Arc<Feed>, mut stop: watch::Receiver<bool>) {
     let subject = video_subject(&feed.id, feed.stream);
-    let mut requests = match client.subscribe(gop_subject(&feed.id, feed.stream)).await {
-        Ok(r) => r,
-        Err(e) => {
-            warn!(camera = %feed.id, "cannot answer GOP requests: {e:#}");
-            return;
-        }
+    let subscribed = tokio::time::timeout(
+        SEND_WITHIN,
+        client.subscribe(gop_subject(&feed.id, feed.stream)),
+    )
+    .await;
+    let Ok(Ok(mut requests)) = subscribed else {
+        warn!(camera = %feed.id, "cannot answer GOP requests (NATS away?); not publishing");
+        return;
     };
     let mut sub = feed.subscribe_internal();
+    // This run of numbers: followers start afresh when it changes.
+    let epoch = sightline_wire::media::now_us();
     let mut seq: u64 = 0;
     // The GOP as followers get it on request, with its sequence numbers.
     let mut gop: Vec<(u64, Frame)> = Vec::new();
-    let mut params = sub.params.clone();
     for frame in std::mem::take(&mut sub.gop) {
         seq += 1;
         gop.push((seq, frame));
     }
+    let mut params = sub.params.clone();
+    // Followers that listen already get the parameters with the first frame.
+    let mut params_sent = false;
+    let largest = largest_frame(&client);
     let mut too_big_said = false;
+    let mut answering: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             frame = sub.live.recv() => match frame {
                 Ok(frame) => {
                     seq += 1;
-                    if params.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &frame.params)) {
+                    let new_params = params.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &frame.params));
+                    if new_params {
                         params = Some(frame.params.clone());
                         gop.clear();
-                        send(&client, &subject, &Media::Params(param_sets(&frame.params))).await;
                     }
                     if frame.keyframe {
                         gop.clear();
@@ -120,7 +134,17 @@ pub async fn publish(client: Client, feed: Arc<Feed>, mut stop: watch::Receiver<
                     if (frame.keyframe || !gop.is_empty()) && gop.len() < MAX_GOP_FRAMES {
                         gop.push((seq, frame.clone()));
                     }
-                    if frame.data.len() > max_payload(&client) {
+                    if client.connection_state() != async_nats::connection::State::Connected {
+                        // Nobody hears it now: followers see the gap later.
+                        params_sent = false;
+                        continue;
+                    }
+                    // The parameters before every keyframe too: a follower
+                    // that missed them (or its GOP answer) can start there.
+                    if new_params || frame.keyframe || !params_sent {
+                        params_sent = send(&client, &subject, &Media::Params(param_sets(&frame.params))).await;
+                    }
+                    if frame.data.len() > largest {
                         // Skipped: the followers see a gap and wait for the next keyframe.
                         if !std::mem::replace(&mut too_big_said, true) {
                             warn!(camera = %feed.id, bytes = frame.data.len(),
@@ -128,7 +152,7 @@ pub async fn publish(client: Client, feed: Arc<Feed>, mut stop: watch::Receiver<
                         }
                         continue;
                     }
-                    send(&client, &subject, &Media::Frame { seq, data: frame.data }).await;
+                    send(&client, &subject, &Media::Frame { epoch, seq, data: frame.data }).await;
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     // NATS was slower than the camera: followers see the gap.
@@ -139,29 +163,51 @@ pub async fn publish(client: Client, feed: Arc<Feed>, mut stop: watch::Receiver<
             },
             request = requests.next() => {
                 let Some(request) = request else { return };
-                let Some(reply) = request.reply else { continue };
-                if let Some(p) = &params {
-                    send(&client, &reply, &Media::Params(param_sets(p))).await;
+                // Answers go to an asker's inbox only (never into another
+                // camera's subject), one at a time: an asker that comes
+                // while one is answered goes live without a GOP.
+                let Some(reply) = request.reply.filter(|r| r.starts_with("_INBOX.")) else { continue };
+                if answering.as_ref().is_some_and(|a| !a.is_finished()) {
+                    continue;
                 }
-                for (n, frame) in &gop {
-                    if frame.data.len() <= max_payload(&client) {
-                        send(&client, &reply, &Media::Frame { seq: *n, data: frame.data.clone() }).await;
+                let answer = (params.clone(), gop.clone());
+                let client = client.clone();
+                answering = Some(tokio::spawn(async move {
+                    let (params, gop) = answer;
+                    if let Some(p) = &params {
+                        send(&client, &reply, &Media::Params(param_sets(p))).await;
                     }
-                }
-                send(&client, &reply, &Media::End).await;
+                    for (n, frame) in gop {
+                        if frame.data.len() <= largest {
+                            send(&client, &reply, &Media::Frame { epoch, seq: n, data: frame.data }).await;
+                        }
+                    }
+                    send(&client, &reply, &Media::End).await;
+                }));
             }
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         }
+    }
+    if let Some(answer) = answering {
+        answer.abort();
     }
 }
 
-async fn send(client: &Client, subject: &str, media: &Media) {
+/// Publishes one message; false if it could not be (within [`SEND_WITHIN`]).
+async fn send(client: &Client, subject: &str, media: &Media) -> bool {
     let (headers, payload) = media.to_message();
-    if let Err(e) = client
-        .publish_with_headers(subject.to_owned(), headers, payload)
-        .await
-    {
-        debug!("publish on {subject}: {e:#}");
+    let sent = tokio::time::timeout(
+        SEND_WITHIN,
+        client.publish_with_headers(subject.to_owned(), headers, payload),
+    )
+    .await;
+    match sent {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            debug!("publish on {subject}: {e:#}");
+            false
+        }
+        Err(_) => false,
     }
 }
 
@@ -181,10 +227,11 @@ pub async fn follow(client: Client, feed: Arc<Feed>, mut stop: watch::Receiver<b
             _ = feed.until_watched() => {}
             _ = stop.changed() => return,
         }
-        let mut live = match client.subscribe(subject.clone()).await {
-            Ok(s) => s,
-            Err(e) => {
-                debug!(camera = %feed.id, "subscribe: {e:#}");
+        let subscribed = tokio::time::timeout(SEND_WITHIN, client.subscribe(subject.clone())).await;
+        let mut live = match subscribed {
+            Ok(Ok(s)) => s,
+            failed => {
+                debug!(camera = %feed.id, "subscribe: {:?}", failed.map(|r| r.err()));
                 tokio::select! {
                     _ = tokio::time::sleep(WATCHED_CHECK) => continue,
                     _ = stop.changed() => return,
@@ -234,18 +281,21 @@ struct Receiver {
 impl Receiver {
     async fn gop(&mut self, client: &Client) -> Result<(), String> {
         let inbox = client.new_inbox();
-        let mut answer = client
-            .subscribe(inbox.clone())
+        let mut answer = tokio::time::timeout(SEND_WITHIN, client.subscribe(inbox.clone()))
             .await
+            .map_err(|_| "NATS is away".to_owned())?
             .map_err(|e| e.to_string())?;
-        client
-            .publish_with_reply(
+        tokio::time::timeout(
+            SEND_WITHIN,
+            client.publish_with_reply(
                 gop_subject(&self.feed.id, self.feed.stream),
                 inbox,
                 Bytes::new(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            ),
+        )
+        .await
+        .map_err(|_| "NATS is away".to_owned())?
+        .map_err(|e| e.to_string())?;
         self.pacing = Some(tokio::time::Instant::now() + PACING_AT_MOST);
         let answered = tokio::time::timeout(GOP_ANSWER_WITHIN, async {
             while let Some(m) = answer.next().await {
@@ -269,21 +319,24 @@ impl Receiver {
                 }
                 Err(e) => warn!(camera = %self.feed.id, "parameters from the owner: {e}"),
             },
-            Ok(Media::Frame { seq, data }) => {
+            Ok(Media::Frame { epoch, seq, data }) => {
                 let Ok((header, payload)) = MediaHeader::parse(&data) else {
                     return false;
                 };
                 let keyframe = header.flags.contains(FrameFlags::KEYFRAME);
-                match self.seq.arrived(seq, keyframe) {
+                match self.seq.arrived(epoch, seq, keyframe) {
                     Verdict::Drop => return false,
                     Verdict::Forward | Verdict::ForwardAfterGap => {}
                 }
                 self.pace().await;
-                self.feed.publish(AccessUnit {
-                    payload: payload.to_vec(),
-                    keyframe,
-                    timestamp_us: header.timestamp_us,
-                });
+                self.feed.publish_received(
+                    AccessUnit {
+                        payload: payload.to_vec(),
+                        keyframe,
+                        timestamp_us: header.timestamp_us,
+                    },
+                    header.received_us,
+                );
             }
             Ok(Media::End) => return true,
             Err(e) => debug!(camera = %self.feed.id, "not media: {e}"),

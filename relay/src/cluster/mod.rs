@@ -27,6 +27,7 @@ use futures_util::StreamExt as _;
 use sightline_cluster::directory::{self, Entry};
 use sightline_cluster::subjects::token;
 use sightline_cluster::{Cluster, Duty, Role};
+use sightline_wire::CameraState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -46,6 +47,10 @@ pub struct Camera {
     /// Its own RTSP source (a demo camera makes its substream itself).
     pub sub_source: Option<RtspSource>,
 }
+
+/// How long one request to NATS may take (NATS may be away: the client
+/// then queues requests until it is back).
+const NATS_WITHIN: Duration = Duration::from_secs(2);
 
 /// Starts the task that runs `camera` as the cluster says, until `shutdown`.
 pub fn run(
@@ -156,13 +161,21 @@ async fn supervise(
     let mut current: Option<DutyTasks> = None;
     loop {
         let now = *duty.borrow_and_update();
-        let pulls = matches!(now, Duty::Own | Duty::Alone);
+        // Not knowing (NATS away for less than a lease) keeps a pull going:
+        // a short outage does not reconnect every camera.
+        let pulls =
+            matches!(now, Duty::Own | Duty::Alone) || (now == Duty::Starting && pull.is_some());
         if let Some(tasks) = current.take() {
             tasks.stop().await;
         }
         if !pulls {
             if let Some(p) = pull.take() {
                 p.stop().await;
+                // What the camera showed here belongs to a pull that ended.
+                for feed in streams(&camera) {
+                    feed.end_of_stream();
+                    feed.set_status(CameraState::Connecting);
+                }
             }
         }
         for feed in streams(&camera) {
@@ -244,14 +257,17 @@ async fn write_status(
             status: main_status.borrow_and_update().clone(),
             substream: sub_status.as_mut().map(|s| s.borrow_and_update().clone()),
         };
-        match cluster.directory().await {
-            Ok(store) => {
-                let value = serde_json::to_vec(&entry).unwrap_or_default();
-                if let Err(e) = store.put(&key, value.into()).await {
-                    debug!(camera = %main.id, "directory: {e:#}");
-                }
-            }
-            Err(e) => debug!(camera = %main.id, "directory: {e:#}"),
+        let value = serde_json::to_vec(&entry).unwrap_or_default();
+        let written = tokio::time::timeout(NATS_WITHIN, async {
+            let store = cluster.directory().await.map_err(|e| anyhow::anyhow!(e))?;
+            store.put(&key, value.into()).await?;
+            anyhow::Ok(())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!(camera = %main.id, "directory: {e:#}"),
+            Err(_) => debug!(camera = %main.id, "directory: no answer"),
         }
         let sub_changed = async {
             match sub_status.as_mut() {
@@ -279,10 +295,13 @@ async fn read_status(
     let key = token(&main.id);
     let gone_after = directory::max_age(cluster.lease());
     loop {
-        let mut changes: Option<kv::Watch> = match cluster.directory().await {
-            Ok(store) => store.watch_with_history(&key).await.ok(),
-            Err(_) => None,
-        };
+        let mut changes: Option<kv::Watch> = tokio::time::timeout(NATS_WITHIN, async {
+            let store = cluster.directory().await.ok()?;
+            store.watch_with_history(&key).await.ok()
+        })
+        .await
+        .ok()
+        .flatten();
         loop {
             let next = async {
                 match changes.as_mut() {
@@ -332,10 +351,13 @@ fn set_unowned(main: &Feed, sub: Option<&Feed>) {
 pub async fn discover(cluster: Cluster, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
     let mut found: Vec<JoinHandle<()>> = Vec::new();
     loop {
-        let mut entries = match cluster.directory().await {
-            Ok(store) => store.watch_all_from_revision(1).await.ok(),
-            Err(_) => None,
-        };
+        let mut entries = tokio::time::timeout(NATS_WITHIN, async {
+            let store = cluster.directory().await.ok()?;
+            store.watch_all_from_revision(1).await.ok()
+        })
+        .await
+        .ok()
+        .flatten();
         while let Some(watch) = entries.as_mut() {
             let change = tokio::select! {
                 change = watch.next() => change,

@@ -314,18 +314,24 @@ impl Feed {
     /// Publishes one access unit to every viewer. Returns false (and drops the
     /// frame) when no parameters are known yet: nobody could decode it.
     pub fn publish(&self, au: AccessUnit) -> bool {
+        self.publish_received(au, now_us())
+    }
+
+    /// Like [`Feed::publish`], for a frame another relay of the cluster
+    /// received from the camera at `received_us`: viewers' latency figures
+    /// then count from the camera's relay, the hop between relays included.
+    pub fn publish_received(&self, au: AccessUnit, received_us: u64) -> bool {
         let mut state = self.lock();
         let Some(params) = state.params.clone() else {
             return false;
         };
         self.stats.frame(au.payload.len());
         let frame = Frame {
-            // The header is stamped with the relay's receive time now.
             data: Bytes::from(video_frame(
                 self.channel,
                 au.keyframe,
                 au.timestamp_us,
-                now_us(),
+                received_us,
                 &au.payload,
             )),
             keyframe: au.keyframe,

@@ -26,8 +26,9 @@ fn config(nats: &NatsServer, node: &str, lease_seconds: u64) -> ClusterConfig {
 
 fn config_role(nats: &NatsServer, node: &str, lease_seconds: u64, role: &str) -> ClusterConfig {
     toml::from_str(&format!(
-        "nats = \"{}\"\nnode = \"{node}\"\nlease_seconds = {lease_seconds}\nrole = \"{role}\"",
-        nats.url()
+        "nats = \"{}\"\nnode = \"{node}\"\nlease_seconds = {lease_seconds}\nrole = \"{role}\"\njetstream_domain = \"{}\"",
+        nats.url(),
+        sightline_testkit::nats::DOMAIN
     ))
     .expect("a valid [cluster] table")
 }
@@ -368,4 +369,66 @@ async fn an_edge_relay_lists_and_plays_every_camera_of_the_cluster() {
     edge.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_remote_sites_camera_plays_through_a_leaf_node_and_only_while_watched() {
+    // The hub (with JetStream) here; the remote site's server is its leaf
+    // node, without JetStream: its relays use the hub's buckets through it.
+    let hub = NatsServer::start().await.unwrap();
+    let site = NatsServer::start_leaf(&hub).await.unwrap();
+    let far = {
+        let mut relay = bare_config(vec![("far", Source::Demo(tiny_demo()))]);
+        relay.cluster = Some(config(&site, "far-site", 3));
+        sightline_relay::Relay::start(relay).await.unwrap()
+    };
+    let near = {
+        let mut relay = bare_config(vec![]);
+        relay.cluster = Some(config_role(&hub, "near", 3, "edge"));
+        sightline_relay::Relay::start(relay).await.unwrap()
+    };
+    // The near relay lists the far camera (the directory crosses the link).
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut client = RelayClient::open(near.local_addr(), None).await.unwrap();
+            if client.hello().await.unwrap().iter().any(|c| c.id == "far") {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the near relay lists the far site's camera");
+
+    let video = "sightline.cam.far.video";
+    let crosses = |subscribed: bool| {
+        let site = &site;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let interest = site.leaf_interest().await.unwrap();
+                if interest.iter().any(|s| s == video) == subscribed {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the hub's interest across the link: {interest:?}"
+                );
+                // /leafz is polled: the server tells ordinary clients nothing.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // Unwatched: the hub side never asked for the far camera's video.
+    crosses(false).await;
+    let mut viewer = RelayClient::open(near.local_addr(), None).await.unwrap();
+    viewer.hello().await.unwrap();
+    viewer.subscribe("far").await.unwrap();
+    crosses(true).await;
+    let got = frames(&mut viewer, 8).await;
+    assert!(got.iter().any(|h| h.flags.contains(FrameFlags::KEYFRAME)));
+    drop(viewer);
+    crosses(false).await;
+    near.shutdown().await.unwrap();
+    far.shutdown().await.unwrap();
 }

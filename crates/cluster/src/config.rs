@@ -60,6 +60,10 @@ pub struct ClusterConfig {
     /// A client certificate and its key, for servers that verify clients.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The JetStream domain of the hub's servers, for a relay whose NATS
+    /// server is a leaf node without JetStream (a remote site): its
+    /// buckets are reached as `$JS.<domain>.API` across the leaf link.
+    pub jetstream_domain: Option<String>,
 }
 
 /// One NATS URL or several.
@@ -94,6 +98,8 @@ pub enum ConfigError {
     HalfClientCert,
     #[error("token and credentials: give one way to sign in to NATS, not both")]
     TwoSignIns,
+    #[error("jetstream_domain: letters, digits, '-' and '_' ({0:?} is not)")]
+    BadDomain(String),
 }
 
 impl ClusterConfig {
@@ -128,6 +134,15 @@ impl ClusterConfig {
         }
         if self.token.is_some() && self.credentials.is_some() {
             return Err(ConfigError::TwoSignIns);
+        }
+        if let Some(domain) = &self.jetstream_domain {
+            let ok = !domain.is_empty()
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+            if !ok {
+                return Err(ConfigError::BadDomain(domain.clone()));
+            }
         }
         Ok(())
     }
@@ -164,6 +179,7 @@ impl fmt::Debug for ClusterConfig {
             .field("credentials", &self.credentials)
             .field("token", &self.token.as_ref().map(|_| "…"))
             .field("tls_ca", &self.tls_ca)
+            .field("jetstream_domain", &self.jetstream_domain)
             .finish_non_exhaustive()
     }
 }

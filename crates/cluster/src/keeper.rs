@@ -111,7 +111,10 @@ impl Cluster {
             })
             .connect(servers)
             .await?;
-        let js = jetstream::new(client.clone());
+        let js = match &config.jetstream_domain {
+            Some(domain) => jetstream::with_domain(client.clone(), domain),
+            None => jetstream::new(client.clone()),
+        };
         Ok(Cluster {
             inner: Arc::new(Inner {
                 client,

@@ -1,6 +1,8 @@
-//! Debian's nats-server for the cluster tests: JetStream on, its store in a
-//! temporary directory, on free loopback ports; stopped, started again on
-//! the same port with the same store (a NATS restart), or killed.
+//! Debian's nats-server for the cluster tests, from a config file it is
+//! given: a hub with JetStream (its store in a temporary directory) that
+//! takes leaf connections, or a leaf node of it (a remote site's server),
+//! on free loopback ports; stopped, started again on the same port with the
+//! same store (a NATS restart), or killed.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -9,42 +11,108 @@ use anyhow::{bail, Context as _};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// A nats-server with JetStream on loopback. Killed when dropped.
+/// The hub's JetStream domain: how clients of a leaf node reach its
+/// JetStream (`$JS.<domain>.API`) across the link.
+pub const DOMAIN: &str = "hub";
+
+/// A nats-server on loopback: a hub with JetStream that takes leaf
+/// connections, or a leaf node of one. Killed when dropped.
 pub struct NatsServer {
     child: Option<Child>,
     pub port: u16,
-    /// The monitoring port (`/connz`, `/subsz`).
+    /// The monitoring port (`/connz`, `/leafz`).
     pub monitor: u16,
     dir: tempfile::TempDir,
+    /// Where a hub takes leaf connections; for a leaf, the hub's.
+    leaf_port: u16,
+    /// A leaf node of the hub at `leaf_port` (no JetStream of its own:
+    /// its clients use the hub's).
+    is_leaf: bool,
 }
 
-/// Two free ports, held together while chosen so they differ.
-fn free_ports() -> anyhow::Result<(u16, u16)> {
-    let a = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let b = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+/// Three free ports, held together while chosen so they differ.
+fn free_ports() -> anyhow::Result<[u16; 3]> {
+    let listeners = [
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+    ];
+    let mut ports = [0; 3];
+    for (port, l) in ports.iter_mut().zip(&listeners) {
+        *port = l.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 impl NatsServer {
-    /// Starts a server on free ports.
+    /// Starts a hub on free ports: JetStream on, leaf connections taken.
     pub async fn start() -> anyhow::Result<NatsServer> {
-        let (port, monitor) = free_ports()?;
+        let [port, monitor, leaf_port] = free_ports()?;
         let mut server = NatsServer {
             child: None,
             port,
             monitor,
             dir: tempfile::tempdir()?,
+            leaf_port,
+            is_leaf: false,
         };
         server.run().await?;
         Ok(server)
     }
 
+    /// Starts a leaf node of `hub` (a remote site's server) and waits until
+    /// its connection to the hub is up.
+    pub async fn start_leaf(hub: &NatsServer) -> anyhow::Result<NatsServer> {
+        let [port, monitor, _] = free_ports()?;
+        let mut server = NatsServer {
+            child: None,
+            port,
+            monitor,
+            dir: tempfile::tempdir()?,
+            leaf_port: hub.leaf_port,
+            is_leaf: true,
+        };
+        server.run().await?;
+        // The server announces the link in its log and on /leafz: asked
+        // every 50 ms.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let leafz: serde_json::Value = serde_json::from_str(
+                &crate::http_get(&format!("http://127.0.0.1:{monitor}/leafz")).await?,
+            )?;
+            if leafz["leafs"].as_array().is_some_and(|l| !l.is_empty()) {
+                return Ok(server);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the leaf node did not connect to its hub within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn run(&mut self) -> anyhow::Result<()> {
         let port = self.port;
+        let conf = self.dir.path().join("nats.conf");
+        let mut text = format!(
+            "listen: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{}\"\n",
+            self.monitor
+        );
+        if self.is_leaf {
+            text.push_str(&format!(
+                "leafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+                self.leaf_port
+            ));
+        } else {
+            text.push_str(&format!(
+                "jetstream {{ store_dir: {:?}, domain: {DOMAIN} }}\nleafnodes {{ listen: \"127.0.0.1:{}\" }}\n",
+                self.dir.path().join("js"),
+                self.leaf_port
+            ));
+        }
+        std::fs::write(&conf, text)?;
         let mut child = Command::new("/usr/sbin/nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-m", &self.monitor.to_string(), "-js", "-sd"])
-            .arg(self.dir.path())
+            .arg("-c")
+            .arg(&conf)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -75,6 +143,21 @@ impl NatsServer {
     /// `nats://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// On a leaf node: the subjects the hub's side asked it for (what may
+    /// cross the link towards the hub), from `/leafz?subs=1`.
+    pub async fn leaf_interest(&self) -> anyhow::Result<Vec<String>> {
+        let leafz: serde_json::Value = serde_json::from_str(
+            &crate::http_get(&format!("http://127.0.0.1:{}/leafz?subs=1", self.monitor)).await?,
+        )?;
+        let mut subjects = Vec::new();
+        for leaf in leafz["leafs"].as_array().into_iter().flatten() {
+            for s in leaf["subscriptions_list"].as_array().into_iter().flatten() {
+                subjects.extend(s.as_str().map(str::to_owned));
+            }
+        }
+        Ok(subjects)
     }
 
     /// The subjects the client connection named `name` subscribes to now

@@ -30,28 +30,9 @@ impl Mosquitto {
             &conf,
             format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\npersistence false\n"),
         )?;
-        let mut child = Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            // Its log on stderr: stdout is block-buffered into a pipe.
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting mosquitto (cargo xtask test installs it)")?;
-        let mut lines = BufReader::new(child.stderr.take().context("no stderr")?).lines();
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains(" running") {
-                    return Ok(());
-                }
-            }
-            bail!("mosquitto exited before it was ready (port {port} taken?)")
-        })
-        .await
-        .context("mosquitto did not start within 30 s")??;
-        // Keep reading so it never writes into a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut cmd = Command::new("/usr/sbin/mosquitto");
+        cmd.arg("-c").arg(&conf);
+        let child = crate::rtsp::start_until_logged(cmd, " running", "mosquitto").await?;
         Ok(Mosquitto { child, port, dir })
     }
 

@@ -4,11 +4,9 @@
 //! on free loopback ports; stopped, started again on the same port with the
 //! same store (a NATS restart), or killed.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use anyhow::bail;
 use tokio::process::{Child, Command};
 
 /// The hub's JetStream domain: how clients of a leaf node reach its
@@ -110,27 +108,9 @@ impl NatsServer {
             ));
         }
         std::fs::write(&conf, text)?;
-        let mut child = Command::new("/usr/sbin/nats-server")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting nats-server (cargo xtask test installs it)")?;
-        let mut lines = BufReader::new(child.stderr.take().context("no stderr")?).lines();
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains("Server is ready") {
-                    return Ok(());
-                }
-            }
-            bail!("nats-server exited before it was ready (port {port} taken?)")
-        })
-        .await
-        .context("nats-server did not start within 30 s")??;
-        // Keep reading so it never writes into a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut cmd = Command::new("/usr/sbin/nats-server");
+        cmd.arg("-c").arg(&conf);
+        let child = crate::rtsp::start_until_logged(cmd, "Server is ready", "nats-server").await?;
         self.child = Some(child);
         Ok(())
     }

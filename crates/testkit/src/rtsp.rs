@@ -89,6 +89,36 @@ impl RtspServer {
 /// A server's stdout, line by line.
 pub type OutputLines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
+/// Starts a server that logs on stderr (`cmd`'s stdout is discarded: it is
+/// block-buffered into a pipe) and returns once a line contains `marker`;
+/// the rest of its log is read and dropped, so it never writes into a
+/// closed pipe. `what` names it in errors.
+pub async fn start_until_logged(
+    mut cmd: Command,
+    marker: &str,
+    what: &str,
+) -> anyhow::Result<Child> {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {what} (cargo xtask test installs it)"))?;
+    let mut lines = BufReader::new(child.stderr.take().context("no stderr")?).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if line.contains(marker) {
+                return Ok(());
+            }
+        }
+        bail!("{what} exited before it was ready (its port taken?)")
+    })
+    .await
+    .with_context(|| format!("{what} did not start within 30 s"))??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(child)
+}
+
 /// Starts a server that prints `READY <port>` on stdout once it listens, and
 /// waits (30 s at most) for that line. Returns the server (killed when
 /// dropped), its port, and the rest of its output, which the caller must keep

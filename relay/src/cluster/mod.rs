@@ -133,6 +133,32 @@ impl DutyTasks {
         )
     }
 
+    /// Starts a duty's tasks: `media` for each of the camera's streams,
+    /// and `status` for the camera.
+    fn start<M, S>(
+        &mut self,
+        cluster: &Cluster,
+        camera: &Camera,
+        stopped: &watch::Receiver<bool>,
+        media: impl Fn(async_nats::Client, Arc<Feed>, watch::Receiver<bool>) -> M,
+        status: impl FnOnce(Cluster, Arc<Feed>, Option<Arc<Feed>>, watch::Receiver<bool>) -> S,
+    ) where
+        M: std::future::Future<Output = ()> + Send + 'static,
+        S: std::future::Future<Output = ()> + Send + 'static,
+    {
+        for feed in streams(camera) {
+            let task = media(cluster.client().clone(), feed.clone(), stopped.clone());
+            self.tasks.push(tokio::spawn(task));
+        }
+        let task = status(
+            cluster.clone(),
+            camera.main.clone(),
+            camera.sub.clone(),
+            stopped.clone(),
+        );
+        self.tasks.push(tokio::spawn(task));
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -189,36 +215,8 @@ async fn supervise(
         }
         let (mut tasks, stopped) = DutyTasks::new();
         match now {
-            Duty::Own => {
-                for feed in streams(&camera) {
-                    tasks.tasks.push(tokio::spawn(media::publish(
-                        cluster.client().clone(),
-                        feed.clone(),
-                        stopped.clone(),
-                    )));
-                }
-                tasks.tasks.push(tokio::spawn(write_status(
-                    cluster.clone(),
-                    camera.main.clone(),
-                    camera.sub.clone(),
-                    stopped.clone(),
-                )));
-            }
-            Duty::Follow => {
-                for feed in streams(&camera) {
-                    tasks.tasks.push(tokio::spawn(media::follow(
-                        cluster.client().clone(),
-                        feed.clone(),
-                        stopped.clone(),
-                    )));
-                }
-                tasks.tasks.push(tokio::spawn(read_status(
-                    cluster.clone(),
-                    camera.main.clone(),
-                    camera.sub.clone(),
-                    stopped.clone(),
-                )));
-            }
+            Duty::Own => tasks.start(&cluster, &camera, &stopped, media::publish, write_status),
+            Duty::Follow => tasks.start(&cluster, &camera, &stopped, media::follow, read_status),
             Duty::Alone | Duty::Starting => {}
         }
         current = Some(tasks);

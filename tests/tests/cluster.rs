@@ -432,3 +432,36 @@ async fn a_remote_sites_camera_plays_through_a_leaf_node_and_only_while_watched(
     near.shutdown().await.unwrap();
     far.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn after_a_nats_restart_a_followed_camera_plays_on_without_restarting_relays() {
+    let mut nats = NatsServer::start().await.unwrap();
+    let a = relay_node(&nats, "a", Source::Demo(tiny_demo())).await;
+    until_owner(&nats, "cam", "a").await;
+    let b = relay_node(&nats, "b", unreachable_camera()).await;
+    let mut viewer = RelayClient::open(b.local_addr(), None).await.unwrap();
+    viewer.hello().await.unwrap();
+    viewer.subscribe("cam").await.unwrap();
+    frames(&mut viewer, 5).await;
+
+    nats.start_again().await.unwrap();
+    // Frames the owner received after the restart reach B's viewer: the
+    // relays reconnected, B's subscription and A's lease came back.
+    let restarted_us = sightline_wire::media::now_us();
+    let after = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Received::Frame(header, _) = viewer.next().await.unwrap() {
+                if header.received_us > restarted_us {
+                    return header;
+                }
+            }
+        }
+    })
+    .await
+    .expect("no frame through NATS after its restart");
+    assert!(after.received_us > restarted_us);
+    let owner = owner(&nats, "cam").await.map(|o| o.0);
+    assert_eq!(owner.as_deref(), Some("a"), "A kept the camera");
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+}

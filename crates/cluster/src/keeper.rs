@@ -42,6 +42,9 @@ pub enum ClusterError {
     Connect(#[from] async_nats::ConnectError),
 }
 
+/// Messages one subscription may hold (see [`Cluster::connect`]).
+const SUBSCRIPTION_CAPACITY: usize = 1024;
+
 /// This node's membership of the cluster.
 #[derive(Clone)]
 pub struct Cluster {
@@ -91,6 +94,10 @@ impl Cluster {
         let client = options
             .name(format!("sightline-{}", config.node))
             .retry_on_initial_connect()
+            // A subscription holds at most this many messages (about 30 s
+            // of a 30 fps camera) for a follower that falls behind; beyond
+            // it NATS drops, the follower sees a gap and skips to a keyframe.
+            .subscription_capacity(SUBSCRIPTION_CAPACITY)
             .connection_timeout(Duration::from_secs(2))
             .event_callback(move |event| {
                 let (node, shown) = (node.clone(), shown.clone());

@@ -266,6 +266,152 @@ fn load(
     })
 }
 
+/// Viewer counts of the edge relay's fan-out.
+const EDGE_VIEWERS: &[usize] = &[100, 500, 1000];
+
+/// `cargo xtask bench cluster`, the edge relay's fan-out: the same camera
+/// pulled by an ingest relay (`role = "ingest"`), through Debian's
+/// nats-server, to an edge relay (`role = "edge"`, no camera of its own)
+/// whose N viewers are the load. Three processes and the load share the 2
+/// cores; the figures are the edge relay's, beside the single relay's of
+/// the fan-out table. Latency is the ingest relay's receipt → the viewer's
+/// (the NATS hop included).
+pub fn edge_table(root: &Path, clip: &Path) -> anyhow::Result<String> {
+    let bin = root.join("target/release");
+    let dir = root.join("target/bench/cluster");
+    let mut out = String::from(
+        "| viewers of an edge relay | edge relay CPU % | edge relay RSS MB | latency p50 / p99 ms (ingest relay → viewer) | frames missed | Mbit/s per viewer | load client CPU % |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let viewers: Vec<usize> = match std::env::var("SIGHTLINE_FANOUT_VIEWERS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()
+            .context("SIGHTLINE_FANOUT_VIEWERS: a comma-separated list of viewer counts")?,
+        Err(_) => EDGE_VIEWERS.to_vec(),
+    };
+    for &n in &viewers {
+        let mut runs = Vec::new();
+        for i in 0..RUNS {
+            say(&format!(
+                "edge fan-out: {n} viewers, run {} of {RUNS}",
+                i + 1
+            ));
+            runs.push(measure_edge(&bin, &dir, clip, n)?);
+        }
+        if let Some(r) = runs.iter().find(|r| r.connected < n as u64) {
+            bail!("edge relay: only {} of {n} viewers connected", r.connected);
+        }
+        let spread = |f: fn(&Run) -> f64| {
+            let v: Vec<f64> = runs.iter().map(f).collect();
+            let (lo, hi) = (
+                v.iter().copied().fold(f64::MAX, f64::min),
+                v.iter().copied().fold(f64::MIN, f64::max),
+            );
+            format!("{:.1} ({lo:.1}–{hi:.1})", median(v))
+        };
+        let med = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        out.push_str(&format!(
+            "| {n} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {:.2} | {:.0} |\n",
+            spread(|r| r.cpu_percent),
+            med(|r| r.rss_mb),
+            med(|r| r.p50_ms),
+            med(|r| r.p99_ms),
+            med(|r| r.missed),
+            med(|r| r.mbps_per_viewer),
+            med(|r| r.load_cpu_percent),
+        ));
+    }
+    Ok(out)
+}
+
+/// One edge run: a fresh nats-server, ingest relay and edge relay.
+fn measure_edge(bin: &Path, dir: &Path, clip: &Path, viewers: usize) -> anyhow::Result<Run> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let nats = start_nats(port, &dir.join("js"))?;
+    let relay_toml = |name: &str, role: &str, camera: &str| {
+        format!(
+            "data = {:?}\n[auth]\nenabled = false\n\n[cluster]\nnats = \"nats://127.0.0.1:{port}\"\nnode = \"{name}\"\nrole = \"{role}\"\n\n{camera}",
+            dir.join(format!("data-{name}")).display().to_string()
+        )
+    };
+    let ingest_conf = dir.join("ingest.toml");
+    std::fs::write(
+        &ingest_conf,
+        relay_toml(
+            "ingest",
+            "ingest",
+            &format!(
+                "[[camera]]\nid = \"clip\"\nfile = {:?}\nfps = 30\n",
+                clip.display().to_string()
+            ),
+        ),
+    )?;
+    let edge_conf = dir.join("edge.toml");
+    std::fs::write(&edge_conf, relay_toml("edge", "edge", ""))?;
+    let relay = |conf: &Path| {
+        let mut c = Command::new(bin.join("sightline-relay"));
+        c.arg("--config")
+            .arg(conf)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn");
+        start(c, "Sightline is live: open http://")
+    };
+    let (_ingest, _) = relay(&ingest_conf)?;
+    let (edge, addr) = relay(&edge_conf)?;
+    let addr = addr.trim_end_matches('/').to_owned();
+    // The edge finds the camera in the cluster's directory.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(&addr, "/api/cameras")?.contains("\"clip\"") {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the edge relay never listed the camera"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = load(&edge, &format!("ws://{addr}/ws"), bin, viewers, None);
+    drop(nats);
+    run
+}
+
+/// Debian's nats-server with JetStream on `port`, ready.
+fn start_nats(port: u16, store: &Path) -> anyhow::Result<Server> {
+    use std::io::BufRead as _;
+    let mut child = Command::new("/usr/sbin/nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting nats-server (cargo xtask test installs it)")?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let server = Server(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line?.contains("Server is ready") {
+            // Keep reading so it never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok(server);
+        }
+    }
+    bail!("nats-server exited before it was ready")
+}
+
+/// A plain HTTP/1.0 GET on loopback; the whole answer as text.
+fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
 /// Where the clip for the fan-out lives.
 pub fn clip(streams: &Path) -> PathBuf {
     streams.join("1920x1080_high.h264")

@@ -804,7 +804,7 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
             ));
         }
     }
-    if want("fanout") || want("ingest") {
+    if want("fanout") || want("ingest") || want("cluster") {
         say("building the relay and the load tools (release)");
         run(cargo().args([
             "build",
@@ -819,6 +819,11 @@ fn bench(root: &Path, parts: &[String]) -> anyhow::Result<()> {
         say("relay fan-out against the floor (1 to 1000 viewers, 3 runs each)");
         table.push('\n');
         table.push_str(&fanout::table(root, &fanout::clip(&streams))?);
+    }
+    if want("cluster") {
+        say("fan-out from an edge relay of a cluster (100, 500, 1000 viewers, 3 runs each)");
+        table.push('\n');
+        table.push_str(&fanout::edge_table(root, &fanout::clip(&streams))?);
     }
     if want("ingest") {
         say("relay ingest from GStreamer's RTSP server (1, 10, 50 cameras, 3 runs each)");

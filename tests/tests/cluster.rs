@@ -465,3 +465,89 @@ async fn after_a_nats_restart_a_followed_camera_plays_on_without_restarting_rela
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
 }
+
+/// JS: notes every state the first `<cam-player>` goes through from now on
+/// (in `window.__states`). No args.
+const NOTE_STATES: &str = r#"
+const done = arguments[0];
+const el = document.querySelector("cam-player");
+window.__states = [];
+el.addEventListener("statechange", (e) => window.__states.push(e.detail.state));
+done(true);
+"#;
+
+/// JS: resolves once the noted states went away from `live` and back, with
+/// the states and the element's stats; or after `ms`. Args: ms.
+const LIVE_AGAIN: &str = r#"
+const [ms, done] = arguments;
+const el = document.querySelector("cam-player");
+const t0 = performance.now();
+(function look() {
+  const s = window.__states;
+  const left = s.findIndex((x) => x !== "live");
+  const back = left >= 0 && s.slice(left).includes("live") && el.state === "live";
+  if (back || performance.now() - t0 > ms) return done({ back, states: s, stats: el.getStats() });
+  requestAnimationFrame(look);
+})();
+"#;
+
+#[tokio::test]
+async fn a_page_whose_relay_dies_plays_on_through_the_next_relay_of_its_list() {
+    let nats = NatsServer::start().await.unwrap();
+    let ingest = node_with(&nats, "ingest", "ingest", &["cam"]).await;
+    let first = node_with(&nats, "edge-1", "edge", &[]).await;
+    let second = node_with(&nats, "edge-2", "edge", &[]).await;
+    for edge in [&first, &second] {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let mut c = RelayClient::open(edge.local_addr(), None).await.unwrap();
+                if c.hello().await.unwrap().iter().any(|c| c.id == "cam") {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("each edge lists the camera");
+    }
+    let browser = Browser::launch(&[]).await.unwrap();
+    let result = async {
+        browser
+            .open(&format!("http://{}/?camera=cam", first.local_addr()))
+            .await?;
+        // The element is told of both relays; it plays from the first.
+        let relays = format!(
+            "http://{} http://{}",
+            first.local_addr(),
+            second.local_addr()
+        );
+        browser
+            .run(
+                r#"const [relays, done] = arguments;
+                   customElements.whenDefined("cam-player").then(() => {
+                     document.querySelector("cam-player").setAttribute("relay", relays);
+                     done(true);
+                   });"#,
+                vec![json!(relays)],
+            )
+            .await?;
+        let live = browser
+            .run(
+                sightline_testkit::WAIT_LIVE,
+                vec![json!("cam-player"), json!(20_000)],
+            )
+            .await?;
+        anyhow::ensure!(live["live"] == json!(true), "{live}");
+        browser.run(NOTE_STATES, vec![]).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    result.unwrap();
+    // The first relay goes away: the page turns to the second by itself.
+    first.shutdown().await.unwrap();
+    let again = browser.run(LIVE_AGAIN, vec![json!(30_000)]).await.unwrap();
+    let _ = browser.close().await;
+    assert_eq!(again["back"], json!(true), "{again}");
+    second.shutdown().await.unwrap();
+    ingest.shutdown().await.unwrap();
+}

@@ -143,7 +143,11 @@ struct Socket {
 }
 
 pub struct Connection {
+    /// The relay's WebSocket URL, or several relays' separated by spaces
+    /// (a cluster): the socket opens to `relays[at]`.
     url: String,
+    /// Which of them the next socket opens to; the next one after each close.
+    at: Cell<usize>,
     credentials: Credentials,
     /// Elements in the document using this connection's credentials (whether
     /// subscribed or paused): see [`Member`].
@@ -223,6 +227,7 @@ pub fn connection_for(url: &str, credentials: Credentials) -> Rc<Connection> {
     }
     let conn = Rc::new(Connection {
         url: url.to_owned(),
+        at: Cell::new(0),
         credentials,
         members: Cell::new(0),
         attempt: Cell::new(0),
@@ -642,10 +647,13 @@ impl Connection {
         let attempt = self.attempt.get().wrapping_add(1);
         self.attempt.set(attempt);
         self.last_message_ms.set(now_ms());
-        let ws = match WebSocket::new(&self.url) {
+        let relays: Vec<&str> = self.url.split(' ').collect();
+        let url = relays[self.at.get() % relays.len()];
+        let ws = match WebSocket::new(url) {
             Ok(ws) => ws,
             Err(e) => {
                 web_sys::console::error_2(&"Sightline: cannot open".into(), &e);
+                self.at.set(self.at.get().wrapping_add(1));
                 self.schedule_retry();
                 return;
             }
@@ -750,6 +758,9 @@ impl Connection {
     }
 
     fn on_closed(self: &Rc<Self>) {
+        // With several relays, the next attempt goes to the next one: a
+        // relay that is gone is not waited for.
+        self.at.set(self.at.get().wrapping_add(1));
         self.welcomed.set(false);
         self.channels.borrow_mut().clear();
         self.configs.borrow_mut().clear();

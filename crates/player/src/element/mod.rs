@@ -48,7 +48,7 @@ use crate::meter::Meter;
 use crate::now_ms;
 use crate::ptz::Velocity;
 use crate::ptz_controls::PtzControls;
-use crate::relay_url::websocket_url;
+use crate::relay_url::websocket_urls;
 use crate::state::PlayerState;
 use crate::streams::{self, Inputs, Wanted};
 use crate::view::View;
@@ -581,7 +581,7 @@ impl Player {
             .get_attribute("relay")
             .filter(|r| !r.trim().is_empty())
             .or_else(assets::default_relay);
-        let url = match relay.as_deref().map(websocket_url) {
+        let url = match relay.as_deref().map(websocket_urls) {
             Some(result) => result?,
             None => return Err("no relay URL".into()),
         };

@@ -107,7 +107,7 @@ async fn hop_once(clip: &std::path::Path) -> anyhow::Result<[f64; 6]> {
                 if c.hello().await?.iter().any(|cam| cam.id == "cam") {
                     return anyhow::Ok(());
                 }
-                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
         .await;
@@ -162,12 +162,12 @@ async fn failover_once() -> anyhow::Result<[f64; 2]> {
         loop {
             if let Ok(kv) = js.get_key_value("sightline-leases").await {
                 if let Ok(Some(v)) = kv.get("cam").await {
-                    if v.as_ref() == b"a" {
+                    if v.starts_with(b"a ") {
                         return;
                     }
                 }
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await

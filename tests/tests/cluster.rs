@@ -26,9 +26,8 @@ fn config(nats: &NatsServer, node: &str, lease_seconds: u64) -> ClusterConfig {
 
 fn config_role(nats: &NatsServer, node: &str, lease_seconds: u64, role: &str) -> ClusterConfig {
     toml::from_str(&format!(
-        "nats = \"{}\"\nnode = \"{node}\"\nlease_seconds = {lease_seconds}\nrole = \"{role}\"\njetstream_domain = \"{}\"",
-        nats.url(),
-        sightline_testkit::nats::DOMAIN
+        "nats = \"{}\"\nnode = \"{node}\"\nlease_seconds = {lease_seconds}\nrole = \"{role}\"",
+        nats.url()
     ))
     .expect("a valid [cluster] table")
 }
@@ -46,6 +45,12 @@ async fn until(duty: &mut watch::Receiver<Duty>, want: Duty, within: Duration) -
     Instant::now()
 }
 
+/// The node named in a lease key's value (`node process-id`).
+fn holder_node(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    text.split(' ').next().unwrap_or_default().to_owned()
+}
+
 /// The lease bucket's entry for a camera, as another NATS client reads it:
 /// (owner node, revision).
 async fn owner(nats: &NatsServer, camera: &str) -> Option<(String, u64)> {
@@ -53,12 +58,8 @@ async fn owner(nats: &NatsServer, camera: &str) -> Option<(String, u64)> {
     let js = async_nats::jetstream::new(client);
     let kv = js.get_key_value("sightline-leases").await.ok()?;
     let entry = kv.entry(camera).await.ok()??;
-    (entry.operation == async_nats::jetstream::kv::Operation::Put).then(|| {
-        (
-            String::from_utf8_lossy(&entry.value).into_owned(),
-            entry.revision,
-        )
-    })
+    (entry.operation == async_nats::jetstream::kv::Operation::Put)
+        .then(|| (holder_node(&entry.value), entry.revision))
 }
 
 #[tokio::test]
@@ -143,7 +144,7 @@ async fn a_nats_restart_keeps_the_owner_and_its_lease() {
         while let Some(entry) = changes.next().await {
             let entry = entry.expect("watching the lease");
             if entry.revision > before {
-                return String::from_utf8_lossy(&entry.value).into_owned();
+                return holder_node(&entry.value);
             }
         }
         panic!("the watch ended")
@@ -209,12 +210,13 @@ async fn until_owner(nats: &NatsServer, camera: &str, node: &str) {
             if let Ok(kv) = js.get_key_value("sightline-leases").await {
                 break kv;
             }
-            tokio::task::yield_now().await;
+            // Asked again shortly: nothing tells of the change.
+            tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let mut changes = kv.watch_with_history(camera).await.unwrap();
         while let Some(entry) = changes.next().await {
             let entry = entry.unwrap();
-            if entry.value.as_ref() == node.as_bytes() {
+            if holder_node(&entry.value) == node {
                 return;
             }
         }
@@ -318,6 +320,32 @@ async fn an_edge_relay_lists_and_plays_every_camera_of_the_cluster() {
     let nats = NatsServer::start().await.unwrap();
     let a = node_with(&nats, "a", "both", &["cam-a"]).await;
     let b = node_with(&nats, "b", "ingest", &["cam-b"]).await;
+    // An entry no relay would write (not a camera id): never listed.
+    until_owner(&nats, "cam-a", "a").await;
+    {
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        // The bucket exists once an owner wrote its first entry.
+        let kv = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Ok(kv) = js.get_key_value("sightline-cameras").await {
+                    if kv.get("cam-a").await.is_ok_and(|v| v.is_some()) {
+                        return kv;
+                    }
+                }
+                // Asked again shortly: nothing tells of the change.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("A's directory entry");
+        kv.put(
+            "not/an/id",
+            r#"{"node":"x","name":"x","status":{"state":"online"}}"#.into(),
+        )
+        .await
+        .unwrap();
+    }
     let edge = node_with(&nats, "edge", "edge", &[]).await;
 
     // The edge has no camera of its own: it finds both in the directory.
@@ -332,7 +360,8 @@ async fn an_edge_relay_lists_and_plays_every_camera_of_the_cluster() {
                 return cameras;
             }
             // Each node writes its entry at once: a new socket sees it soon.
-            tokio::task::yield_now().await;
+            // Asked again shortly: nothing tells of the change.
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await
@@ -366,6 +395,16 @@ async fn an_edge_relay_lists_and_plays_every_camera_of_the_cluster() {
     .await;
     let _ = browser.close().await;
     played.unwrap();
+    // By now the edge has read the whole directory: still only the two.
+    let mut client = RelayClient::open(edge.local_addr(), None).await.unwrap();
+    let ids: Vec<String> = client
+        .hello()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
     edge.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
@@ -379,12 +418,16 @@ async fn a_remote_sites_camera_plays_through_a_leaf_node_and_only_while_watched(
     let site = NatsServer::start_leaf(&hub).await.unwrap();
     let far = {
         let mut relay = bare_config(vec![("far", Source::Demo(tiny_demo()))]);
-        relay.cluster = Some(config(&site, "far-site", 3));
+        let mut cluster = config(&site, "far-site", 3);
+        cluster.jetstream_domain = Some(sightline_testkit::nats::DOMAIN.into());
+        relay.cluster = Some(cluster);
         sightline_relay::Relay::start(relay).await.unwrap()
     };
     let near = {
         let mut relay = bare_config(vec![]);
-        relay.cluster = Some(config_role(&hub, "near", 3, "edge"));
+        let mut cluster = config_role(&hub, "near", 3, "edge");
+        cluster.jetstream_domain = Some(sightline_testkit::nats::DOMAIN.into());
+        relay.cluster = Some(cluster);
         sightline_relay::Relay::start(relay).await.unwrap()
     };
     // The near relay lists the far camera (the directory crosses the link).
@@ -394,7 +437,8 @@ async fn a_remote_sites_camera_plays_through_a_leaf_node_and_only_while_watched(
             if client.hello().await.unwrap().iter().any(|c| c.id == "far") {
                 return;
             }
-            tokio::task::yield_now().await;
+            // Asked again shortly: nothing tells of the change.
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await
@@ -438,7 +482,12 @@ async fn after_a_nats_restart_a_followed_camera_plays_on_without_restarting_rela
     let mut nats = NatsServer::start().await.unwrap();
     let a = relay_node(&nats, "a", Source::Demo(tiny_demo())).await;
     until_owner(&nats, "cam", "a").await;
-    let b = relay_node(&nats, "b", unreachable_camera()).await;
+    // B has the camera (at an address it cannot reach) but never pulls it.
+    let b = {
+        let mut relay = bare_config(vec![("cam", unreachable_camera())]);
+        relay.cluster = Some(config_role(&nats, "b", 3, "edge"));
+        sightline_relay::Relay::start(relay).await.unwrap()
+    };
     let mut viewer = RelayClient::open(b.local_addr(), None).await.unwrap();
     viewer.hello().await.unwrap();
     viewer.subscribe("cam").await.unwrap();
@@ -504,7 +553,8 @@ async fn a_page_whose_relay_dies_plays_on_through_the_next_relay_of_its_list() {
                 if c.hello().await.unwrap().iter().any(|c| c.id == "cam") {
                     return;
                 }
-                tokio::task::yield_now().await;
+                // Asked again shortly: nothing tells of the change.
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
         .await
@@ -550,4 +600,18 @@ async fn a_page_whose_relay_dies_plays_on_through_the_next_relay_of_its_list() {
     assert_eq!(again["back"], json!(true), "{again}");
     second.shutdown().await.unwrap();
     ingest.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_cut_off_longer_than_its_grace_takes_its_camera_back() {
+    let mut nats = NatsServer::start().await.unwrap();
+    let a = Cluster::connect(&config(&nats, "a", 3)).await.unwrap();
+    let lease = a.keep("dock");
+    let mut duty = lease.duty();
+    until(&mut duty, Duty::Own, Duration::from_secs(20)).await;
+    nats.stop().await.unwrap();
+    // Past the grace, and past a whole lease: serving alone.
+    until(&mut duty, Duty::Alone, Duration::from_secs(20)).await;
+    nats.start_again().await.unwrap();
+    until(&mut duty, Duty::Own, Duration::from_secs(30)).await;
 }

@@ -25,6 +25,28 @@ pub struct Entry {
     pub substream: Option<CameraState>,
 }
 
+/// The longest name and status reason taken from an entry (another node
+/// wrote it: what it says is shown, not trusted to be small).
+pub const MAX_TEXT_CHARS: usize = 200;
+
+impl Entry {
+    /// Cuts the texts to [`MAX_TEXT_CHARS`].
+    pub fn tidy(mut self) -> Entry {
+        let cut = |s: &mut String| {
+            if s.chars().count() > MAX_TEXT_CHARS {
+                *s = s.chars().take(MAX_TEXT_CHARS).collect();
+            }
+        };
+        cut(&mut self.name);
+        for status in std::iter::once(&mut self.status).chain(self.substream.as_mut()) {
+            if let CameraState::Offline { reason } | CameraState::Reconnecting { reason } = status {
+                cut(reason);
+            }
+        }
+        self
+    }
+}
+
 /// How often an owner writes its entries even without a change.
 pub fn refresh(lease: Duration) -> Duration {
     lease
@@ -59,5 +81,18 @@ mod tests {
         assert_eq!(serde_json::from_str::<Entry>(&text).unwrap(), e);
         let lease = Duration::from_secs(6);
         assert!(max_age(lease) > refresh(lease) * 2);
+        let long = Entry {
+            node: "a".into(),
+            name: "n".repeat(1000),
+            status: CameraState::Offline {
+                reason: "r".repeat(1000),
+            },
+            substream: None,
+        }
+        .tidy();
+        assert_eq!(long.name.len(), MAX_TEXT_CHARS);
+        assert!(
+            matches!(long.status, CameraState::Offline { reason } if reason.len() == MAX_TEXT_CHARS)
+        );
     }
 }

@@ -55,6 +55,10 @@ struct Inner {
     client: async_nats::Client,
     js: jetstream::Context,
     node: String,
+    /// What this process writes in the keys it holds: the node's name and
+    /// an id of this process — two relays given the same name by mistake
+    /// never take each other's key for their own.
+    holder: String,
     lease: Duration,
     buckets: Mutex<HashMap<&'static str, kv::Store>>,
 }
@@ -127,6 +131,7 @@ impl Cluster {
                 client,
                 js,
                 node: config.node.clone(),
+                holder: format!("{} {}", config.node, process_id()),
                 lease: config.lease(),
                 buckets: Mutex::new(HashMap::new()),
             }),
@@ -224,36 +229,25 @@ impl Inner {
                 self.js.get_key_value(name).await?
             }
         };
+        if name == LEASES_BUCKET {
+            // Its entries must expire after this node's lease, or an owner
+            // would count on a key already gone (or, with no expiry, a dead
+            // owner's cameras would never move). Checked before the handle
+            // is cached, under the lock: nobody uses an unchecked one.
+            let age = made.status().await?.max_age();
+            if age != self.lease {
+                return Err(format!(
+                    "the NATS bucket {LEASES_BUCKET} keeps leases {age:?}, this relay's \
+                     [cluster] lease_seconds is {:?}: give every relay the same \
+                     lease_seconds (and delete the bucket, `nats kv del {LEASES_BUCKET}`, \
+                     to change it)",
+                    self.lease
+                )
+                .into());
+            }
+        }
         buckets.insert(name, made.clone());
         Ok(made)
-    }
-
-    /// The leases bucket, checked: its entries must expire after this
-    /// node's lease, or an owner would count on a key that is already gone
-    /// (or, with no expiry, a dead owner's cameras would never move).
-    /// Checked once per handle: the handle is forgotten on any error.
-    async fn checked_leases(&self) -> Result<kv::Store, String> {
-        if let Some(store) = self.buckets.lock().await.get(LEASES_BUCKET) {
-            return Ok(store.clone());
-        }
-        let store = self.leases().await.map_err(|e| format!("{e:#}"))?;
-        let age = match store.status().await {
-            Ok(status) => status.max_age(),
-            Err(e) => {
-                self.forget(LEASES_BUCKET).await;
-                return Err(format!("{e:#}"));
-            }
-        };
-        if age != self.lease {
-            self.forget(LEASES_BUCKET).await;
-            return Err(format!(
-                "the NATS bucket {LEASES_BUCKET} keeps leases {age:?}, this relay's \
-                 [cluster] lease_seconds is {:?}: give every relay the same lease_seconds \
-                 (and delete the bucket, `nats kv del {LEASES_BUCKET}`, to change it)",
-                self.lease
-            ));
-        }
-        Ok(store)
     }
 
     /// Forgets a bucket's handle (its stream may have been lost with a
@@ -264,14 +258,14 @@ impl Inner {
 
     /// Makes one request about `key`'s lease.
     async fn attempt(&self, key: &str, attempt: Attempt) -> Outcome {
-        let store = match self.checked_leases().await {
+        let store = match self.leases().await {
             Ok(s) => s,
             Err(e) => {
-                warn!("camera leases unavailable: {e}");
+                warn!("camera leases unavailable: {e:#}");
                 return Outcome::Unreachable;
             }
         };
-        let me = Bytes::from(self.node.clone());
+        let me = Bytes::from(self.holder.clone());
         let outcome = match attempt {
             Attempt::Create => match store.create(key, me.clone()).await {
                 Ok(revision) => Outcome::Written(revision),
@@ -346,6 +340,15 @@ impl Drop for LeaseHandle {
             let _ = stop.send(());
         }
     }
+}
+
+/// An id of this process, different from any other relay's: its pid and
+/// start time.
+fn process_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
 }
 
 /// How long giving a camera up may take on the way out.

@@ -185,10 +185,12 @@ impl Lease {
     /// must still stop in time.
     pub fn request_within(&self, now: Instant) -> Duration {
         match self.state {
-            State::Owned { sent, .. } => (sent + self.owner_grace())
-                .saturating_duration_since(now)
-                .min(self.interval())
-                .max(Duration::from_millis(1)),
+            // A renewal (within the grace): never past the grace.
+            State::Owned { sent, .. } if now < sent + self.owner_grace() => (sent
+                + self.owner_grace())
+            .saturating_duration_since(now)
+            .min(self.interval()),
+            // A create (past the grace, or not owning): an interval.
             _ => self.interval(),
         }
     }
@@ -277,6 +279,11 @@ mod tests {
         // Not owning: an interval.
         let other = Lease::new(LEASE, t0);
         assert_eq!(other.request_within(t0), secs(2.0));
+        // Past the grace, unanswered: the next request is a create, and it
+        // gets a whole interval (a NATS restart must not leave it 0 s).
+        lease.settle(t0 + secs(4.5), Outcome::Unreachable, t0 + secs(5.0));
+        assert_eq!(lease.attempt(t0 + secs(5.5)), Attempt::Create);
+        assert_eq!(lease.request_within(t0 + secs(5.5)), secs(2.0));
     }
 
     #[test]

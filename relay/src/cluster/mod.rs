@@ -310,7 +310,7 @@ async fn read_status(
             tokio::select! {
                 change = next => match change {
                     Ok(Some(Ok(entry))) if entry.operation == kv::Operation::Put => {
-                        match serde_json::from_slice::<Entry>(&entry.value) {
+                        match serde_json::from_slice::<Entry>(&entry.value).map(Entry::tidy) {
                             Ok(e) => {
                                 main.set_status(e.status);
                                 if let (Some(feed), Some(status)) = (&sub, e.substream) {
@@ -343,6 +343,10 @@ fn set_unowned(main: &Feed, sub: Option<&Feed>) {
     }
 }
 
+/// Cameras found in the directory at most (each costs a feed, a task and a
+/// watch): more is a misconfigured or hostile cluster, not a bigger one.
+const MAX_DISCOVERED: usize = 4096;
+
 /// Adds the cameras of the directory that this relay does not have
 /// configured, each followed like a camera another node owns, until
 /// `shutdown`; then waits for their tasks.
@@ -369,7 +373,22 @@ pub async fn discover(cluster: Cluster, hub: Arc<Hub>, mut shutdown: watch::Rece
             if hub.get(&id).is_some() {
                 continue; // configured here, or found already
             }
-            let Ok(entry) = serde_json::from_slice::<Entry>(&change.value) else {
+            // What another node wrote is checked as a config file would be,
+            // and must be the key a relay writes for that id.
+            let checked = crate::config::file::check_id(&id).and_then(|()| {
+                (token(&id) == change.key)
+                    .then_some(())
+                    .ok_or_else(|| "not a key a relay writes".to_owned())
+            });
+            if let Err(why) = checked {
+                debug!(key = %change.key.chars().take(80).collect::<String>(), "directory entry ignored: {why}");
+                continue;
+            }
+            if found.len() >= MAX_DISCOVERED {
+                warn!(camera = %id, "directory entry ignored: {MAX_DISCOVERED} cameras found already");
+                continue;
+            }
+            let Ok(entry) = serde_json::from_slice::<Entry>(&change.value).map(Entry::tidy) else {
                 debug!(camera = %id, "directory entry that does not parse");
                 continue;
             };

@@ -375,8 +375,10 @@ fn rtsp_url(text: &str) -> Result<(Url, Option<String>, Option<String>), String>
 }
 
 /// Camera ids appear in URLs and element attributes: keep them plain.
-fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
         && id.len() <= 64
         && id
             .chars()

@@ -17,7 +17,7 @@ use crate::ingest::demo::replay::ReplayOptions;
 use crate::ingest::demo::DemoOptions;
 
 mod cli;
-mod file;
+pub(crate) mod file;
 
 use cli::parse_size;
 pub use cli::{Cli, Command, TlsMode, UserCommand};

@@ -225,6 +225,26 @@ async fn until_owner(nats: &NatsServer, camera: &str, node: &str) {
     assert!(found.is_ok(), "{node} never owned {camera}");
 }
 
+/// Waits until a new socket's `welcome` at `relay` lists `camera`.
+async fn until_listed(relay: &sightline_relay::Relay, camera: &str) {
+    let listed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut client = RelayClient::open(relay.local_addr(), None).await.unwrap();
+            if client.hello().await.unwrap().iter().any(|c| c.id == camera) {
+                return;
+            }
+            // Asked again shortly: nothing tells a socket of a new camera.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        listed.is_ok(),
+        "{} never listed {camera}",
+        relay.local_addr()
+    );
+}
+
 /// `n` frames of the subscribed camera, with increasing timestamps.
 async fn frames(client: &mut RelayClient, n: usize) -> Vec<MediaHeader> {
     let mut got = Vec::new();
@@ -431,18 +451,7 @@ async fn a_remote_sites_camera_plays_through_a_leaf_node_and_only_while_watched(
         sightline_relay::Relay::start(relay).await.unwrap()
     };
     // The near relay lists the far camera (the directory crosses the link).
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let mut client = RelayClient::open(near.local_addr(), None).await.unwrap();
-            if client.hello().await.unwrap().iter().any(|c| c.id == "far") {
-                return;
-            }
-            // Asked again shortly: nothing tells of the change.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the near relay lists the far site's camera");
+    until_listed(&near, "far").await;
 
     let video = "sightline.cam.far.video";
     let crosses = |subscribed: bool| {
@@ -547,18 +556,7 @@ async fn a_page_whose_relay_dies_plays_on_through_the_next_relay_of_its_list() {
     let first = node_with(&nats, "edge-1", "edge", &[]).await;
     let second = node_with(&nats, "edge-2", "edge", &[]).await;
     for edge in [&first, &second] {
-        tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                let mut c = RelayClient::open(edge.local_addr(), None).await.unwrap();
-                if c.hello().await.unwrap().iter().any(|c| c.id == "cam") {
-                    return;
-                }
-                // Asked again shortly: nothing tells of the change.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("each edge lists the camera");
+        until_listed(edge, "cam").await;
     }
     let browser = Browser::launch(&[]).await.unwrap();
     let result = async {

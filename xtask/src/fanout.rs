@@ -68,14 +68,7 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
         "| viewers | relay CPU % | relay with tickets CPU % | floor CPU % | relay / floor | relay RSS MB | relay latency p50 / p99 ms | with tickets p50 / p99 ms | floor latency p50 / p99 ms | frames missed, relay / tickets / floor | Mbit/s per viewer | load client CPU %, relay / floor runs |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
-    let viewers: Vec<usize> = match std::env::var("SIGHTLINE_FANOUT_VIEWERS") {
-        Ok(list) => list
-            .split(',')
-            .map(|n| n.trim().parse())
-            .collect::<Result<_, _>>()
-            .context("SIGHTLINE_FANOUT_VIEWERS: a comma-separated list of viewer counts")?,
-        Err(_) => VIEWERS.to_vec(),
-    };
+    let viewers = viewer_counts(VIEWERS)?;
     for &n in &viewers {
         let (mut relay, mut tickets, mut floor) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..RUNS {
@@ -129,6 +122,18 @@ pub fn table(root: &Path, clip: &Path) -> anyhow::Result<String> {
         ));
     }
     Ok(out)
+}
+
+/// The viewer counts to run: `SIGHTLINE_FANOUT_VIEWERS` if set, else `default`.
+fn viewer_counts(default: &[usize]) -> anyhow::Result<Vec<usize>> {
+    match std::env::var("SIGHTLINE_FANOUT_VIEWERS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()
+            .context("SIGHTLINE_FANOUT_VIEWERS: a comma-separated list of viewer counts"),
+        Err(_) => Ok(default.to_vec()),
+    }
 }
 
 /// The viewer the ticket runs stand for: `bench`, allowed the clip only.
@@ -283,14 +288,7 @@ pub fn edge_table(root: &Path, clip: &Path) -> anyhow::Result<String> {
         "| viewers of an edge relay | edge relay CPU % | edge relay RSS MB | latency p50 / p99 ms (ingest relay → viewer) | frames missed | Mbit/s per viewer | load client CPU % |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n",
     );
-    let viewers: Vec<usize> = match std::env::var("SIGHTLINE_FANOUT_VIEWERS") {
-        Ok(list) => list
-            .split(',')
-            .map(|n| n.trim().parse())
-            .collect::<Result<_, _>>()
-            .context("SIGHTLINE_FANOUT_VIEWERS: a comma-separated list of viewer counts")?,
-        Err(_) => EDGE_VIEWERS.to_vec(),
-    };
+    let viewers = viewer_counts(EDGE_VIEWERS)?;
     for &n in &viewers {
         let mut runs = Vec::new();
         for i in 0..RUNS {

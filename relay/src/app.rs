@@ -150,12 +150,28 @@ impl Relay {
             Some(dir) => Some(Arc::new(open_store(dir)?)),
             None => None,
         };
+        let accounts = config
+            .cluster
+            .as_ref()
+            .map_or(sightline_cluster::Accounts::Own, |c| c.accounts());
+        let accounts_copy_of = match &accounts {
+            sightline_cluster::Accounts::CopyOf(node) => Some(node.clone()),
+            _ => None,
+        };
+        if accounts != sightline_cluster::Accounts::Own && store.is_none() {
+            anyhow::bail!("[cluster] accounts: sharing accounts needs a data directory (--data)");
+        }
         let mut first_run_link = None;
         if config.auth.enabled {
             let store = store
                 .as_ref()
                 .context("auth is enabled: the relay needs a data directory")?;
-            if let Some(token) = first_run(store, sightline_store::unix_now())? {
+            // A copy's first admin is the managing relay's.
+            let first = match accounts_copy_of {
+                Some(_) => None,
+                None => first_run(store, sightline_store::unix_now())?,
+            };
+            if let Some(token) = first {
                 first_run_link = Some(signin_link(&base_url(addr, tls.is_some()), token.expose()));
             }
         } else {
@@ -188,6 +204,7 @@ impl Relay {
             store.clone(),
             tls.is_some(),
             &certificate_names,
+            accounts_copy_of.clone(),
             shutdown_rx.clone(),
         )?;
         // Without a data directory (tests, benchmarks) alerts live in memory.
@@ -311,6 +328,26 @@ impl Relay {
                 hub.clone(),
                 shutdown_rx.clone(),
             )));
+            if let Some(store) = &store {
+                match accounts {
+                    sightline_cluster::Accounts::Own => {}
+                    sightline_cluster::Accounts::Publish => {
+                        rtsp_cameras.push(tokio::spawn(crate::cluster::accounts::publish(
+                            node.clone(),
+                            store.clone(),
+                            shutdown_rx.clone(),
+                        )))
+                    }
+                    sightline_cluster::Accounts::CopyOf(from) => {
+                        rtsp_cameras.push(tokio::spawn(crate::cluster::accounts::copy(
+                            node.clone(),
+                            store.clone(),
+                            from,
+                            shutdown_rx.clone(),
+                        )))
+                    }
+                }
+            }
             sources = Vec::new();
         }
         for (feed, source) in sources {

@@ -84,6 +84,21 @@ fn user_command(config: &RelayConfig, command: UserCommand) -> anyhow::Result<()
     let base = base_url(config.listen, config.tls.is_some());
     let store = open_store(&data)?;
     eprintln!("data directory: {}", data.display());
+    // A copy of the cluster's accounts is overwritten by the next copy:
+    // changes are made where they are managed.
+    let copy_of = match config.cluster.as_ref().map(|c| c.accounts()) {
+        Some(sightline_cluster::Accounts::CopyOf(node)) => Some(node),
+        _ => None,
+    };
+    if let (
+        Some(node),
+        UserCommand::Add { .. } | UserCommand::Set { .. } | UserCommand::Remove { .. },
+    ) = (&copy_of, &command)
+    {
+        anyhow::bail!(
+            "this relay keeps a read-only copy of the cluster's accounts ([cluster] accounts = {node:?}): run this command on relay {node:?}"
+        );
+    }
     let audit = |store: &Store, action: &str, target: &str| {
         store.audit(&AuditEntry {
             at: unix_now(),
@@ -195,7 +210,12 @@ fn user_command(config: &RelayConfig, command: UserCommand) -> anyhow::Result<()
                 ttl,
                 now,
             )?;
-            let key = store.signing_key(now)?;
+            let key = match &copy_of {
+                None => store.signing_key(now)?,
+                Some(node) => store.current_signing_key()?.with_context(|| {
+                    format!("no ticket signing key copied from relay {node:?} yet")
+                })?,
+            };
             let ticket = sightline_ticket::sign(&key.kid, &key.secret, &claims)?;
             store.audit(&AuditEntry {
                 at: now,

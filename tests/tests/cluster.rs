@@ -613,3 +613,193 @@ async fn an_owner_cut_off_longer_than_its_grace_takes_its_camera_back() {
     nats.start_again().await.unwrap();
     until(&mut duty, Duty::Own, Duration::from_secs(30)).await;
 }
+
+/// The page origin the accounts test's tickets are for.
+const EMBED: &str = "http://shop.example:8000";
+const PASSWORD: &str = "correct horse battery";
+
+/// A relay of the cluster with accounts on, whose accounts node "hq"
+/// manages; its data directory.
+async fn accounts_node(
+    nats: &NatsServer,
+    node: &str,
+    role: &str,
+    cameras: &[&str],
+) -> (sightline_relay::Relay, tempfile::TempDir) {
+    let sources = cameras
+        .iter()
+        .map(|id| (*id, Source::Demo(tiny_demo())))
+        .collect();
+    let (mut config, data) = sightline_testkit::secured(bare_config(sources)).unwrap();
+    config.auth.embed_origins = vec![EMBED.into()];
+    let mut cluster = config_role(nats, node, 3, role);
+    cluster.accounts = Some("hq".into());
+    config.cluster = Some(cluster);
+    let relay = sightline_relay::Relay::start(config)
+        .await
+        .expect("the relay starts");
+    (relay, data)
+}
+
+/// `POST /api/tickets` at `relay` with an API key: the answer.
+async fn mint(relay: &sightline_relay::Relay, key: &str) -> sightline_testkit::Answer {
+    let bearer = format!("Bearer {key}");
+    sightline_testkit::http_request(
+        "POST",
+        &format!("http://{}/api/tickets", relay.local_addr()),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &bearer),
+        ],
+        &json!({"cameras": "*", "audience": EMBED, "ttl": 300}).to_string(),
+    )
+    .await
+    .expect("answers")
+}
+
+/// A socket at `relay` from the embedding page, said hello with `ticket`:
+/// the socket and the cameras it was welcomed with (or the refusal).
+async fn with_ticket(
+    relay: &sightline_relay::Relay,
+    ticket: &str,
+) -> (
+    RelayClient,
+    Result<Vec<String>, sightline_testkit::client::WireError>,
+) {
+    let mut client = RelayClient::open_with(relay.local_addr(), None, &[("origin", EMBED)])
+        .await
+        .unwrap();
+    let welcome = client.hello_with_ticket(ticket).await.unwrap();
+    (
+        client,
+        welcome.map(|(_, cameras)| cameras.into_iter().map(|c| c.id).collect()),
+    )
+}
+
+/// Retries `attempt` every 50 ms (nothing tells the test when a copy has
+/// arrived) until it gives `Some`, for at most 30 s.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(done) = attempt().await {
+                return done;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: not within 30 s"))
+}
+
+#[tokio::test]
+async fn accounts_managed_on_one_relay_work_on_every_relay_of_the_cluster() {
+    use sightline_store::{CameraGrant, Role, Store};
+    let nats = NatsServer::start().await.unwrap();
+    let (hq, hq_data) = accounts_node(&nats, "hq", "both", &["a"]).await;
+    assert!(hq.first_run_link().is_some());
+    let (edge, edge_data) = accounts_node(&nats, "edge", "edge", &[]).await;
+    assert!(
+        edge.first_run_link().is_none(),
+        "a copy makes no admin of its own"
+    );
+    // Accounts made on hq (as its CLI would): an admin, a viewer, a key.
+    let hq_db = Store::open(&hq_data.path().join("sightline.db")).unwrap();
+    let root = hq_db
+        .add_user("root", Role::Admin, &CameraGrant::All, PASSWORD)
+        .unwrap();
+    hq_db
+        .add_user("alice", Role::Viewer, &CameraGrant::All, PASSWORD)
+        .unwrap();
+    let now = sightline_store::unix_now();
+    let (key, token) = hq_db
+        .create_api_key("backend", Role::Viewer, &CameraGrant::All, root.id, now)
+        .unwrap();
+    let token = token.expose().to_owned();
+
+    // alice signs in on the edge with hq's password.
+    let edge_addr = edge.local_addr();
+    let _alice = eventually("alice signs in on the edge", || async move {
+        sightline_testkit::sign_in(edge_addr, "alice", PASSWORD)
+            .await
+            .ok()
+    })
+    .await;
+    // A ticket minted on hq opens the edge (and lists hq's camera there);
+    // one minted on the edge with the same key opens hq.
+    let answer = mint(&hq, &token).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let from_hq = answer.json()["ticket"].as_str().unwrap().to_owned();
+    let mut watching = eventually("hq's ticket lists camera a on the edge", || {
+        let (edge, ticket) = (&edge, &from_hq);
+        async move {
+            let (client, cameras) = with_ticket(edge, ticket).await;
+            cameras.ok()?.contains(&"a".to_owned()).then_some(client)
+        }
+    })
+    .await;
+    let answer = mint(&edge, &token).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let from_edge = answer.json()["ticket"].as_str().unwrap().to_owned();
+    let (_, cameras) = with_ticket(&hq, &from_edge).await;
+    assert_eq!(cameras.unwrap(), ["a"]);
+    // Both are signed with hq's key: the edge made none of its own.
+    let edge_db = Store::open(&edge_data.path().join("sightline.db")).unwrap();
+    assert_eq!(
+        sightline_ticket::kid_of(&from_edge).unwrap(),
+        sightline_ticket::kid_of(&from_hq).unwrap()
+    );
+    assert_eq!(edge_db.signing_keys().unwrap().len(), 1);
+
+    // The copy refuses account changes and names where to make them.
+    let root_on_edge = sightline_testkit::sign_in(edge_addr, "root", PASSWORD)
+        .await
+        .unwrap();
+    let as_root = |method: &'static str, path: &'static str, body: serde_json::Value| {
+        let (cookie, csrf) = root_on_edge.clone();
+        async move {
+            sightline_testkit::http_request(
+                method,
+                &format!("http://{edge_addr}{path}"),
+                &[
+                    ("content-type", "application/json"),
+                    ("cookie", &cookie),
+                    ("x-csrf-token", &csrf),
+                ],
+                &body.to_string(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let refused = as_root(
+        "POST",
+        "/api/users",
+        json!({"name": "mallory", "role": "admin", "cameras": "*"}),
+    )
+    .await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    let message = refused.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("relay \"hq\""), "{message}");
+    let refused = as_root("POST", "/api/signing-keys/rotate", json!({})).await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert!(edge_db.user_by_name("mallory").unwrap().is_none());
+    // Reading is fine.
+    assert_eq!(as_root("GET", "/api/users", json!({})).await.status, 200);
+
+    // Revoking the key on hq ends, on the edge, the socket its ticket opened.
+    hq_db.revoke_api_key(key.id, now).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), watching.expect_closed())
+        .await
+        .expect("the edge closes the revoked ticket's socket")
+        .unwrap();
+    let (_, again) = with_ticket(&edge, &from_hq).await;
+    assert!(again.is_err(), "a revoked key's ticket is refused");
+    edge.shutdown().await.unwrap();
+    hq.shutdown().await.unwrap();
+}

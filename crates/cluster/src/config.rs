@@ -64,6 +64,22 @@ pub struct ClusterConfig {
     /// server is a leaf node without JetStream (a remote site): its
     /// buckets are reached as `$JS.<domain>.API` across the leaf link.
     pub jetstream_domain: Option<String>,
+    /// The node whose database holds the cluster's users, API keys, devices,
+    /// share links and ticket signing keys: it publishes them, every other
+    /// node keeps a read-only copy (`accounts.rs` in the relay). Unset: each
+    /// relay has accounts of its own, as without a cluster.
+    pub accounts: Option<String>,
+}
+
+/// Where a node's accounts come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// Its own, as without a cluster.
+    Own,
+    /// This node manages the cluster's accounts and publishes them.
+    Publish,
+    /// A read-only copy of the node named here.
+    CopyOf(String),
 }
 
 /// One NATS URL or several.
@@ -100,6 +116,16 @@ pub enum ConfigError {
     TwoSignIns,
     #[error("jetstream_domain: letters, digits, '-' and '_' ({0:?} is not)")]
     BadDomain(String),
+    #[error("accounts: the name of the node that manages the accounts, 1 to 64 letters, digits, '-' or '_' ({0:?} is not)")]
+    BadAccounts(String),
+}
+
+fn node_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 impl ClusterConfig {
@@ -117,14 +143,11 @@ impl ClusterConfig {
                 return Err(ConfigError::BadServer(redact(u)));
             }
         }
-        let node_ok = !self.node.is_empty()
-            && self.node.len() <= 64
-            && self
-                .node
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-        if !node_ok {
+        if !node_name_ok(&self.node) {
             return Err(ConfigError::BadNode(self.node.clone()));
+        }
+        if let Some(accounts) = self.accounts.as_ref().filter(|a| !node_name_ok(a)) {
+            return Err(ConfigError::BadAccounts(accounts.clone()));
         }
         if self.lease_seconds.is_some_and(|s| !(3..=300).contains(&s)) {
             return Err(ConfigError::BadLease);
@@ -145,6 +168,15 @@ impl ClusterConfig {
             }
         }
         Ok(())
+    }
+
+    /// Where this node's accounts come from.
+    pub fn accounts(&self) -> Accounts {
+        match &self.accounts {
+            None => Accounts::Own,
+            Some(node) if *node == self.node => Accounts::Publish,
+            Some(node) => Accounts::CopyOf(node.clone()),
+        }
     }
 
     /// The ownership lease.
@@ -180,6 +212,7 @@ impl fmt::Debug for ClusterConfig {
             .field("token", &self.token.as_ref().map(|_| "…"))
             .field("tls_ca", &self.tls_ca)
             .field("jetstream_domain", &self.jetstream_domain)
+            .field("accounts", &self.accounts)
             .finish_non_exhaustive()
     }
 }
@@ -199,6 +232,23 @@ mod tests {
         assert_eq!(c.role, Role::Both);
         assert!(c.role.ingests() && c.role.serves());
         assert_eq!(c.lease(), DEFAULT_LEASE);
+    }
+
+    #[test]
+    fn the_accounts_node_publishes_and_the_others_copy() {
+        let table =
+            |node: &str| format!("nats = \"nats://a:4222\"\nnode = \"{node}\"\naccounts = \"hq\"");
+        assert_eq!(parse(&table("hq")).accounts(), Accounts::Publish);
+        assert_eq!(
+            parse(&table("edge")).accounts(),
+            Accounts::CopyOf("hq".into())
+        );
+        assert_eq!(
+            parse("nats = \"nats://a:4222\"\nnode = \"a\"").accounts(),
+            Accounts::Own
+        );
+        let bad = parse("nats = \"nats://a:4222\"\nnode = \"a\"\naccounts = \"h q\"");
+        assert_eq!(bad.check(), Err(ConfigError::BadAccounts("h q".into())));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{redact, ClusterConfig};
 use crate::lease::{Attempt, Duty, Lease, Outcome};
-use crate::subjects::{token, DIRECTORY_BUCKET, LEASES_BUCKET};
+use crate::subjects::{token, ACCOUNTS_BUCKET, DIRECTORY_BUCKET, LEASES_BUCKET};
 
 /// What stops a node from joining a cluster, said to whoever configures it.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +162,26 @@ impl Cluster {
                 crate::directory::max_age(self.inner.lease),
             )
             .await
+    }
+
+    /// The accounts bucket (the relay's `cluster/accounts.rs`), made on
+    /// first use; its one entry never expires.
+    pub async fn accounts(&self) -> Result<kv::Store, async_nats::Error> {
+        self.inner
+            .bucket(ACCOUNTS_BUCKET, "the cluster's accounts", Duration::ZERO)
+            .await
+    }
+
+    /// Forgets a bucket's handle after an error (its stream may have been
+    /// lost with a NATS server's store): found or made again on next use.
+    pub async fn forget_bucket(&self, name: &str) {
+        self.inner.forget(name).await;
+    }
+
+    /// The largest message the NATS server takes, in bytes (what it said
+    /// when this node last connected; 1 MiB by default).
+    pub fn max_payload(&self) -> usize {
+        self.inner.client.server_info().max_payload
     }
 
     /// Starts keeping the ownership lease of `camera` (a camera this node

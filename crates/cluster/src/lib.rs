@@ -12,6 +12,6 @@ pub mod media;
 pub mod sequence;
 pub mod subjects;
 
-pub use config::{ClusterConfig, Role};
+pub use config::{Accounts, ClusterConfig, Role};
 pub use keeper::{Cluster, ClusterError, LeaseHandle};
 pub use lease::Duty;

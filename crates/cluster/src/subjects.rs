@@ -10,6 +10,12 @@ pub const PREFIX: &str = "sightline";
 pub const LEASES_BUCKET: &str = "sightline-leases";
 /// The bucket of cameras: owner and status (key: camera token).
 pub const DIRECTORY_BUCKET: &str = "sightline-cameras";
+/// The bucket of the cluster's accounts, written by the node that manages
+/// them (key: [`ACCOUNTS_KEY`]).
+pub const ACCOUNTS_BUCKET: &str = "sightline-accounts";
+/// The one key of [`ACCOUNTS_BUCKET`]: every account in one value, so that a
+/// copy is always a whole, consistent one.
+pub const ACCOUNTS_KEY: &str = "all";
 
 /// The one subject token of a camera id.
 pub fn token(camera: &str) -> String {

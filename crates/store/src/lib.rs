@@ -32,6 +32,7 @@ mod error;
 mod migrations;
 mod model;
 pub mod password;
+mod replica;
 pub mod secret;
 mod sessions;
 mod shares;
@@ -55,6 +56,9 @@ pub use audit::{AuditEntry, AuditRecord, MAX_AUDIT_PAGE};
 pub use credentials::{ApiKey, Device, API_KEY_PREFIX, DEVICE_TOKEN_PREFIX};
 pub use error::{Result, StoreError};
 pub use model::{CameraGrant, Role};
+pub use replica::{
+    Accounts, ApiKeyRecord, DeviceRecord, Imported, ShareRecord, SigningKeyRecord, UserRecord,
+};
 pub use secret::Secret;
 pub use sessions::{NewSession, SessionInfo};
 pub use shares::{Share, MAX_SHARE_SECS, SHARE_TOKEN_PREFIX};

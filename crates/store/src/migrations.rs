@@ -17,7 +17,7 @@
 //! created readable by its owner only.
 
 /// The migrations, oldest first. `MIGRATIONS.len()` is the version this build writes.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = r#"
 CREATE TABLE users (
@@ -145,4 +145,46 @@ CREATE INDEX alerts_by_start ON alerts (started_at_ms);
 CREATE INDEX alerts_open ON alerts (started_at_ms) WHERE ended_at_ms IS NULL;
 CREATE INDEX alerts_with_media ON alerts (started_at_ms)
     WHERE snapshot_path IS NOT NULL OR clip_path IS NOT NULL;
+"#;
+
+/// The accounts' version (see `replica.rs`): moved by triggers on every write
+/// to the account tables a cluster shares, whoever writes (the relay, the
+/// CLI). Using a key or a device (`last_used_at`, `last_seen_at`) does not
+/// move it.
+const V4: &str = r#"
+CREATE TABLE accounts_version (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+) STRICT;
+INSERT INTO accounts_version (id, value) VALUES (1, 0);
+CREATE TRIGGER users_inserted AFTER INSERT ON users
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER users_updated AFTER UPDATE ON users
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER users_deleted AFTER DELETE ON users
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER api_keys_inserted AFTER INSERT ON api_keys
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER api_keys_updated AFTER UPDATE OF name, token_hash, role, cameras, created_by, created_at, revoked_at ON api_keys
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER devices_inserted AFTER INSERT ON devices
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER devices_updated AFTER UPDATE OF name, cameras, token_hash, created_by, created_at, revoked_at ON devices
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER devices_deleted AFTER DELETE ON devices
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER shares_inserted AFTER INSERT ON shares
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER shares_updated AFTER UPDATE ON shares
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER shares_deleted AFTER DELETE ON shares
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER signing_keys_inserted AFTER INSERT ON signing_keys
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys
+BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
 "#;

@@ -99,6 +99,14 @@ impl Store {
         })
     }
 
+    /// The key new tickets are signed with, if there is one; never creates
+    /// one (a relay whose accounts are a copy signs with the copied key).
+    pub fn current_signing_key(&self) -> Result<Option<SigningKey>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        current(&tx)
+    }
+
     /// The key named `kid`, to verify a ticket with: current or retired, not revoked
     /// (nor pruned).
     pub fn signing_key_by_id(&self, kid: &str) -> Result<Option<SigningKey>> {

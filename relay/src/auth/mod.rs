@@ -144,6 +144,8 @@ pub struct Auth {
     limiter: Mutex<LoginLimiter>,
     hashing: Arc<Semaphore>,
     revision: watch::Receiver<i64>,
+    /// The node whose accounts this relay copies (`[cluster] accounts`).
+    accounts_copy_of: Option<String>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -158,11 +160,14 @@ impl Auth {
     /// `store` is required when auth is enabled. The returned task polls the
     /// revision until `shutdown`. `certificate_names`: the DNS names of the
     /// relay's own certificate, answered to like `[auth] hosts`.
+    /// `accounts_copy_of`: the node whose accounts this relay copies (it
+    /// then refuses to change them).
     pub fn new(
         config: AuthConfig,
         store: Option<Arc<Store>>,
         tls: bool,
         certificate_names: &[String],
+        accounts_copy_of: Option<String>,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Arc<Auth>> {
         if config.enabled && store.is_none() {
@@ -219,7 +224,14 @@ impl Auth {
             limiter: Mutex::default(),
             hashing: Arc::new(Semaphore::new(HASHING_AT_ONCE)),
             revision,
+            accounts_copy_of,
         }))
+    }
+
+    /// The node whose accounts this relay keeps a read-only copy of, if
+    /// any (`[cluster] accounts` names another node).
+    pub fn accounts_copy_of(&self) -> Option<&str> {
+        self.accounts_copy_of.as_deref()
     }
 
     pub fn enabled(&self) -> bool {

@@ -47,10 +47,29 @@ pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub need: Need,
+    /// It changes the accounts a cluster shares (users, keys, devices,
+    /// share links, signing keys): refused on a relay that keeps a copy
+    /// (`[cluster] accounts` names another node).
+    pub writes_accounts: bool,
 }
 
 const fn route(method: &'static str, path: &'static str, need: Need) -> Route {
-    Route { method, path, need }
+    Route {
+        method,
+        path,
+        need,
+        writes_accounts: false,
+    }
+}
+
+/// A route that changes the shared accounts.
+const fn accounts(method: &'static str, path: &'static str, need: Need) -> Route {
+    Route {
+        method,
+        path,
+        need,
+        writes_accounts: true,
+    }
 }
 
 /// Every route the relay serves besides the web app's static files.
@@ -71,23 +90,23 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/logout", Need::Signed),
     route("POST", "/api/tickets", Need::SignedOrToken),
     route("GET", "/api/users", Need::Admin),
-    route("POST", "/api/users", Need::Admin),
-    route("POST", "/api/users/{name}", Need::Admin),
-    route("DELETE", "/api/users/{name}", Need::Admin),
+    accounts("POST", "/api/users", Need::Admin),
+    accounts("POST", "/api/users/{name}", Need::Admin),
+    accounts("DELETE", "/api/users/{name}", Need::Admin),
     route("POST", "/api/users/{name}/link", Need::Admin),
     route("GET", "/api/keys", Need::Admin),
-    route("POST", "/api/keys", Need::Admin),
-    route("DELETE", "/api/keys/{id}", Need::Admin),
+    accounts("POST", "/api/keys", Need::Admin),
+    accounts("DELETE", "/api/keys/{id}", Need::Admin),
     route("GET", "/api/devices", Need::Admin),
-    route("POST", "/api/devices", Need::Admin),
-    route("DELETE", "/api/devices/{id}", Need::Admin),
+    accounts("POST", "/api/devices", Need::Admin),
+    accounts("DELETE", "/api/devices/{id}", Need::Admin),
     route("GET", "/api/signing-keys", Need::Admin),
-    route("POST", "/api/signing-keys/rotate", Need::Admin),
-    route("DELETE", "/api/signing-keys/{kid}", Need::Admin),
+    accounts("POST", "/api/signing-keys/rotate", Need::Admin),
+    accounts("DELETE", "/api/signing-keys/{kid}", Need::Admin),
     route("GET", "/api/audit", Need::Admin),
     route("GET", "/api/shares", Need::Signed),
-    route("POST", "/api/shares", Need::Signed),
-    route("DELETE", "/api/shares/{id}", Need::Signed),
+    accounts("POST", "/api/shares", Need::Signed),
+    accounts("DELETE", "/api/shares/{id}", Need::Signed),
     route("GET", "/metrics", Need::Metrics),
     route("GET", "/healthz", Need::Public),
     route("GET", "/ca.crt", Need::Public),
@@ -98,17 +117,14 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/share", Need::Public),
 ];
 
-/// The need of `method path`, if the table has it (HEAD goes with GET).
-pub fn need_of(method: &Method, path: &str) -> Option<Need> {
+/// The route `method path`, if the table has it (HEAD goes with GET).
+pub fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
     let method = if method == Method::HEAD {
         "GET"
     } else {
         method.as_str()
     };
-    ROUTES
-        .iter()
-        .find(|r| r.method == method && r.path == path)
-        .map(|r| r.need)
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 
 /// What a WebSocket message needs from the socket's caller, checked by the
@@ -219,7 +235,12 @@ async fn admit(state: &AppState, _peer: SocketAddr, request: &mut Request) -> Re
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let Some(need) = need_of(request.method(), &path) else {
+    let Some(&Route {
+        need,
+        writes_accounts,
+        ..
+    }) = route_of(request.method(), &path)
+    else {
         if ROUTES.iter().any(|r| r.path == path) {
             tracing::debug!(path, method = %request.method(), "method not allowed");
             return Err(Error::new(
@@ -325,6 +346,18 @@ async fn admit(state: &AppState, _peer: SocketAddr, request: &mut Request) -> Re
             Some(caller)
         }
     };
+    // After the caller is known: an anonymous one learns nothing of the
+    // cluster.
+    if writes_accounts {
+        if let Some(node) = auth.accounts_copy_of() {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "this relay keeps a read-only copy of the cluster's accounts: make the change on relay {node:?}, which manages them ([cluster] accounts)"
+                ),
+            ));
+        }
+    }
     if let Some(caller) = caller {
         tracing::Span::current().record("user", caller.name.as_str());
         request.extensions_mut().insert(caller);
@@ -383,9 +416,33 @@ mod tests {
                 assert!(!(a.method == b.method && a.path == b.path), "{a:?} twice");
             }
         }
-        assert_eq!(need_of(&Method::HEAD, "/api/me"), Some(Need::Signed));
-        assert_eq!(need_of(&Method::POST, "/api/cameras"), None);
-        assert_eq!(need_of(&Method::GET, "/nowhere"), None);
+        assert_eq!(
+            route_of(&Method::HEAD, "/api/me").map(|r| r.need),
+            Some(Need::Signed)
+        );
+        assert_eq!(
+            route_of(&Method::POST, "/api/cameras").map(|r| r.need),
+            None
+        );
+        assert_eq!(route_of(&Method::GET, "/nowhere").map(|r| r.need), None);
+    }
+
+    #[test]
+    fn every_change_to_the_shared_accounts_is_marked() {
+        // Sign-in links stay on the relay that made them (not shared).
+        let tables = [
+            "/api/users",
+            "/api/keys",
+            "/api/devices",
+            "/api/signing-keys",
+            "/api/shares",
+        ];
+        for r in ROUTES {
+            let expected = tables.iter().any(|t| r.path.starts_with(t))
+                && r.method != "GET"
+                && !r.path.ends_with("/link");
+            assert_eq!(r.writes_accounts, expected, "{r:?}");
+        }
     }
 
     #[test]

@@ -278,7 +278,20 @@ pub async fn mint(
     };
     let now = sightline_store::unix_now();
     let claims = new_claims(sub.clone(), &cameras, role, audience.clone(), ttl, now)?;
-    let key = auth.db(move |s| s.signing_key(now)).await?;
+    // A copy of the cluster's accounts signs with the managing relay's
+    // key and never makes one of its own (it would be unknown elsewhere).
+    let key = match auth.accounts_copy_of() {
+        None => auth.db(move |s| s.signing_key(now)).await?,
+        Some(node) => {
+            let node = node.to_owned();
+            auth.db(|s| s.current_signing_key()).await?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("this relay has no ticket signing key yet: it copies the cluster's accounts from relay {node:?}, which has not published them (is it running, and connected to NATS?)"),
+                )
+            })?
+        }
+    };
     let ticket =
         sightline_ticket::sign(&key.kid, &key.secret, &claims).map_err(|e| bad(e.to_string()))?;
     let detail = format!(

@@ -17,6 +17,7 @@
 //! directory ([`discover`]) and added to this relay's hub as they appear:
 //! every node lists every camera of the cluster.
 
+pub mod accounts;
 pub mod media;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod audit;
 mod credentials;
 mod migrations;
 mod no_raw_tokens;
+mod replica;
 mod revision;
 mod sessions;
 mod shares;

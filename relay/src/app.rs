@@ -328,6 +328,20 @@ impl Relay {
                 hub.clone(),
                 shutdown_rx.clone(),
             )));
+            // Alerts: this relay's out, the others' in.
+            if let Some(changes) = alerts.to_cluster() {
+                rtsp_cameras.push(tokio::spawn(crate::cluster::alerts::publish(
+                    node.clone(),
+                    alerts.clone(),
+                    changes,
+                    shutdown_rx.clone(),
+                )));
+            }
+            rtsp_cameras.push(tokio::spawn(crate::cluster::alerts::copy(
+                node.clone(),
+                alerts.clone(),
+                shutdown_rx.clone(),
+            )));
             if let Some(store) = &store {
                 match accounts {
                     sightline_cluster::Accounts::Own => {}

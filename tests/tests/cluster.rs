@@ -803,3 +803,110 @@ async fn accounts_managed_on_one_relay_work_on_every_relay_of_the_cluster() {
     edge.shutdown().await.unwrap();
     hq.shutdown().await.unwrap();
 }
+
+/// `POST` JSON to a relay without accounts: the answer.
+async fn post_json(
+    relay: &sightline_relay::Relay,
+    path: &str,
+    body: serde_json::Value,
+) -> sightline_testkit::Answer {
+    sightline_testkit::http_request(
+        "POST",
+        &format!("http://{}{path}", relay.local_addr()),
+        &[("content-type", "application/json")],
+        &body.to_string(),
+    )
+    .await
+    .expect("answers")
+}
+
+/// `GET` a relay's history (`/api/alerts`): the alerts, newest first.
+async fn history(relay: &sightline_relay::Relay) -> Vec<sightline_wire::AlertInfo> {
+    let answer = sightline_testkit::http_request(
+        "GET",
+        &format!("http://{}/api/alerts", relay.local_addr()),
+        &[],
+        "",
+    )
+    .await
+    .expect("answers");
+    serde_json::from_value(answer.json()["alerts"].clone()).expect("a page of alerts")
+}
+
+#[tokio::test]
+async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
+    use sightline_wire::AlertEvent;
+    const WITHIN: Duration = Duration::from_secs(30);
+    let nats = NatsServer::start().await.unwrap();
+    let edge_node = |node: &'static str| {
+        let nats = &nats;
+        async move {
+            let mut config = bare_config(vec![]);
+            config.cluster = Some(config_role(nats, node, 3, "edge"));
+            sightline_relay::Relay::start(config).await.unwrap()
+        }
+    };
+    let a = relay_node(&nats, "a", Source::Demo(tiny_demo())).await;
+    let b = edge_node("b").await;
+    let mut on_a = RelayClient::connect(a.local_addr(), None).await.unwrap();
+    let mut on_b = RelayClient::connect(b.local_addr(), None).await.unwrap();
+
+    // A doorbell rings at A's camera: B's page is told at once.
+    let raised = post_json(&a, "/api/cameras/cam/alerts", json!({"kind": "doorbell"})).await;
+    assert_eq!(raised.status, 202, "{raised:?}");
+    let at_a = on_a
+        .wait_alert(WITHIN, |e, _| e == AlertEvent::Start)
+        .await
+        .unwrap();
+    let at_b = on_b
+        .wait_alert(WITHIN, |e, a| {
+            e == AlertEvent::Start && a.kind == "webhook:doorbell"
+        })
+        .await
+        .unwrap();
+    assert_eq!(at_b.camera, "cam");
+    assert_eq!(at_b.started_at_ms, at_a.started_at_ms);
+    // In B's history, under B's own id.
+    let b_history = history(&b).await;
+    assert_eq!(b_history.len(), 1, "{b_history:?}");
+    assert_eq!(b_history[0].id, at_b.id);
+    assert!(b_history[0].ended_at_ms.is_none());
+
+    // An operator on B acknowledges it: A's page and history learn who.
+    let acked = post_json(&b, &format!("/api/alerts/{}/ack", at_b.id), json!({})).await;
+    assert_eq!(acked.status, 200, "{acked:?}");
+    let acked_at_a = on_a
+        .wait_alert(WITHIN, |e, x| e == AlertEvent::Ack && x.id == at_a.id)
+        .await
+        .unwrap();
+    assert!(acked_at_a.acked_by.is_some());
+    assert_eq!(history(&a).await[0].acked_by, acked_at_a.acked_by);
+
+    // It ends at A: B's page sees the end.
+    let ended = post_json(
+        &a,
+        "/api/cameras/cam/alerts",
+        json!({"kind": "doorbell", "end": true}),
+    )
+    .await;
+    assert_eq!(ended.status, 202, "{ended:?}");
+    let end_at_b = on_b
+        .wait_alert(WITHIN, |e, x| e == AlertEvent::End && x.id == at_b.id)
+        .await
+        .unwrap();
+    assert_eq!(end_at_b.acked_by, acked_at_a.acked_by);
+
+    // A relay that joins later starts with the cluster's history.
+    let c = edge_node("c").await;
+    let c_history = eventually("the late relay's history", || {
+        let c = &c;
+        async move { Some(history(c).await).filter(|h| !h.is_empty()) }
+    })
+    .await;
+    assert_eq!(c_history.len(), 1, "{c_history:?}");
+    assert_eq!(c_history[0].kind, "webhook:doorbell");
+    assert!(c_history[0].ended_at_ms.is_some() && c_history[0].acked_by.is_some());
+    for relay in [c, b, a] {
+        relay.shutdown().await.unwrap();
+    }
+}

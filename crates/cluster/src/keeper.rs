@@ -178,6 +178,11 @@ impl Cluster {
         self.inner.forget(name).await;
     }
 
+    /// JetStream, in the cluster's domain.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.inner.js
+    }
+
     /// The largest message the NATS server takes, in bytes (what it said
     /// when this node last connected; 1 MiB by default).
     pub fn max_payload(&self) -> usize {

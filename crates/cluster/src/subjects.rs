@@ -17,6 +17,10 @@ pub const ACCOUNTS_BUCKET: &str = "sightline-accounts";
 /// copy is always a whole, consistent one.
 pub const ACCOUNTS_KEY: &str = "all";
 
+/// The stream that keeps every camera's alert changes
+/// (`sightline.cam.*.alert`) for the alerts' retention.
+pub const ALERTS_STREAM: &str = "SIGHTLINE_ALERTS";
+
 /// The one subject token of a camera id.
 pub fn token(camera: &str) -> String {
     camera.replace('.', "=")

@@ -52,7 +52,7 @@ const MAX_CAMERA_CHARS: usize = 64;
 const MAX_KIND_CHARS: usize = 128;
 const MAX_TEXT_CHARS: usize = 1024;
 const MAX_ZONE_CHARS: usize = 64;
-const MAX_ACTOR_CHARS: usize = 64;
+pub(crate) const MAX_ACTOR_CHARS: usize = 64;
 const MAX_PATH_CHARS: usize = 255;
 
 /// How serious an alert is, in increasing order: `Info < Warning < Critical`.
@@ -263,11 +263,12 @@ impl<'a> AlertQuery<'a> {
     }
 }
 
-const ALERT_COLUMNS: &str = "id, camera, kind, severity, started_at_ms, ended_at_ms, zones, \
+pub(crate) const ALERT_COLUMNS: &str =
+    "id, camera, kind, severity, started_at_ms, ended_at_ms, zones, \
      score, area, label, message, acked_by, acked_at, \
      snapshot_path, snapshot_bytes, clip_path, clip_bytes";
 
-fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
+pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
         id: row.get(0)?,
         camera: row.get(1)?,
@@ -297,7 +298,7 @@ fn media_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<MediaFile
 
 /// Zones are stored as one text, one name a line (names hold no control
 /// characters); no zones is the empty text.
-fn join_zones(zones: &BTreeSet<String>) -> String {
+pub(crate) fn join_zones(zones: &BTreeSet<String>) -> String {
     zones
         .iter()
         .map(String::as_str)
@@ -321,11 +322,11 @@ fn alert_by_id(tx: &rusqlite::Connection, id: i64) -> Result<Option<Alert>> {
     ))
 }
 
-fn existing(tx: &rusqlite::Connection, id: i64) -> Result<Alert> {
+pub(crate) fn existing(tx: &rusqlite::Connection, id: i64) -> Result<Alert> {
     alert_by_id(tx, id)?.ok_or_else(|| StoreError::NotFound(format!("alert #{id}")))
 }
 
-fn check_text(what: &str, text: &str, max: usize) -> Result<()> {
+pub(crate) fn check_text(what: &str, text: &str, max: usize) -> Result<()> {
     if text.trim().is_empty() || text.chars().count() > max {
         return Err(StoreError::Invalid(format!(
             "{what} must be 1 to {max} characters"
@@ -392,7 +393,7 @@ fn check_zone_count(count: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_new_alert(alert: &NewAlert) -> Result<BTreeSet<String>> {
+pub(crate) fn check_new_alert(alert: &NewAlert) -> Result<BTreeSet<String>> {
     check_camera(&alert.camera)?;
     check_text("an alert's kind", &alert.kind, MAX_KIND_CHARS)?;
     check_optional_text("label", alert.label.as_deref())?;
@@ -584,12 +585,14 @@ impl Store {
         Ok(alerts)
     }
 
-    /// The alerts that have not ended, oldest first: after a crash, the relay ends
-    /// them at start-up.
+    /// The alerts raised here that have not ended, oldest first: after a crash,
+    /// the relay ends them at start-up. (Copies of other relays' alerts end
+    /// when their relay says so: [`Store::open_copied_alerts`].)
     pub fn open_alerts(&self) -> Result<Vec<Alert>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE ended_at_ms IS NULL ORDER BY id"
+            "SELECT {ALERT_COLUMNS} FROM alerts
+             WHERE ended_at_ms IS NULL AND origin_node IS NULL ORDER BY id"
         ))?;
         let alerts = stmt
             .query_map([], alert_from_row)?

@@ -25,6 +25,7 @@
 //! sockets when it moves, which also catches changes made by the CLI in another
 //! process.
 
+mod alert_copies;
 mod alerts;
 mod audit;
 mod credentials;
@@ -48,6 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 
+pub use alert_copies::CopiedAlert;
 pub use alerts::{
     Alert, AlertQuery, MediaFile, MediaKind, NewAlert, Severity, DEFAULT_ALERT_PAGE,
     MAX_ALERT_PAGE, MAX_ALERT_ZONES,

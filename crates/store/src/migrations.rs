@@ -17,7 +17,7 @@
 //! created readable by its owner only.
 
 /// The migrations, oldest first. `MIGRATIONS.len()` is the version this build writes.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = r#"
 CREATE TABLE users (
@@ -187,4 +187,18 @@ CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys
 BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
 CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys
 BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
+"#;
+
+/// Copies of alerts raised on other relays of a cluster (`alert_copies.rs`):
+/// the relay they were raised on and their id there; and how far this relay
+/// has read each stream it copies from.
+const V5: &str = r#"
+ALTER TABLE alerts ADD COLUMN origin_node TEXT;
+ALTER TABLE alerts ADD COLUMN origin_id INTEGER;
+CREATE UNIQUE INDEX alerts_by_origin ON alerts (origin_node, origin_id)
+    WHERE origin_node IS NOT NULL;
+CREATE TABLE cursors (
+    name     TEXT    PRIMARY KEY,
+    position INTEGER NOT NULL CHECK (position >= 0)
+) STRICT;
 "#;

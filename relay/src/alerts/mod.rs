@@ -223,7 +223,18 @@ pub struct Alerts {
     /// Signals dropped because the queue was full.
     pub dropped: AtomicU64,
     media: media::Recorder,
+    /// Changes of this relay's alerts (and acknowledgements made here) for
+    /// the other relays of a cluster (`cluster/alerts.rs`), once connected.
+    cluster_out: std::sync::OnceLock<mpsc::Sender<Arc<AlertChange>>>,
+    /// Alerts this start ended (left open by a crash), for the cluster.
+    ended_at_start: Mutex<Vec<AlertInfo>>,
+    /// Changes not sent to the cluster because its queue was full.
+    pub cluster_dropped: AtomicU64,
 }
+
+/// Changes waiting to go to the cluster: a NATS outage this many alert
+/// changes long loses the rest (counted, logged).
+pub const CLUSTER_QUEUE: usize = 1024;
 
 impl std::fmt::Debug for Alerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -326,9 +337,16 @@ impl Alerts {
         };
         // Alerts left open by a crash or a kill: they ended when the relay did.
         let now = now_ms();
+        let mut ended_at_start = Vec::new();
         for alert in store.open_alerts()? {
-            store.end_alert(alert.id, now)?;
+            ended_at_start.push(info(&store.end_alert(alert.id, now)?));
         }
+        // Other relays' alerts still open: active until their relay ends them.
+        let copied: BTreeMap<i64, AlertInfo> = store
+            .open_copied_alerts()?
+            .iter()
+            .map(|a| (a.id, info(a)))
+            .collect();
         let (signals, rx) = mpsc::channel(SIGNAL_QUEUE);
         let alerts = Arc::new(Alerts {
             media: media::Recorder::new(hub, media_dir.clone(), &config),
@@ -337,8 +355,11 @@ impl Alerts {
             media_dir,
             signals,
             live: broadcast::channel(LIVE_QUEUE).0,
-            active: Mutex::default(),
+            active: Mutex::new(copied),
             dropped: AtomicU64::new(0),
+            cluster_out: std::sync::OnceLock::new(),
+            ended_at_start: Mutex::new(ended_at_start),
+            cluster_dropped: AtomicU64::new(0),
         });
         // Before anything records: leftovers of a crash (a file written but
         // not recorded, a record of a file that never made it) go now.
@@ -409,7 +430,39 @@ impl Alerts {
             .map_err(Error::from)
     }
 
+    /// From now on, this relay's alert changes (and acknowledgements made
+    /// here) also go to the returned queue, for the cluster; the alerts this
+    /// start ended come first. Once only: `None` after the first call.
+    pub fn to_cluster(&self) -> Option<mpsc::Receiver<Arc<AlertChange>>> {
+        let (tx, rx) = mpsc::channel(CLUSTER_QUEUE);
+        self.cluster_out.set(tx.clone()).ok()?;
+        for alert in std::mem::take(&mut *lock(&self.ended_at_start)) {
+            let _ = tx.try_send(Arc::new(AlertChange {
+                event: AlertEvent::End,
+                alert,
+            }));
+        }
+        Some(rx)
+    }
+
+    /// Another relay's alert (its copy here, `alert.id` local) changed:
+    /// told to this relay's sockets, not sent back to the cluster.
+    pub(crate) fn publish_copied(&self, event: AlertEvent, alert: AlertInfo) {
+        self.show(event, alert);
+    }
+
     fn publish(&self, event: AlertEvent, alert: AlertInfo) {
+        let change = self.show(event, alert);
+        if let Some(out) = self.cluster_out.get() {
+            if out.try_send(change).is_err() {
+                let n = self.cluster_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(dropped = n, "the cluster's alert queue is full (NATS away?): a change was not sent to the other relays");
+            }
+        }
+    }
+
+    /// Updates the active set and tells this relay's sockets.
+    fn show(&self, event: AlertEvent, alert: AlertInfo) -> Arc<AlertChange> {
         {
             let mut active = lock(&self.active);
             if alert.ended_at_ms.is_some() {
@@ -422,12 +475,19 @@ impl Alerts {
                 active.insert(alert.id, alert.clone());
             }
         }
-        let _nobody_listening = self.live.send(Arc::new(AlertChange { event, alert }));
+        let change = Arc::new(AlertChange { event, alert });
+        let _nobody_listening = self.live.send(change.clone());
+        change
     }
 
     /// Acknowledges alert `id` as `user`. The caller checked the grant.
     pub async fn ack(&self, id: i64, user: String) -> Result<AlertInfo, Error> {
-        let at = now_ms();
+        self.ack_at(id, user, now_ms()).await
+    }
+
+    /// Acknowledges alert `id` as `user` at `at` (Unix ms): also for an
+    /// acknowledgement made on another relay of the cluster.
+    pub(crate) async fn ack_at(&self, id: i64, user: String, at: i64) -> Result<AlertInfo, Error> {
         let (fresh, alert) = self
             .db(move |s| {
                 let fresh = s.ack_alert(id, &user, at)?;

@@ -18,6 +18,7 @@
 //! every node lists every camera of the cluster.
 
 pub mod accounts;
+pub mod alerts;
 pub mod media;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Tests of the store through its public API, plus raw looks at the database where
 //! the point is what is (not) stored.
 
+mod alert_copies;
 mod alerts;
 mod audit;
 mod credentials;

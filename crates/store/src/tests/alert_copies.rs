@@ -1,0 +1,105 @@
+//! Copies of other relays' alerts (`alert_copies.rs`).
+
+use super::*;
+use crate::{CopiedAlert, NewAlert, Severity, StoreError};
+
+const NOW_MS: i64 = NOW * 1000;
+
+fn copy(node: &str, id: i64) -> CopiedAlert {
+    CopiedAlert {
+        node: node.into(),
+        id,
+        alert: NewAlert {
+            camera: "gate".into(),
+            kind: "motion".into(),
+            severity: Severity::Warning,
+            started_at_ms: NOW_MS,
+            zones: vec!["door".into()],
+            score: 0.5,
+            area: 0.1,
+            label: None,
+            message: None,
+        },
+        ended_at_ms: None,
+        acked_by: None,
+        acked_at: None,
+    }
+}
+
+#[test]
+fn a_copy_has_an_id_of_its_own_and_follows_its_relay() {
+    let store = store();
+    let own = store
+        .insert_alert(&copy("x", 0).alert)
+        .expect("a local alert");
+    // Relay "a"'s alert 1 and relay "b"'s alert 1 are two alerts here.
+    let (from_a, changed) = store
+        .copy_alert(&copy("a", 1), ("alerts", 10))
+        .expect("copy");
+    assert!(changed);
+    let (from_b, _) = store
+        .copy_alert(&copy("b", 1), ("alerts", 11))
+        .expect("copy");
+    assert!(from_a.id != from_b.id && from_a.id != own.id);
+    assert_eq!(
+        store.alert_origin(from_a.id).expect("origin"),
+        Some(("a".into(), 1))
+    );
+    assert_eq!(store.alert_origin(own.id).expect("origin"), None);
+    assert_eq!(store.cursor("alerts").expect("cursor"), Some(11));
+    // The same again changes nothing (but the cursor moves).
+    let (_, changed) = store
+        .copy_alert(&copy("a", 1), ("alerts", 12))
+        .expect("again");
+    assert!(!changed);
+    assert_eq!(store.cursor("alerts").expect("cursor"), Some(12));
+    // Crash leftovers are this relay's own alerts only; copies wait for
+    // their relay.
+    assert_eq!(store.open_alerts().expect("open").len(), 1);
+    assert_eq!(store.open_copied_alerts().expect("open").len(), 2);
+
+    // An update, an acknowledgement made on another copy, then the end.
+    let mut update = copy("a", 1);
+    update.alert.zones.push("yard".into());
+    update.alert.score = 0.9;
+    let (now, changed) = store.copy_alert(&update, ("alerts", 13)).expect("update");
+    assert!(changed);
+    assert_eq!(now.zones, ["door", "yard"]);
+    let mut acked = update.clone();
+    acked.acked_by = Some("alice".into());
+    acked.acked_at = Some(NOW_MS + 5);
+    store.copy_alert(&acked, ("alerts", 14)).expect("ack");
+    // The relay's own later word, without the ack: the first ack stays.
+    let mut ended = update.clone();
+    ended.ended_at_ms = Some(NOW_MS + 9);
+    let (now, _) = store.copy_alert(&ended, ("alerts", 15)).expect("end");
+    assert_eq!(now.acked_by.as_deref(), Some("alice"));
+    assert_eq!(now.ended_at_ms, Some(NOW_MS + 9));
+    // A second end (or a second ack) does not move the first.
+    let mut later = ended.clone();
+    later.ended_at_ms = Some(NOW_MS + 99);
+    later.acked_by = Some("bob".into());
+    later.acked_at = Some(NOW_MS + 99);
+    let (now, changed) = store.copy_alert(&later, ("alerts", 16)).expect("later");
+    assert!(!changed);
+    assert_eq!(now.ended_at_ms, Some(NOW_MS + 9));
+    assert_eq!(now.acked_by.as_deref(), Some("alice"));
+    assert_eq!(store.open_copied_alerts().expect("open").len(), 1);
+}
+
+#[test]
+fn a_bad_copy_changes_nothing_and_keeps_the_cursor() {
+    let store = store();
+    store
+        .copy_alert(&copy("a", 1), ("alerts", 1))
+        .expect("copy");
+    let mut bad = vec![copy("a b", 2), copy("a", 3), copy("a", 4)];
+    bad[1].alert.camera = String::new();
+    bad[2].acked_by = Some("alice".into());
+    for c in bad {
+        let err = store.copy_alert(&c, ("alerts", 9)).expect_err("refused");
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    }
+    assert_eq!(store.cursor("alerts").expect("cursor"), Some(1));
+    assert_eq!(store.open_copied_alerts().expect("open").len(), 1);
+}

@@ -1,0 +1,386 @@
+//! Alerts across the relays of a cluster (issue 17): an alert raised on
+//! one relay rings on pages connected to any other, and is in every
+//! relay's history.
+//!
+//! **Out:** every change of an alert raised here (start, update, end,
+//! acknowledgement), and every acknowledgement made here of another
+//! relay's alert, is published on `sightline.cam.<id>.alert`. A JetStream
+//! stream ([`ALERTS_STREAM`]) keeps those subjects for the alerts'
+//! retention, so the publisher waits for the stream's acknowledgement: a
+//! change is either stored or retried (a bounded queue,
+//! [`CLUSTER_QUEUE`](crate::alerts::CLUSTER_QUEUE), in between).
+//!
+//! **In:** every relay reads the stream with an ordered consumer from where
+//! it stopped ([`Store::cursor`], written with each copy), applies each
+//! other relay's change to its own history as a copy
+//! ([`Store::copy_alert`]: an id of its own, the first end and the first
+//! acknowledgement kept wherever made) and pushes it live to its sockets.
+//! A new relay reads the whole stream: it starts with the cluster's
+//! history. The history API, grants and retention then work unchanged.
+//!
+//! **Not across (yet):** snapshots and clips stay on the relay that
+//! recorded them; a copy shows none.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{consumer, stream};
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use sightline_cluster::subjects::{camera_subject, ALERTS_STREAM, PREFIX};
+use sightline_cluster::Cluster;
+use sightline_store::{CopiedAlert, NewAlert, Store};
+use sightline_wire::{AlertEvent, AlertInfo};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::NATS_WITHIN;
+use crate::alerts::{severity_to_store, AlertChange, Alerts};
+
+/// The cursor of the stream in each relay's database.
+const CURSOR: &str = "cluster-alerts";
+/// Pause before trying NATS again.
+const RETRY: Duration = Duration::from_secs(1);
+/// The largest alert message: labels and messages are at most 1 KiB
+/// each, zones a few dozen names.
+const MAX_MESSAGE: i32 = 64 * 1024;
+
+/// One change on the wire between relays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertMessage {
+    /// The relay that sends it.
+    pub from: String,
+    /// The relay the alert was raised on, and its id there.
+    pub node: String,
+    pub id: i64,
+    pub event: AlertEvent,
+    /// As the sender has it (its `id` is the sender's own).
+    pub alert: AlertInfo,
+}
+
+impl AlertMessage {
+    /// The copy this message describes, as the store takes it.
+    pub fn copy(&self) -> CopiedAlert {
+        let a = &self.alert;
+        CopiedAlert {
+            node: self.node.clone(),
+            id: self.id,
+            alert: NewAlert {
+                camera: a.camera.clone(),
+                kind: a.kind.clone(),
+                severity: severity_to_store(a.severity),
+                started_at_ms: a.started_at_ms,
+                zones: a.zones.clone(),
+                score: a.score,
+                area: a.area,
+                label: Some(a.label.clone()),
+                message: a.message.clone(),
+            },
+            ended_at_ms: a.ended_at_ms,
+            acked_by: a.acked_by.clone(),
+            acked_at: a.acked_at_ms,
+        }
+    }
+}
+
+/// The stream, made on first use by whichever relay comes first.
+async fn stream(cluster: &Cluster, retention_days: u32) -> anyhow::Result<stream::Stream> {
+    let js = cluster.jetstream();
+    let made = tokio::time::timeout(
+        NATS_WITHIN,
+        js.get_or_create_stream(stream::Config {
+            name: ALERTS_STREAM.into(),
+            description: Some("Sightline: every camera's alert changes".into()),
+            subjects: vec![format!("{PREFIX}.cam.*.alert")],
+            max_age: Duration::from_secs(u64::from(retention_days.max(1)) * 86_400),
+            max_message_size: MAX_MESSAGE,
+            storage: stream::StorageType::File,
+            discard: stream::DiscardPolicy::Old,
+            num_replicas: 1,
+            ..Default::default()
+        }),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("NATS did not answer"))?;
+    Ok(made?)
+}
+
+/// Sends this relay's alert changes to the stream, in order, each retried
+/// until stored, until `shutdown`.
+pub async fn publish(
+    cluster: Cluster,
+    alerts: Arc<Alerts>,
+    mut changes: mpsc::Receiver<Arc<AlertChange>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let node = cluster.node().to_owned();
+    loop {
+        let change = tokio::select! {
+            c = changes.recv() => match c {
+                Some(c) => c,
+                None => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let Some(message) = outgoing(&node, alerts.store(), &change).await else {
+            continue;
+        };
+        let subject = camera_subject(&message.alert.camera, "alert");
+        let Ok(payload) = serde_json::to_vec(&message) else {
+            continue;
+        };
+        let mut said = false;
+        loop {
+            match send(&cluster, &alerts, &subject, payload.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    if !said {
+                        warn!(
+                            alert = message.id,
+                            "alerts: cannot send a change to the cluster (retrying): {e:#}"
+                        );
+                        said = true;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What goes out for a change made here: an alert raised here, or an
+/// acknowledgement made here of another relay's alert (its copy's other
+/// changes come from its relay).
+async fn outgoing(node: &str, store: &Arc<Store>, change: &AlertChange) -> Option<AlertMessage> {
+    let id = change.alert.id;
+    let store = store.clone();
+    let origin = match tokio::task::spawn_blocking(move || store.alert_origin(id)).await {
+        Ok(Ok(origin)) => origin,
+        Ok(Err(e)) => {
+            warn!(alert = id, "alerts: {e:#}");
+            return None;
+        }
+        Err(e) => {
+            warn!(alert = id, "alerts: {e:#}");
+            return None;
+        }
+    };
+    let (origin, origin_id) = match origin {
+        None => (node.to_owned(), id),
+        Some(found) if change.event == AlertEvent::Ack => found,
+        Some(_) => return None,
+    };
+    Some(AlertMessage {
+        from: node.to_owned(),
+        node: origin,
+        id: origin_id,
+        event: change.event,
+        alert: change.alert.clone(),
+    })
+}
+
+/// Publishes one message and waits for the stream to have stored it.
+async fn send(
+    cluster: &Cluster,
+    alerts: &Alerts,
+    subject: &str,
+    payload: Vec<u8>,
+) -> anyhow::Result<()> {
+    let js = cluster.jetstream();
+    let sent = tokio::time::timeout(NATS_WITHIN, async {
+        let ack = js.publish(subject.to_owned(), payload.into()).await?;
+        anyhow::Ok(ack.await?)
+    })
+    .await;
+    match sent {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => {
+            // Most likely no stream yet (nobody made it): make it.
+            stream(cluster, alerts.config.retention_days).await?;
+            Err(e)
+        }
+        Err(_) => Err(anyhow::anyhow!("NATS did not answer")),
+    }
+}
+
+/// Copies the other relays' alert changes into this relay's history and
+/// pushes them to its sockets, until `shutdown`.
+pub async fn copy(cluster: Cluster, alerts: Arc<Alerts>, mut shutdown: watch::Receiver<bool>) {
+    let node = cluster.node().to_owned();
+    let mut said = false;
+    loop {
+        let reading = read(&cluster, &alerts).await;
+        let mut messages = match reading {
+            Ok(messages) => {
+                said = false;
+                messages
+            }
+            Err(e) => {
+                if !said {
+                    warn!("alerts: cannot read the other relays' alerts yet (retrying): {e:#}");
+                    said = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(RETRY) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                m = messages.next() => m,
+                _ = shutdown.changed() => return,
+            };
+            let message = match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    debug!("alerts: the stream's consumer: {e:#}");
+                    break;
+                }
+                None => break,
+            };
+            let Ok(info) = message.info() else {
+                continue;
+            };
+            let position = info.stream_sequence;
+            apply(&node, &alerts, &message.payload, position).await;
+        }
+    }
+}
+
+/// An ordered consumer of the stream from after this relay's cursor.
+async fn read(cluster: &Cluster, alerts: &Alerts) -> anyhow::Result<consumer::push::Ordered> {
+    let s = stream(cluster, alerts.config.retention_days).await?;
+    let store = alerts.store().clone();
+    let cursor = tokio::task::spawn_blocking(move || store.cursor(CURSOR)).await??;
+    let deliver_policy = match cursor {
+        Some(at) => consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: at.saturating_add(1),
+        },
+        None => consumer::DeliverPolicy::All,
+    };
+    let consumer = tokio::time::timeout(
+        NATS_WITHIN,
+        s.create_consumer(consumer::push::OrderedConfig {
+            deliver_subject: cluster.client().new_inbox(),
+            deliver_policy,
+            ..Default::default()
+        }),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("NATS did not answer"))??;
+    Ok(tokio::time::timeout(NATS_WITHIN, consumer.messages())
+        .await
+        .map_err(|_| anyhow::anyhow!("NATS did not answer"))??)
+}
+
+/// Applies one message read at `position` of the stream.
+async fn apply(node: &str, alerts: &Arc<Alerts>, payload: &[u8], position: u64) {
+    let store = alerts.store().clone();
+    let message: AlertMessage = match serde_json::from_slice(payload) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(position, "alerts: a message on the stream is not an alert change this relay understands (are all relays the same version?): {e}");
+            skip(&store, position).await;
+            return;
+        }
+    };
+    if message.from == node {
+        skip(&store, position).await;
+        return;
+    }
+    if message.node == node {
+        // Another relay acknowledged one of this relay's alerts.
+        if let (AlertEvent::Ack, Some(by), Some(at)) = (
+            message.event,
+            message.alert.acked_by.clone(),
+            message.alert.acked_at_ms,
+        ) {
+            if let Err(e) = alerts.ack_at(message.id, by, at).await {
+                debug!(
+                    alert = message.id,
+                    "alerts: an acknowledgement from {}: {e:#}", message.from
+                );
+            }
+        }
+        skip(&store, position).await;
+        return;
+    }
+    let copy = message.copy();
+    let done =
+        tokio::task::spawn_blocking(move || store.copy_alert(&copy, (CURSOR, position))).await;
+    match done {
+        Ok(Ok((alert, true))) => alerts.publish_copied(message.event, crate::alerts::info(&alert)),
+        Ok(Ok((_, false))) => {}
+        Ok(Err(e)) => {
+            warn!(
+                from = message.from,
+                "alerts: a change from another relay was not copied: {e:#}"
+            );
+            skip(alerts.store(), position).await;
+        }
+        Err(e) => warn!("alerts: {e:#}"),
+    }
+}
+
+/// Moves the cursor past a message that is not copied.
+async fn skip(store: &Arc<Store>, position: u64) {
+    let store = store.clone();
+    if let Ok(Err(e)) =
+        tokio::task::spawn_blocking(move || store.set_cursor(CURSOR, position)).await
+    {
+        warn!("alerts: cannot note the stream position: {e:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_wire::AlertSeverity;
+
+    #[test]
+    fn a_message_becomes_the_copy_the_store_keeps() {
+        let message = AlertMessage {
+            from: "b".into(),
+            node: "a".into(),
+            id: 7,
+            event: AlertEvent::Ack,
+            alert: AlertInfo {
+                id: 99,
+                camera: "gate".into(),
+                kind: "motion".into(),
+                severity: AlertSeverity::Critical,
+                label: "Motion: door".into(),
+                message: None,
+                started_at_ms: 1_000,
+                ended_at_ms: Some(2_000),
+                zones: vec!["door".into()],
+                score: 0.5,
+                area: 0.25,
+                acked_by: Some("alice".into()),
+                acked_at_ms: Some(1_500),
+                snapshot: true,
+                clip: false,
+            },
+        };
+        let json = serde_json::to_string(&message).expect("json");
+        let back: AlertMessage = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, message);
+        let copy = back.copy();
+        // The relay it was raised on and its id there, not the sender's.
+        assert_eq!((copy.node.as_str(), copy.id), ("a", 7));
+        assert_eq!(copy.alert.severity, sightline_store::Severity::Critical);
+        assert_eq!(copy.alert.label.as_deref(), Some("Motion: door"));
+        assert_eq!(copy.ended_at_ms, Some(2_000));
+        assert_eq!(copy.acked_by.as_deref(), Some("alice"));
+        assert_eq!(copy.acked_at, Some(1_500));
+        // Unknown fields are refused, not ignored.
+        let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
+        value["admin"] = true.into();
+        assert!(serde_json::from_value::<AlertMessage>(value).is_err());
+    }
+}

@@ -289,6 +289,11 @@ impl Relay {
                 shutdown_rx.clone(),
             ));
         }
+        // PTZ: controllers here; in a cluster, the owner's, reached through NATS.
+        let ptz = Arc::new(match &config.cluster {
+            None => crate::ptz::Ptz::start(&config, &heads, &shutdown_rx),
+            Some(_) => crate::ptz::Ptz::default(),
+        });
         if let Some(cluster) = &config.cluster {
             // The cluster decides which node pulls each camera.
             let node = sightline_cluster::Cluster::connect(cluster)
@@ -299,15 +304,31 @@ impl Relay {
             let (subs, mains): (Vec<_>, Vec<_>) = sources
                 .into_iter()
                 .partition(|(feed, _)| feed.stream == sightline_wire::Stream::Sub);
-            let mut cameras: Vec<crate::cluster::Camera> = mains
-                .into_iter()
-                .map(|(feed, source)| crate::cluster::Camera {
+            let mut steer: std::collections::HashMap<String, crate::ptz::MakeConnect> =
+                crate::ptz::Ptz::connects(&config, &heads)
+                    .into_iter()
+                    .collect();
+            let mut cameras: Vec<crate::cluster::Camera> = Vec::new();
+            for (feed, source) in mains {
+                // Its sessions' controller is served by whichever node owns it.
+                let ptz_steer = steer.remove(&feed.id).map(|make| {
+                    let sessions =
+                        crate::cluster::ptz::remote(node.clone(), &feed.id, shutdown_rx.clone());
+                    ptz.add(&feed.id, sessions.clone());
+                    crate::cluster::ptz::Steer {
+                        make,
+                        lease: config.ptz_lease,
+                        stats: sessions.stats.clone(),
+                    }
+                });
+                cameras.push(crate::cluster::Camera {
                     sub: hub.substream(&feed.id),
+                    ptz: ptz_steer,
                     main: feed,
                     source: Some(source),
                     sub_source: None,
-                })
-                .collect();
+                });
+            }
             for (feed, source) in subs {
                 if let (Some(camera), Source::Rtsp(rtsp)) =
                     (cameras.iter_mut().find(|c| c.main.id == feed.id), source)
@@ -326,6 +347,7 @@ impl Relay {
             rtsp_cameras.push(tokio::spawn(crate::cluster::discover(
                 node.clone(),
                 hub.clone(),
+                ptz.clone(),
                 shutdown_rx.clone(),
             )));
             // Alerts: this relay's out, the others' in.
@@ -383,7 +405,6 @@ impl Relay {
                     .push(DemoCamera::replay(feed, options).context("starting a replay camera")?),
             }
         }
-        let ptz = Arc::new(crate::ptz::Ptz::start(&config, &heads, &shutdown_rx));
         let app = http::router(
             AppState {
                 hub: hub.clone(),

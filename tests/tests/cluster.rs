@@ -910,3 +910,156 @@ async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
         relay.shutdown().await.unwrap();
     }
 }
+
+/// The first error `client` receives: its code and message.
+async fn next_error(client: &mut RelayClient) -> (sightline_wire::ErrorCode, String) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Received::Control(sightline_wire::ServerMessage::Error {
+                code, message, ..
+            }) = client.next().await.unwrap()
+            {
+                return (code, message);
+            }
+        }
+    })
+    .await
+    .expect("an error")
+}
+
+#[tokio::test]
+async fn ptz_on_another_relays_camera_is_one_operator_at_a_time_and_stops_with_their_socket() {
+    use sightline_wire::PtzAction;
+    const WITHIN: Duration = Duration::from_secs(30);
+    let pan = |speed| PtzAction::Move {
+        pan: speed,
+        tilt: 0.0,
+        zoom: 0.0,
+    };
+    let nats = NatsServer::start().await.unwrap();
+    let sim = sightline_testkit::onvif::OnvifSim::start_ptz()
+        .await
+        .unwrap();
+    // hq owns the dome (an ONVIF PTZ camera) and manages the accounts;
+    // B, an edge, has no camera.
+    let mut dome = sightline_relay::CameraConfig::new("dome", "Dome", Source::Demo(tiny_demo()));
+    dome.onvif = Some(sightline_testkit::onvif_source(&sim).unwrap());
+    let node = |name: &str, role: &str, cameras: Vec<sightline_relay::CameraConfig>| {
+        let (mut relay, data) = sightline_testkit::secured(bare_config(vec![])).unwrap();
+        relay.cameras = cameras;
+        let mut cluster = config_role(&nats, name, 3, role);
+        cluster.accounts = Some("hq".into());
+        relay.cluster = Some(cluster);
+        (relay, data)
+    };
+    let (hq_config, hq_data) = node("hq", "both", vec![dome]);
+    let a = sightline_relay::Relay::start(hq_config).await.unwrap();
+    let (b_config, _b_data) = node("b", "edge", vec![]);
+    let b = sightline_relay::Relay::start(b_config).await.unwrap();
+    let hq_db = sightline_store::Store::open(&hq_data.path().join("sightline.db")).unwrap();
+    for name in ["olga", "oscar"] {
+        hq_db
+            .add_user(
+                name,
+                sightline_store::Role::Operator,
+                &sightline_store::CameraGrant::All,
+                PASSWORD,
+            )
+            .unwrap();
+    }
+    let b_addr = b.local_addr();
+    let olga_cookie = eventually("olga signs in on B", || async move {
+        sightline_testkit::sign_in(b_addr, "olga", PASSWORD)
+            .await
+            .ok()
+    })
+    .await
+    .0;
+    let oscar_cookie = sightline_testkit::sign_in(a.local_addr(), "oscar", PASSWORD)
+        .await
+        .unwrap()
+        .0;
+    let watching = |relay: std::net::SocketAddr, cookie: String| async move {
+        let mut client = eventually("the dome listed", || {
+            let cookie = cookie.clone();
+            async move {
+                let (client, cameras) = RelayClient::signed_in(relay, &cookie).await.ok()?;
+                cameras.iter().any(|c| c.id == "dome").then_some(client)
+            }
+        })
+        .await;
+        client.subscribe("dome").await.unwrap();
+        client
+            .wait_ptz_state("dome", WITHIN, |s| s.features.is_some())
+            .await
+            .expect("the dome's PTZ, through the cluster");
+        client
+    };
+    let mut olga = watching(b.local_addr(), olga_cookie).await; // on the edge
+    let mut oscar = watching(a.local_addr(), oscar_cookie).await; // on the owner
+
+    // Olga's move, made on B, reaches the camera; she holds it everywhere.
+    olga.ptz(1, "dome", pan(0.5)).await.unwrap();
+    sim.wait_for(WITHIN, "ContinuousMove", |r| {
+        r.iter().any(|r| r.is("ContinuousMove") && r.ok())
+    })
+    .await
+    .unwrap();
+    olga.wait_ptz_state("dome", WITHIN, |s| s.yours && s.moving)
+        .await
+        .unwrap();
+    let held = oscar
+        .wait_ptz_state("dome", WITHIN, |s| s.holder.is_some())
+        .await
+        .unwrap();
+    assert!(!held.yours, "{held:?}");
+    // Oscar, on the owner itself, is refused while she holds it.
+    oscar.ptz(2, "dome", pan(-0.5)).await.unwrap();
+    let (code, message) = next_error(&mut oscar).await;
+    assert_eq!(code, sightline_wire::ErrorCode::Conflict);
+    assert!(message.contains("held by olga"), "{message}");
+
+    // Olga's socket dies mid-move: the camera is stopped, because the
+    // socket went (B tells A), not by the silence after it.
+    olga.ptz(3, "dome", pan(0.5)).await.unwrap();
+    let stops = |sim: &sightline_testkit::onvif::OnvifSim| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.is("Stop") && r.ok())
+            .count()
+    };
+    let before = stops(&sim);
+    drop(olga);
+    sim.wait_for(WITHIN, "Stop", |r| {
+        r.iter().filter(|r| r.is("Stop") && r.ok()).count() > before
+    })
+    .await
+    .unwrap();
+    assert!(!sim.ptz_moving());
+    hq_db
+        .add_user(
+            "ada",
+            sightline_store::Role::Admin,
+            &sightline_store::CameraGrant::All,
+            PASSWORD,
+        )
+        .unwrap();
+    let (ada, _) = sightline_testkit::sign_in(a.local_addr(), "ada", PASSWORD)
+        .await
+        .unwrap();
+    let metrics = sightline_testkit::http_request(
+        "GET",
+        &format!("http://{}/metrics", a.local_addr()),
+        &[("cookie", &ada)],
+        "",
+    )
+    .await
+    .unwrap();
+    let gone = sightline_testkit::sample(
+        &metrics.body,
+        "sightline_ptz_stops_total{camera=\"dome\",reason=\"gone\"}",
+    );
+    assert_eq!(gone, Some(1.0), "{}", metrics.body);
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+}

@@ -23,6 +23,9 @@ pub struct Entry {
     /// The substream's status, when the camera has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub substream: Option<CameraState>,
+    /// It has PTZ, steered through the node pulling it (`…ptz` subjects).
+    #[serde(default)]
+    pub ptz: bool,
 }
 
 /// The longest name and status reason taken from an entry (another node
@@ -76,6 +79,7 @@ mod tests {
             name: "Front door".into(),
             status: CameraState::Online,
             substream: None,
+            ptz: false,
         };
         let text = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Entry>(&text).unwrap(), e);
@@ -88,6 +92,7 @@ mod tests {
                 reason: "r".repeat(1000),
             },
             substream: None,
+            ptz: true,
         }
         .tidy();
         assert_eq!(long.name.len(), MAX_TEXT_CHARS);

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod media;
+pub mod ptz;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct Camera {
     pub sub: Option<Arc<Feed>>,
     /// Its own RTSP source (a demo camera makes its substream itself).
     pub sub_source: Option<RtspSource>,
+    /// How this node steers it while it owns it.
+    pub ptz: Option<ptz::Steer>,
 }
 
 /// How long one request to NATS may take (NATS may be away: the client
@@ -216,8 +219,25 @@ async fn supervise(
             }
         }
         let (mut tasks, stopped) = DutyTasks::new();
+        let has_ptz = camera.ptz.is_some();
         match now {
-            Duty::Own => tasks.start(&cluster, &camera, &stopped, media::publish, write_status),
+            Duty::Own => {
+                tasks.start(
+                    &cluster,
+                    &camera,
+                    &stopped,
+                    media::publish,
+                    |c, m, s, st| write_status(c, m, s, has_ptz, st),
+                );
+                if let Some(steer) = &camera.ptz {
+                    tasks.tasks.push(tokio::spawn(ptz::serve(
+                        cluster.clone(),
+                        id.clone(),
+                        steer.clone(),
+                        stopped.clone(),
+                    )));
+                }
+            }
             Duty::Follow => tasks.start(&cluster, &camera, &stopped, media::follow, read_status),
             Duty::Alone | Duty::Starting => {}
         }
@@ -244,6 +264,7 @@ async fn write_status(
     cluster: Cluster,
     main: Arc<Feed>,
     sub: Option<Arc<Feed>>,
+    ptz: bool,
     mut stop: watch::Receiver<bool>,
 ) {
     let key = token(&main.id);
@@ -256,6 +277,7 @@ async fn write_status(
             name: main.name.clone(),
             status: main_status.borrow_and_update().clone(),
             substream: sub_status.as_mut().map(|s| s.borrow_and_update().clone()),
+            ptz,
         };
         let value = serde_json::to_vec(&entry).unwrap_or_default();
         let written = tokio::time::timeout(NATS_WITHIN, async {
@@ -352,7 +374,12 @@ const MAX_DISCOVERED: usize = 4096;
 /// Adds the cameras of the directory that this relay does not have
 /// configured, each followed like a camera another node owns, until
 /// `shutdown`; then waits for their tasks.
-pub async fn discover(cluster: Cluster, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+pub async fn discover(
+    cluster: Cluster,
+    hub: Arc<Hub>,
+    ptz: Arc<crate::ptz::Ptz>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut found: Vec<JoinHandle<()>> = Vec::new();
     loop {
         let mut entries = tokio::time::timeout(NATS_WITHIN, async {
@@ -397,6 +424,9 @@ pub async fn discover(cluster: Cluster, hub: Arc<Hub>, mut shutdown: watch::Rece
             match add_remote(&hub, &id, &entry) {
                 Ok(camera) => {
                     tracing::info!(camera = %id, owner = %entry.node, "camera found in the cluster");
+                    if entry.ptz {
+                        ptz.add(&id, ptz::remote(cluster.clone(), &id, shutdown.clone()));
+                    }
                     found.push(run(cluster.clone(), Role::Edge, camera, shutdown.clone()));
                 }
                 Err(e) => warn!(camera = %id, "cannot add the cluster's camera: {e}"),
@@ -432,5 +462,6 @@ fn add_remote(hub: &Hub, id: &str, entry: &Entry) -> Result<Camera, crate::hub::
         source: None,
         sub,
         sub_source: None,
+        ptz: None,
     })
 }

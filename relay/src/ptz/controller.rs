@@ -142,6 +142,53 @@ impl Ask {
     }
 }
 
+impl Ask {
+    /// Back to the wire's words (to hand on to another relay, which checks
+    /// them again with [`Ask::from_wire`]).
+    pub fn to_wire(&self) -> PtzAction {
+        let f = f64::from;
+        match self {
+            Ask::Absolute { pan, tilt, zoom } => PtzAction::Absolute {
+                pan: pan.map(f),
+                tilt: tilt.map(f),
+                zoom: zoom.map(f),
+            },
+            Ask::Rules(request) => match request {
+                Request::Move(v) => PtzAction::Move {
+                    pan: f(v.pan),
+                    tilt: f(v.tilt),
+                    zoom: f(v.zoom),
+                },
+                Request::Stop => PtzAction::Stop {},
+                Request::Relative { vector, fov } => PtzAction::Relative {
+                    pan: f(vector.pan),
+                    tilt: f(vector.tilt),
+                    zoom: f(vector.zoom),
+                    fov: *fov,
+                },
+                Request::Absolute(target) => PtzAction::Absolute {
+                    pan: target.pan_tilt.map(|(p, _)| f(p)),
+                    tilt: target.pan_tilt.map(|(_, t)| f(t)),
+                    zoom: target.zoom.map(f),
+                },
+                Request::GotoPreset(preset) => PtzAction::GotoPreset {
+                    preset: preset.clone(),
+                },
+                Request::SetPreset { name, token } => PtzAction::SetPreset {
+                    name: name.clone(),
+                    preset: token.clone(),
+                },
+                Request::RemovePreset(preset) => PtzAction::RemovePreset {
+                    preset: preset.clone(),
+                },
+                Request::Home => PtzAction::Home {},
+                Request::Take => PtzAction::Take {},
+                Request::Release => PtzAction::Release {},
+            },
+        }
+    }
+}
+
 /// A preset's name or token as a client gave it: what goes into the
 /// camera's XML (escaped there) and onto every operator's screen.
 fn text(what: &str, value: String) -> Result<String, Error> {
@@ -183,7 +230,8 @@ pub struct Asker {
     pub notices: mpsc::Sender<Notice>,
 }
 
-enum Input {
+/// What sessions hand a controller.
+pub(crate) enum Input {
     Ask {
         who: Operator<SessionId>,
         ask: Ask,
@@ -192,6 +240,14 @@ enum Input {
     Gone(SessionId),
     /// A session started watching: read position and presets now.
     Watched,
+}
+
+/// The other end of a controller whose work is done elsewhere (the
+/// camera's owner in a cluster, `cluster/ptz.rs`): what sessions ask comes
+/// out of `inputs`; what they show goes into `state`.
+pub(crate) struct Backend {
+    pub inputs: mpsc::Receiver<Input>,
+    pub state: watch::Sender<Arc<Snapshot>>,
 }
 
 /// How to reach the camera's PTZ.
@@ -234,9 +290,20 @@ impl Controller {
         lease: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Controller> {
+        Controller::spawn_counting(camera, connect, lease, shutdown, Arc::default())
+    }
+
+    /// [`Controller::spawn`], counting into `stats` (a cluster's owner
+    /// counts where `/metrics` reads: its sessions' controller).
+    pub fn spawn_counting(
+        camera: String,
+        connect: Connect,
+        lease: Duration,
+        shutdown: watch::Receiver<bool>,
+        stats: Arc<PtzStats>,
+    ) -> Arc<Controller> {
         let (inputs, rx) = mpsc::channel(INPUTS);
         let (state_tx, state) = watch::channel(Arc::new(Snapshot::default()));
-        let stats = Arc::new(PtzStats::default());
         let task = Task {
             lease_slack: lease / 6,
             stats: stats.clone(),
@@ -258,6 +325,27 @@ impl Controller {
             state,
             task: std::sync::Mutex::new(Some(task)),
         })
+    }
+
+    /// A controller for sessions whose requests `Backend` carries elsewhere
+    /// (sessions use it like any other).
+    pub(crate) fn remote(camera: String) -> (Arc<Controller>, Backend) {
+        let (inputs, rx) = mpsc::channel(INPUTS);
+        let (state_tx, state) = watch::channel(Arc::new(Snapshot::default()));
+        let controller = Arc::new(Controller {
+            camera,
+            stats: Arc::new(PtzStats::default()),
+            inputs,
+            state,
+            task: std::sync::Mutex::new(None),
+        });
+        (
+            controller,
+            Backend {
+                inputs: rx,
+                state: state_tx,
+            },
+        )
     }
 
     /// Every change of what sessions show, the current one first. The

@@ -581,7 +581,7 @@ impl Session {
             user: caller.name.clone(),
             admin: caller.role == sightline_store::Role::Admin,
         };
-        let Some(controller) = self.ptz.get(&camera).cloned() else {
+        let Some(controller) = self.ptz.get(&camera) else {
             let message = format!("camera {camera:?} has no PTZ the relay can drive");
             return self
                 .send_error(Error::new(ErrorKind::Unavailable, message), Some(id))
@@ -640,7 +640,7 @@ impl Session {
         if !self.ptz_used.remove(camera) {
             return;
         }
-        if let Some(controller) = self.ptz.get(camera).cloned() {
+        if let Some(controller) = self.ptz.get(camera) {
             controller.gone(self.id).await;
         }
     }

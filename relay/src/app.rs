@@ -350,7 +350,13 @@ impl Relay {
                 ptz.clone(),
                 shutdown_rx.clone(),
             )));
-            // Alerts: this relay's out, the others' in.
+            // Alerts: this relay's out, the others' in, and its files served.
+            alerts.join_cluster(node.clone());
+            rtsp_cameras.push(tokio::spawn(crate::cluster::alerts::serve_media(
+                node.clone(),
+                alerts.clone(),
+                shutdown_rx.clone(),
+            )));
             if let Some(changes) = alerts.to_cluster() {
                 rtsp_cameras.push(tokio::spawn(crate::cluster::alerts::publish(
                     node.clone(),

@@ -837,7 +837,10 @@ async fn history(relay: &sightline_relay::Relay) -> Vec<sightline_wire::AlertInf
 async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
     use sightline_wire::AlertEvent;
     const WITHIN: Duration = Duration::from_secs(30);
-    let nats = NatsServer::start().await.unwrap();
+    // A small max_payload: files cross in several pieces of 16 KiB.
+    let nats = NatsServer::start_with_max_payload(Some(20 * 1024))
+        .await
+        .unwrap();
     let edge_node = |node: &'static str| {
         let nats = &nats;
         async move {
@@ -846,7 +849,15 @@ async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
             sightline_relay::Relay::start(config).await.unwrap()
         }
     };
-    let a = relay_node(&nats, "a", Source::Demo(tiny_demo())).await;
+    // A keeps snapshots and clips (a data directory); post-roll 0 so the
+    // clip is written when the alert ends.
+    let a_data = tempfile::tempdir().unwrap();
+    let mut a_config = bare_config(vec![("cam", Source::Demo(tiny_demo()))]);
+    a_config.data = Some(a_data.path().to_owned());
+    a_config.alerts.post_roll = 0;
+    a_config.cluster = Some(config(&nats, "a", 3));
+    let a = sightline_relay::Relay::start(a_config).await.unwrap();
+    until_owner(&nats, "cam", "a").await;
     let b = edge_node("b").await;
     let mut on_a = RelayClient::connect(a.local_addr(), None).await.unwrap();
     let mut on_b = RelayClient::connect(b.local_addr(), None).await.unwrap();
@@ -872,6 +883,27 @@ async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
     assert_eq!(b_history[0].id, at_b.id);
     assert!(b_history[0].ended_at_ms.is_none());
 
+    // Its snapshot, recorded on A, is had from B (fetched from A).
+    on_b.wait_alert(WITHIN, |e, x| {
+        x.id == at_b.id && x.snapshot && e == AlertEvent::Update
+    })
+    .await
+    .unwrap();
+    let file = |relay: &sightline_relay::Relay, id: i64, name: &str| {
+        let url = format!("http://{}/api/alerts/{id}/{name}", relay.local_addr());
+        async move {
+            sightline_testkit::http_request("GET", &url, &[], "")
+                .await
+                .unwrap()
+        }
+    };
+    let from_a = file(&a, at_a.id, "snapshot.jpg").await;
+    let from_b = file(&b, at_b.id, "snapshot.jpg").await;
+    assert_eq!(from_a.status, 200, "{from_a:?}");
+    assert_eq!(from_b.status, 200, "{from_b:?}");
+    assert!(from_b.bytes.starts_with(&[0xff, 0xd8]), "a JPEG");
+    assert_eq!(from_b.bytes, from_a.bytes);
+
     // An operator on B acknowledges it: A's page and history learn who.
     let acked = post_json(&b, &format!("/api/alerts/{}/ack", at_b.id), json!({})).await;
     assert_eq!(acked.status, 200, "{acked:?}");
@@ -895,6 +927,23 @@ async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
         .await
         .unwrap();
     assert_eq!(end_at_b.acked_by, acked_at_a.acked_by);
+    // Its clip too, larger than one piece of a NATS answer.
+    on_b.wait_alert(WITHIN, |_, x| x.id == at_b.id && x.clip)
+        .await
+        .unwrap();
+    let clip_a = file(&a, at_a.id, "clip.mp4").await;
+    let clip_b = file(&b, at_b.id, "clip.mp4").await;
+    assert_eq!(clip_b.status, 200, "{clip_b:?}");
+    assert_eq!(
+        clip_b.headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"video/mp4"[..])
+    );
+    assert!(
+        clip_b.bytes.len() > 2 * 16 * 1024,
+        "{} bytes",
+        clip_b.bytes.len()
+    );
+    assert_eq!(clip_b.bytes, clip_a.bytes);
 
     // A relay that joins later starts with the cluster's history.
     let c = edge_node("c").await;
@@ -906,7 +955,17 @@ async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
     assert_eq!(c_history.len(), 1, "{c_history:?}");
     assert_eq!(c_history[0].kind, "webhook:doorbell");
     assert!(c_history[0].ended_at_ms.is_some() && c_history[0].acked_by.is_some());
-    for relay in [c, b, a] {
+    assert!(c_history[0].snapshot && c_history[0].clip);
+    // A stops: its files cannot be had elsewhere, and B says why.
+    a.shutdown().await.unwrap();
+    let gone = file(&b, at_b.id, "snapshot.jpg").await;
+    assert_eq!(gone.status, 503, "{gone:?}");
+    let message = gone.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("relay \"a\""), "{message}");
+    for relay in [c, b] {
         relay.shutdown().await.unwrap();
     }
 }

@@ -31,6 +31,11 @@ pub fn camera_of(token: &str) -> String {
     token.replace('=', ".")
 }
 
+/// A node's own subject for `what` (node names are one token).
+pub fn node_subject(node: &str, what: &str) -> String {
+    format!("{PREFIX}.node.{node}.{what}")
+}
+
 /// A camera's subject for `what` (`video`, `config`, `gop`, `alert`, `ptz`…).
 pub fn camera_subject(camera: &str, what: &str) -> String {
     format!("{PREFIX}.cam.{}.{what}", token(camera))

@@ -34,6 +34,10 @@ pub struct CopiedAlert {
     pub ended_at_ms: Option<i64>,
     pub acked_by: Option<String>,
     pub acked_at: Option<i64>,
+    /// Its relay has recorded a snapshot, a clip (once said, kept: a later
+    /// word of a relay that has not heard yet does not take it back).
+    pub snapshot: bool,
+    pub clip: bool,
 }
 
 fn check_copy(copy: &CopiedAlert) -> Result<String> {
@@ -68,6 +72,7 @@ impl Store {
         let zones = check_copy(copy)?;
         let position = i64::try_from(cursor.1)
             .map_err(|_| StoreError::Invalid("a stream position beyond 2^63".into()))?;
+        let media = i64::from(copy.snapshot) | (i64::from(copy.clip) << 1);
         self.write(|tx| {
             let a = &copy.alert;
             let found: Option<i64> = tx
@@ -85,11 +90,13 @@ impl Store {
                             message = ?10,
                             ended_at_ms = coalesce(ended_at_ms, max(?5, ?11)),
                             acked_by = coalesce(acked_by, ?12),
-                            acked_at = CASE WHEN acked_by IS NULL THEN ?13 ELSE acked_at END
+                            acked_at = CASE WHEN acked_by IS NULL THEN ?13 ELSE acked_at END,
+                            remote_media = remote_media | ?14
                          WHERE id = ?1 AND (camera, kind, severity, started_at_ms, zones, score,
                                 area, label, message) IS NOT (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                             OR id = ?1 AND ended_at_ms IS NULL AND ?11 IS NOT NULL
-                            OR id = ?1 AND acked_by IS NULL AND ?12 IS NOT NULL",
+                            OR id = ?1 AND acked_by IS NULL AND ?12 IS NOT NULL
+                            OR id = ?1 AND remote_media | ?14 != remote_media",
                         params![
                             id,
                             a.camera,
@@ -104,6 +111,7 @@ impl Store {
                             copy.ended_at_ms,
                             copy.acked_by,
                             copy.acked_at,
+                            media,
                         ],
                     )?;
                     (id, changed > 0)
@@ -112,9 +120,9 @@ impl Store {
                     tx.execute(
                         "INSERT INTO alerts (camera, kind, severity, started_at_ms, zones, score,
                             area, label, message, ended_at_ms, acked_by, acked_at, origin_node,
-                            origin_id)
+                            origin_id, remote_media)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, max(?4, ?10), ?11, ?12, ?13,
-                            ?14)",
+                            ?14, ?15)",
                         params![
                             a.camera,
                             a.kind,
@@ -130,6 +138,7 @@ impl Store {
                             copy.acked_at,
                             copy.node,
                             copy.id,
+                            media,
                         ],
                     )?;
                     (tx.last_insert_rowid(), true)

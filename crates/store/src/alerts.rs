@@ -215,6 +215,20 @@ pub struct Alert {
     pub acked_at: Option<i64>,
     pub snapshot: Option<MediaFile>,
     pub clip: Option<MediaFile>,
+    /// For a copy of another relay's alert (`alert_copies.rs`): the relay
+    /// it was raised on, its id there, and whether that relay has its
+    /// snapshot and clip (they stay there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where a copied alert comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub node: String,
+    pub id: i64,
+    pub snapshot: bool,
+    pub clip: bool,
 }
 
 impl Alert {
@@ -266,7 +280,7 @@ impl<'a> AlertQuery<'a> {
 pub(crate) const ALERT_COLUMNS: &str =
     "id, camera, kind, severity, started_at_ms, ended_at_ms, zones, \
      score, area, label, message, acked_by, acked_at, \
-     snapshot_path, snapshot_bytes, clip_path, clip_bytes";
+     snapshot_path, snapshot_bytes, clip_path, clip_bytes, origin_node, origin_id, remote_media";
 
 pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
@@ -285,6 +299,17 @@ pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
         acked_at: row.get(12)?,
         snapshot: media_from_row(row, 13)?,
         clip: media_from_row(row, 15)?,
+        origin: {
+            let node: Option<String> = row.get(17)?;
+            let id: Option<i64> = row.get(18)?;
+            let media: i64 = row.get(19)?;
+            node.zip(id).map(|(node, id)| Origin {
+                node,
+                id,
+                snapshot: media & 1 != 0,
+                clip: media & 2 != 0,
+            })
+        },
     })
 }
 

@@ -51,7 +51,7 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehav
 
 pub use alert_copies::CopiedAlert;
 pub use alerts::{
-    Alert, AlertQuery, MediaFile, MediaKind, NewAlert, Severity, DEFAULT_ALERT_PAGE,
+    Alert, AlertQuery, MediaFile, MediaKind, NewAlert, Origin, Severity, DEFAULT_ALERT_PAGE,
     MAX_ALERT_PAGE, MAX_ALERT_ZONES,
 };
 pub use audit::{AuditEntry, AuditRecord, MAX_AUDIT_PAGE};

@@ -190,11 +190,14 @@ BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
 "#;
 
 /// Copies of alerts raised on other relays of a cluster (`alert_copies.rs`):
-/// the relay they were raised on and their id there; and how far this relay
+/// the relay they were raised on, their id there, whether it has their
+/// snapshot (1) and clip (2); and how far this relay
 /// has read each stream it copies from.
 const V5: &str = r#"
 ALTER TABLE alerts ADD COLUMN origin_node TEXT;
 ALTER TABLE alerts ADD COLUMN origin_id INTEGER;
+ALTER TABLE alerts ADD COLUMN remote_media INTEGER NOT NULL DEFAULT 0
+    CHECK (remote_media BETWEEN 0 AND 3);
 CREATE UNIQUE INDEX alerts_by_origin ON alerts (origin_node, origin_id)
     WHERE origin_node IS NOT NULL;
 CREATE TABLE cursors (

@@ -26,6 +26,7 @@ pub struct NatsServer {
     /// A leaf node of the hub at `leaf_port` (no JetStream of its own:
     /// its clients use the hub's).
     is_leaf: bool,
+    max_payload: Option<u32>,
 }
 
 /// Three free ports, held together while chosen so they differ.
@@ -45,6 +46,12 @@ fn free_ports() -> anyhow::Result<[u16; 3]> {
 impl NatsServer {
     /// Starts a hub on free ports: JetStream on, leaf connections taken.
     pub async fn start() -> anyhow::Result<NatsServer> {
+        NatsServer::start_with_max_payload(None).await
+    }
+
+    /// [`NatsServer::start`] with the server's `max_payload` (bytes) set:
+    /// small, to make what is cut into pieces come in several.
+    pub async fn start_with_max_payload(max_payload: Option<u32>) -> anyhow::Result<NatsServer> {
         let [port, monitor, leaf_port] = free_ports()?;
         let mut server = NatsServer {
             child: None,
@@ -53,6 +60,7 @@ impl NatsServer {
             dir: tempfile::tempdir()?,
             leaf_port,
             is_leaf: false,
+            max_payload,
         };
         server.run().await?;
         Ok(server)
@@ -69,6 +77,7 @@ impl NatsServer {
             dir: tempfile::tempdir()?,
             leaf_port: hub.leaf_port,
             is_leaf: true,
+            max_payload: None,
         };
         server.run().await?;
         // The server announces the link in its log and on /leafz: asked
@@ -95,6 +104,9 @@ impl NatsServer {
             "listen: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{}\"\n",
             self.monitor
         );
+        if let Some(bytes) = self.max_payload {
+            text.push_str(&format!("max_payload: {bytes}\n"));
+        }
         if self.is_leaf {
             text.push_str(&format!(
                 "leafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",

@@ -156,13 +156,27 @@ async fn media(
             },
         )
     };
-    let path = file
-        .and_then(|f| state.alerts.media_path(&f))
-        .ok_or_else(missing)?;
     let mime = match kind {
         MediaKind::Snapshot => "image/jpeg",
         MediaKind::Clip => "video/mp4",
     };
+    // Another relay's alert: its file is there.
+    if let (None, Some(origin), Some(cluster)) = (&file, &alert.origin, state.alerts.cluster()) {
+        let clip = kind == MediaKind::Clip;
+        if (clip && origin.clip) || (!clip && origin.snapshot) {
+            let (total, pieces) =
+                crate::cluster::alerts::fetch_media(cluster, &origin.node, origin.id, clip).await?;
+            return Response::builder()
+                .header(header::CONTENT_TYPE, mime)
+                .header(header::CONTENT_LENGTH, total)
+                .header(header::CACHE_CONTROL, "private, max-age=3600")
+                .body(axum::body::Body::from_stream(pieces))
+                .map_err(Error::internal);
+        }
+    }
+    let path = file
+        .and_then(|f| state.alerts.media_path(&f))
+        .ok_or_else(missing)?;
     // ServeFile answers Range, If-Modified-Since and HEAD.
     let mut response = ServeFile::new_with_mime(&path, &mime.parse().expect("a valid mime"))
         .oneshot(request)

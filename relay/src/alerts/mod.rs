@@ -230,6 +230,8 @@ pub struct Alerts {
     ended_at_start: Mutex<Vec<AlertInfo>>,
     /// Changes not sent to the cluster because its queue was full.
     pub cluster_dropped: AtomicU64,
+    /// The cluster, once joined: where copies' snapshots and clips are.
+    cluster: std::sync::OnceLock<sightline_cluster::Cluster>,
 }
 
 /// Changes waiting to go to the cluster: a NATS outage this many alert
@@ -288,8 +290,9 @@ pub fn info(alert: &Alert) -> AlertInfo {
         area: alert.area,
         acked_by: alert.acked_by.clone(),
         acked_at_ms: alert.acked_at,
-        snapshot: alert.snapshot.is_some(),
-        clip: alert.clip.is_some(),
+        // A copy's files are on its relay, fetched from there on request.
+        snapshot: alert.snapshot.is_some() || alert.origin.as_ref().is_some_and(|o| o.snapshot),
+        clip: alert.clip.is_some() || alert.origin.as_ref().is_some_and(|o| o.clip),
     }
 }
 
@@ -360,6 +363,7 @@ impl Alerts {
             cluster_out: std::sync::OnceLock::new(),
             ended_at_start: Mutex::new(ended_at_start),
             cluster_dropped: AtomicU64::new(0),
+            cluster: std::sync::OnceLock::new(),
         });
         // Before anything records: leftovers of a crash (a file written but
         // not recorded, a record of a file that never made it) go now.
@@ -443,6 +447,15 @@ impl Alerts {
             }));
         }
         Some(rx)
+    }
+
+    /// The cluster this relay joined (copies' files are fetched through it).
+    pub fn join_cluster(&self, cluster: sightline_cluster::Cluster) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    pub(crate) fn cluster(&self) -> Option<&sightline_cluster::Cluster> {
+        self.cluster.get()
     }
 
     /// Another relay's alert (its copy here, `alert.id` local) changed:

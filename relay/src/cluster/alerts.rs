@@ -18,8 +18,11 @@
 //! A new relay reads the whole stream: it starts with the cluster's
 //! history. The history API, grants and retention then work unchanged.
 //!
-//! **Not across (yet):** snapshots and clips stay on the relay that
-//! recorded them; a copy shows none.
+//! **Files:** snapshots and clips stay on the relay that recorded them
+//! (disk budgets stay per relay, nothing is stored twice); a relay asked
+//! for a copy's file fetches it from there in chunks ([`serve_media`],
+//! [`fetch_media`]) and streams it on. While that relay is down, its files
+//! are unavailable elsewhere (said so, 503).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +83,8 @@ impl AlertMessage {
             ended_at_ms: a.ended_at_ms,
             acked_by: a.acked_by.clone(),
             acked_at: a.acked_at_ms,
+            snapshot: a.snapshot,
+            clip: a.clip,
         }
     }
 }
@@ -383,4 +388,200 @@ mod tests {
         value["admin"] = true.into();
         assert!(serde_json::from_value::<AlertMessage>(value).is_err());
     }
+}
+
+/// The largest piece of a file in one answer (under NATS's default 1 MiB
+/// `max_payload`, with room for headers).
+const CHUNK: usize = 256 * 1024;
+/// Files read for other relays at once.
+const SERVING_AT_ONCE: usize = 4;
+/// The largest file fetched from another relay (a clip is at most
+/// `max_clip`, 60 s by default: tens of MB).
+const MAX_FETCH: u64 = 1 << 30;
+
+/// A request for a piece of one of this relay's alert files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaRequest {
+    /// The alert's id on the relay asked.
+    pub id: i64,
+    /// The clip (else the snapshot).
+    pub clip: bool,
+    pub offset: u64,
+}
+
+const TOTAL: &str = "Sl-Total";
+const FAULT: &str = "Sl-Error";
+
+/// This relay's side: answers other relays' requests for pieces of its
+/// alerts' snapshots and clips (`sightline.node.<node>.alert-media`),
+/// until `shutdown`. Whether the asker may see the alert is checked
+/// there, as for any alert; here only that the file is this relay's.
+pub async fn serve_media(
+    cluster: Cluster,
+    alerts: Arc<Alerts>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client = cluster.client().clone();
+    let subject = sightline_cluster::subjects::node_subject(cluster.node(), "alert-media");
+    let Ok(mut requests) = client.subscribe(subject).await else {
+        warn!("alerts: cannot serve files to the cluster");
+        return;
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(SERVING_AT_ONCE));
+    let chunk = CHUNK.min(cluster.max_payload().saturating_sub(4096).max(4096));
+    loop {
+        let message = tokio::select! {
+            m = requests.next() => match m { Some(m) => m, None => return },
+            _ = shutdown.changed() => return,
+        };
+        let Some(reply) = message.reply.clone() else {
+            continue;
+        };
+        // Busy: the asker waits (its request times out) rather than this
+        // relay reading without bound.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (client, alerts) = (client.clone(), alerts.clone());
+        tokio::spawn(async move {
+            let answer = match serde_json::from_slice::<MediaRequest>(&message.payload) {
+                Ok(request) => read_piece(&alerts, request, chunk).await,
+                Err(e) => Err(format!("not a file request: {e}")),
+            };
+            drop(permit);
+            let mut headers = async_nats::HeaderMap::new();
+            let payload = match answer {
+                Ok((total, piece)) => {
+                    headers.insert(TOTAL, total.to_string().as_str());
+                    piece
+                }
+                Err(why) => {
+                    headers.insert(FAULT, why.as_str());
+                    Vec::new()
+                }
+            };
+            let _ = client
+                .publish_with_headers(reply, headers, payload.into())
+                .await;
+        });
+    }
+}
+
+/// The file's size and the piece asked for; why not, said to the asker.
+async fn read_piece(
+    alerts: &Arc<Alerts>,
+    request: MediaRequest,
+    chunk: usize,
+) -> Result<(u64, Vec<u8>), String> {
+    let id = request.id;
+    let store = alerts.store().clone();
+    let alert = tokio::task::spawn_blocking(move || store.alert(id))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e}"))?
+        .filter(|a| a.origin.is_none())
+        .ok_or("no such alert here")?;
+    let file = if request.clip {
+        alert.clip
+    } else {
+        alert.snapshot
+    };
+    let path = file
+        .and_then(|f| alerts.media_path(&f))
+        .ok_or("this alert has no such file (any more)")?;
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Seek as _};
+        let mut file = std::fs::File::open(&path).map_err(|_| "the file is gone (retention)")?;
+        let total = file.metadata().map_err(|e| e.to_string())?.len();
+        file.seek(std::io::SeekFrom::Start(request.offset.min(total)))
+            .map_err(|e| e.to_string())?;
+        let mut piece = Vec::with_capacity(chunk);
+        file.take(chunk as u64)
+            .read_to_end(&mut piece)
+            .map_err(|e| e.to_string())?;
+        Ok((total, piece))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Another relay's file of its alert `id`, as a size and a stream of
+/// pieces fetched one after the other (never all in memory).
+pub async fn fetch_media(
+    cluster: &Cluster,
+    node: &str,
+    id: i64,
+    clip: bool,
+) -> Result<
+    (
+        u64,
+        impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>>,
+    ),
+    crate::error::Error,
+> {
+    use crate::error::{Error, ErrorKind};
+    let client = cluster.client().clone();
+    let subject = sightline_cluster::subjects::node_subject(node, "alert-media");
+    let ask = move |offset: u64| {
+        let (client, subject) = (client.clone(), subject.clone());
+        async move {
+            let payload = serde_json::to_vec(&MediaRequest { id, clip, offset })
+                .map_err(|e| e.to_string())?;
+            let answer = tokio::time::timeout(NATS_WITHIN, client.request(subject, payload.into()))
+                .await
+                .map_err(|_| "it did not answer in time".to_owned())?
+                .map_err(|e| match e.kind() {
+                    async_nats::RequestErrorKind::NoResponders => "it is not running".to_owned(),
+                    _ => e.to_string(),
+                })?;
+            let header = |name: &str| {
+                answer
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.as_str().to_owned())
+            };
+            if let Some(fault) = header(FAULT) {
+                return Err(format!("it says: {fault}"));
+            }
+            let total: u64 = header(TOTAL)
+                .and_then(|t| t.parse().ok())
+                .ok_or("its answer has no size")?;
+            Ok::<_, String>((total, answer.payload))
+        }
+    };
+    let (total, first) = ask(0).await.map_err(|why| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "this alert's file is kept by relay {node:?}, and cannot be had from it now: {why}"
+            ),
+        )
+    })?;
+    if total > MAX_FETCH {
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            "the file is too large to relay",
+        ));
+    }
+    let rest =
+        futures_util::stream::unfold((first.len() as u64, ask), move |(offset, ask)| async move {
+            if offset >= total {
+                return None;
+            }
+            match ask(offset).await {
+                Ok((_, piece)) if !piece.is_empty() => {
+                    let next = offset + piece.len() as u64;
+                    Some((Ok(piece), (next, ask)))
+                }
+                Ok(_) => Some((
+                    Err(std::io::Error::other("the file ended early")),
+                    (total, ask),
+                )),
+                Err(why) => Some((Err(std::io::Error::other(why)), (total, ask))),
+            }
+        });
+    let stream = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    Ok((total, stream))
 }

@@ -23,6 +23,8 @@ fn copy(node: &str, id: i64) -> CopiedAlert {
         ended_at_ms: None,
         acked_by: None,
         acked_at: None,
+        snapshot: false,
+        clip: false,
     }
 }
 
@@ -85,6 +87,24 @@ fn a_copy_has_an_id_of_its_own_and_follows_its_relay() {
     assert_eq!(now.ended_at_ms, Some(NOW_MS + 9));
     assert_eq!(now.acked_by.as_deref(), Some("alice"));
     assert_eq!(store.open_copied_alerts().expect("open").len(), 1);
+    // Its relay recorded a snapshot, then a clip; a stale word keeps both.
+    let mut media = later.clone();
+    media.snapshot = true;
+    let (now, changed) = store.copy_alert(&media, ("alerts", 17)).expect("snapshot");
+    assert!(changed);
+    media.snapshot = false;
+    media.clip = true;
+    let (now2, _) = store.copy_alert(&media, ("alerts", 18)).expect("clip");
+    let origin = now2.origin.expect("a copy");
+    assert!(origin.snapshot && origin.clip, "{origin:?}");
+    assert_eq!((origin.node.as_str(), origin.id), ("a", 1));
+    assert!(now.origin.is_some_and(|o| o.snapshot && !o.clip));
+    assert!(store
+        .alert(own.id)
+        .expect("read")
+        .expect("own")
+        .origin
+        .is_none());
 }
 
 #[test]

@@ -15,6 +15,12 @@
 //!   good (a dead or partitioned node; its lease is not released) → B owns
 //!   the camera, with the default 6 s lease.
 //!
+//! - **Control through the cluster**: a PTZ command (Move, then Stop, 5
+//!   of each a run) from an operator on an edge relay, and from one on the
+//!   owner itself (its sessions go through NATS too), until the ONVIF
+//!   simulator has it; a webhook alert raised on the owner until a socket
+//!   on the edge (and one on the owner) is told.
+//!
 //! 3 runs each; medians with min–max, printed as markdown rows (`ROW|…`).
 
 use std::path::PathBuf;
@@ -222,6 +228,110 @@ async fn failover_once() -> anyhow::Result<[f64; 2]> {
     ])
 }
 
+/// Steers the dome from `client` (subscribed here): Move, Stop, 5 of
+/// each; the median time from sending each to the camera having it, ms.
+async fn steer(
+    sim: &sightline_testkit::onvif::OnvifSim,
+    client: &mut RelayClient,
+) -> anyhow::Result<f64> {
+    use sightline_wire::PtzAction;
+    const WITHIN: Duration = Duration::from_secs(30);
+    client.subscribe("dome").await?;
+    client
+        .wait_ptz_state("dome", WITHIN, |s| s.features.is_some())
+        .await?;
+    let mut took = Vec::new();
+    for i in 0..10u32 {
+        let (action, operation) = if i % 2 == 0 {
+            let pan = PtzAction::Move {
+                pan: 0.5,
+                tilt: 0.0,
+                zoom: 0.0,
+            };
+            (pan, "ContinuousMove")
+        } else {
+            (PtzAction::Stop {}, "Stop")
+        };
+        let before = sim.requests().iter().filter(|r| r.is(operation)).count();
+        let sent = tokio::time::Instant::now();
+        client.ptz(i + 1, "dome", action).await?;
+        let records = sim
+            .wait_for(WITHIN, operation, |r| {
+                r.iter().filter(|r| r.is(operation)).count() > before
+            })
+            .await?;
+        let at = records
+            .iter()
+            .filter(|r| r.is(operation))
+            .nth(before)
+            .context("the command")?
+            .at;
+        took.push(at.saturating_duration_since(sent).as_secs_f64() * 1000.0);
+        // Within a socket's PTZ rate.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    client.ptz(99, "dome", PtzAction::Release {}).await?;
+    Ok(median_min_max(took).0)
+}
+
+/// One run of the control path: [PTZ edge → camera ms, PTZ owner →
+/// camera ms (medians of 10 commands), alert raised on the owner → an edge
+/// socket told ms, → the owner's own socket told ms].
+async fn control_once() -> anyhow::Result<[f64; 4]> {
+    use sightline_testkit::onvif::OnvifSim;
+    use sightline_wire::AlertEvent;
+    const WITHIN: Duration = Duration::from_secs(30);
+    let nats = NatsServer::start().await?;
+    let sim = OnvifSim::start_ptz().await?;
+    let mut dome = sightline_relay::CameraConfig::new("dome", "Dome", Source::Demo(tiny_demo()));
+    dome.onvif = Some(sightline_testkit::onvif_source(&sim)?);
+    let mut config = bare_config(vec![]);
+    config.cameras = vec![dome];
+    config.cluster = Some(cluster(&nats, "a", "both", 6));
+    let a = Relay::start(config).await?;
+    let e = node(&nats, "e", "edge", vec![], 6).await?;
+    let mut on_e = tokio::time::timeout(WITHIN, async {
+        loop {
+            let mut client = RelayClient::open(e.local_addr(), None).await?;
+            if client.hello().await?.iter().any(|c| c.id == "dome") {
+                return anyhow::Ok(client);
+            }
+            // Asked again shortly: nothing tells a socket of a new camera.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .context("the edge never listed the dome")??;
+    let mut on_a = RelayClient::connect(a.local_addr(), None).await?;
+    let from_edge = steer(&sim, &mut on_e).await?;
+    let from_owner = steer(&sim, &mut on_a).await?;
+    let sent = Instant::now();
+    let raised = sightline_testkit::http_request(
+        "POST",
+        &format!("http://{}/api/cameras/dome/alerts", a.local_addr()),
+        &[("content-type", "application/json")],
+        r#"{"kind": "doorbell"}"#,
+    )
+    .await?;
+    anyhow::ensure!(raised.status == 202, "{raised:?}");
+    let (at_e, at_a) = tokio::join!(
+        async {
+            on_e.wait_alert(WITHIN, |e, _| e == AlertEvent::Start)
+                .await
+                .map(|_| sent.elapsed().as_secs_f64() * 1000.0)
+        },
+        async {
+            on_a.wait_alert(WITHIN, |e, _| e == AlertEvent::Start)
+                .await
+                .map(|_| sent.elapsed().as_secs_f64() * 1000.0)
+        },
+    );
+    let (at_e, at_a) = (at_e?, at_a?);
+    e.shutdown().await?;
+    a.shutdown().await?;
+    Ok([from_edge, from_owner, at_e, at_a])
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let dir = std::env::var_os("SIGHTLINE_BENCH_DIR")
@@ -280,6 +390,31 @@ async fn main() -> anyhow::Result<()> {
         "failover, owner cut off → another node owns the camera (lease 6 s)",
         " ms",
         col(1),
+    );
+    let mut controls = Vec::new();
+    for _ in 0..RUNS {
+        controls.push(control_once().await?);
+    }
+    let col = |i: usize| median_min_max(controls.iter().map(|r| r[i]).collect());
+    row(
+        "PTZ command from an edge relay's operator → the camera (through the owner)",
+        " ms",
+        col(0),
+    );
+    row(
+        "PTZ command from the owner's own operator → the camera (through NATS too)",
+        " ms",
+        col(1),
+    );
+    row(
+        "alert raised on the owner (webhook) → a socket on the edge told",
+        " ms",
+        col(2),
+    );
+    row(
+        "alert raised on the owner (webhook) → a socket on the owner told",
+        " ms",
+        col(3),
     );
     Ok(())
 }

@@ -956,8 +956,20 @@ async fn an_alert_raised_on_one_relay_rings_and_is_history_on_the_others() {
     assert_eq!(c_history[0].kind, "webhook:doorbell");
     assert!(c_history[0].ended_at_ms.is_some() && c_history[0].acked_by.is_some());
     assert!(c_history[0].snapshot && c_history[0].clip);
+    // An alert still going when A stops (cleanly) ends on B too.
+    let raised = post_json(&a, "/api/cameras/cam/alerts", json!({"kind": "person"})).await;
+    assert_eq!(raised.status, 202, "{raised:?}");
+    let person = on_b
+        .wait_alert(WITHIN, |e, x| {
+            e == AlertEvent::Start && x.kind == "webhook:person"
+        })
+        .await
+        .unwrap();
     // A stops: its files cannot be had elsewhere, and B says why.
     a.shutdown().await.unwrap();
+    on_b.wait_alert(WITHIN, |e, x| e == AlertEvent::End && x.id == person.id)
+        .await
+        .expect("the end of an alert its relay stopped with");
     let gone = file(&b, at_b.id, "snapshot.jpg").await;
     assert_eq!(gone.status, 503, "{gone:?}");
     let message = gone.json()["message"]

@@ -27,6 +27,8 @@ use crate::{Alert, NewAlert, Store};
 pub struct CopiedAlert {
     /// The relay that raised it: a node name.
     pub node: String,
+    /// Its database there ([`Store::instance`]).
+    pub instance: String,
     /// Its id there.
     pub id: i64,
     /// What it is.
@@ -53,6 +55,15 @@ fn check_copy(copy: &CopiedAlert) -> Result<String> {
             copy.node
         )));
     }
+    let instance_ok = !copy.instance.is_empty()
+        && copy.instance.len() <= 32
+        && copy.instance.bytes().all(|b| b.is_ascii_hexdigit());
+    if !instance_ok {
+        return Err(StoreError::Invalid(format!(
+            "{:?} is not a database instance",
+            copy.instance
+        )));
+    }
     if let Some(by) = &copy.acked_by {
         check_text("who acknowledges an alert", by, MAX_ACTOR_CHARS)?;
     }
@@ -77,8 +88,9 @@ impl Store {
             let a = &copy.alert;
             let found: Option<i64> = tx
                 .query_row(
-                    "SELECT id FROM alerts WHERE origin_node = ?1 AND origin_id = ?2",
-                    params![copy.node, copy.id],
+                    "SELECT id FROM alerts
+                     WHERE origin_node = ?1 AND origin_instance = ?2 AND origin_id = ?3",
+                    params![copy.node, copy.instance, copy.id],
                     |row| row.get(0),
                 )
                 .optional()?;
@@ -120,9 +132,9 @@ impl Store {
                     tx.execute(
                         "INSERT INTO alerts (camera, kind, severity, started_at_ms, zones, score,
                             area, label, message, ended_at_ms, acked_by, acked_at, origin_node,
-                            origin_id, remote_media)
+                            origin_id, remote_media, origin_instance)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, max(?4, ?10), ?11, ?12, ?13,
-                            ?14, ?15)",
+                            ?14, ?15, ?16)",
                         params![
                             a.camera,
                             a.kind,
@@ -139,6 +151,7 @@ impl Store {
                             copy.node,
                             copy.id,
                             media,
+                            copy.instance,
                         ],
                     )?;
                     (tx.last_insert_rowid(), true)
@@ -149,18 +162,15 @@ impl Store {
         })
     }
 
-    /// The relay an alert was raised on and its id there, for a copy;
-    /// `None` for an alert raised here (or none).
-    pub fn alert_origin(&self, id: i64) -> Result<Option<(String, i64)>> {
+    /// This database's instance: random, made with it. Alert ids restart
+    /// with a new database (or one in memory); a copy is known by its
+    /// relay, that relay's instance and its id there.
+    pub fn instance(&self) -> Result<String> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT origin_node, origin_id FROM alerts
-                 WHERE id = ?1 AND origin_node IS NOT NULL",
-                [id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?)
+            .query_row("SELECT value FROM instance WHERE id = 1", [], |row| {
+                row.get(0)
+            })?)
     }
 
     /// Copies that have not ended, oldest first: active on this relay's

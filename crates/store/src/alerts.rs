@@ -226,6 +226,8 @@ pub struct Alert {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub node: String,
+    /// That relay's database ([`Store::instance`]).
+    pub instance: String,
     pub id: i64,
     pub snapshot: bool,
     pub clip: bool,
@@ -280,7 +282,7 @@ impl<'a> AlertQuery<'a> {
 pub(crate) const ALERT_COLUMNS: &str =
     "id, camera, kind, severity, started_at_ms, ended_at_ms, zones, \
      score, area, label, message, acked_by, acked_at, \
-     snapshot_path, snapshot_bytes, clip_path, clip_bytes, origin_node, origin_id, remote_media";
+     snapshot_path, snapshot_bytes, clip_path, clip_bytes, origin_node, origin_id, remote_media, origin_instance";
 
 pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
@@ -303,8 +305,10 @@ pub(crate) fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
             let node: Option<String> = row.get(17)?;
             let id: Option<i64> = row.get(18)?;
             let media: i64 = row.get(19)?;
+            let instance: Option<String> = row.get(20)?;
             node.zip(id).map(|(node, id)| Origin {
                 node,
+                instance: instance.unwrap_or_default(),
                 id,
                 snapshot: media & 1 != 0,
                 clip: media & 2 != 0,

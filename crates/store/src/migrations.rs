@@ -190,16 +190,23 @@ BEGIN UPDATE accounts_version SET value = value + 1 WHERE id = 1; END;
 "#;
 
 /// Copies of alerts raised on other relays of a cluster (`alert_copies.rs`):
-/// the relay they were raised on, their id there, whether it has their
+/// the relay they were raised on, its database there (`instance`: ids
+/// restart with a new database), their id there, whether it has their
 /// snapshot (1) and clip (2); and how far this relay
 /// has read each stream it copies from.
 const V5: &str = r#"
 ALTER TABLE alerts ADD COLUMN origin_node TEXT;
 ALTER TABLE alerts ADD COLUMN origin_id INTEGER;
+ALTER TABLE alerts ADD COLUMN origin_instance TEXT;
 ALTER TABLE alerts ADD COLUMN remote_media INTEGER NOT NULL DEFAULT 0
     CHECK (remote_media BETWEEN 0 AND 3);
-CREATE UNIQUE INDEX alerts_by_origin ON alerts (origin_node, origin_id)
+CREATE UNIQUE INDEX alerts_by_origin ON alerts (origin_node, origin_instance, origin_id)
     WHERE origin_node IS NOT NULL;
+CREATE TABLE instance (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value TEXT    NOT NULL
+) STRICT;
+INSERT INTO instance (id, value) VALUES (1, lower(hex(randomblob(8))));
 CREATE TABLE cursors (
     name     TEXT    PRIMARY KEY,
     position INTEGER NOT NULL CHECK (position >= 0)

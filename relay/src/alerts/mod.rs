@@ -232,6 +232,8 @@ pub struct Alerts {
     pub cluster_dropped: AtomicU64,
     /// The cluster, once joined: where copies' snapshots and clips are.
     cluster: std::sync::OnceLock<sightline_cluster::Cluster>,
+    /// Set once the engine has stopped (its last Ends told).
+    engine_stopped: watch::Sender<bool>,
 }
 
 /// Changes waiting to go to the cluster: a NATS outage this many alert
@@ -364,6 +366,7 @@ impl Alerts {
             ended_at_start: Mutex::new(ended_at_start),
             cluster_dropped: AtomicU64::new(0),
             cluster: std::sync::OnceLock::new(),
+            engine_stopped: watch::channel(false).0,
         });
         // Before anything records: leftovers of a crash (a file written but
         // not recorded, a record of a file that never made it) go now.
@@ -447,6 +450,11 @@ impl Alerts {
             }));
         }
         Some(rx)
+    }
+
+    /// Becomes `true` once the engine has stopped, its last changes told.
+    pub(crate) fn engine_stopped(&self) -> watch::Receiver<bool> {
+        self.engine_stopped.subscribe()
     }
 
     /// The cluster this relay joined (copies' files are fetched through it).
@@ -591,12 +599,14 @@ impl Alerts {
                     // that last forever after a clean stop.
                     let now = now_ms();
                     let ids: Vec<i64> = open.values().map(|o| o.id).collect();
-                    let _ = self.db(move |s| {
-                        for id in ids {
-                            s.end_alert(id, now)?;
-                        }
-                        Ok(())
+                    let ended = self.db(move |s| {
+                        ids.into_iter().map(|id| s.end_alert(id, now)).collect::<Result<Vec<_>, _>>()
                     }).await;
+                    // Told like any end: screens, MQTT, the other relays.
+                    for alert in ended.unwrap_or_default() {
+                        self.publish(AlertEvent::End, info(&alert));
+                    }
+                    self.engine_stopped.send_replace(true);
                     return;
                 }
             }

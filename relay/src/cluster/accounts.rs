@@ -43,6 +43,8 @@ use super::NATS_WITHIN;
 
 /// How often the managing node looks at its accounts' version.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a copy waits for the accounts before it says it has none.
+const SILENCE: Duration = Duration::from_secs(30);
 /// How often it makes sure the bucket still holds the value (a NATS
 /// store lost and started empty).
 const CHECK_EVERY: Duration = Duration::from_secs(30);
@@ -58,14 +60,6 @@ struct Published {
 /// The managing node: publishes its accounts whenever they change, until
 /// `shutdown`.
 pub async fn publish(cluster: Cluster, store: Arc<Store>, mut shutdown: watch::Receiver<bool>) {
-    // A copy must be able to mint tickets before anyone minted one here.
-    let made = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.signing_key(sightline_store::unix_now())).await
-    };
-    if let Err(e) = made.map_err(anyhow::Error::from).and_then(|r| Ok(r?)) {
-        warn!("accounts: cannot make a ticket signing key: {e:#}");
-    }
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The version and revision last published, and when the bucket was
@@ -135,7 +129,13 @@ pub async fn publish(cluster: Cluster, store: Arc<Store>, mut shutdown: watch::R
 /// summary for the log, and the value's size.
 async fn put(cluster: &Cluster, store: &Arc<Store>) -> anyhow::Result<(u64, String, usize)> {
     let store = store.clone();
-    let accounts = tokio::task::spawn_blocking(move || store.export_accounts()).await??;
+    let accounts = tokio::task::spawn_blocking(move || {
+        // A current signing key first (the last one may just have been
+        // revoked): copies sign with it and never make one of their own.
+        store.signing_key(sightline_store::unix_now())?;
+        store.export_accounts()
+    })
+    .await??;
     let summary = accounts.summary();
     let value = serde_json::to_vec(&Published {
         node: cluster.node().to_owned(),
@@ -167,6 +167,8 @@ pub async fn copy(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut said_waiting = false;
+    // Said once if nothing comes: a typo in `accounts`, or that relay down.
+    let mut silence = Some(tokio::time::Instant::now() + SILENCE);
     loop {
         let watching = tokio::time::timeout(NATS_WITHIN, async {
             let bucket = cluster.accounts().await.map_err(|e| anyhow::anyhow!(e))?;
@@ -196,8 +198,16 @@ pub async fn copy(
         loop {
             let change = tokio::select! {
                 c = changes.next() => c,
+                _ = tokio::time::sleep_until(silence.unwrap_or_else(tokio::time::Instant::now)), if silence.is_some() => {
+                    warn!(from, "accounts: none published yet by relay {from:?} ([cluster] accounts): is it running, with [cluster] accounts = {from:?} too? Until then this relay has no accounts of the cluster");
+                    silence = None;
+                    continue;
+                }
                 _ = shutdown.changed() => return,
             };
+            if matches!(change, Some(Ok(_))) {
+                silence = None;
+            }
             match change {
                 Some(Ok(entry)) if entry.operation == async_nats::jetstream::kv::Operation::Put => {
                     apply(&store, &from, &entry.value).await;
@@ -213,6 +223,11 @@ pub async fn copy(
                 }
                 None => break,
             }
+        }
+        // The watch ended (NATS away): again after a pause.
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }

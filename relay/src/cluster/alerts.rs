@@ -35,7 +35,7 @@ use sightline_cluster::Cluster;
 use sightline_store::{CopiedAlert, NewAlert, Store};
 use sightline_wire::{AlertEvent, AlertInfo};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use super::NATS_WITHIN;
 use crate::alerts::{severity_to_store, AlertChange, Alerts};
@@ -44,6 +44,10 @@ use crate::alerts::{severity_to_store, AlertChange, Alerts};
 const CURSOR: &str = "cluster-alerts";
 /// Pause before trying NATS again.
 const RETRY: Duration = Duration::from_secs(1);
+/// Tries to store one change before it is given up (a minute).
+const SEND_ATTEMPTS: u32 = 60;
+/// How long a stopping relay waits for its engine's last changes.
+const DRAIN: Duration = Duration::from_secs(3);
 /// The largest alert message: labels and messages are at most 1 KiB
 /// each, zones a few dozen names.
 const MAX_MESSAGE: i32 = 64 * 1024;
@@ -54,8 +58,10 @@ const MAX_MESSAGE: i32 = 64 * 1024;
 pub struct AlertMessage {
     /// The relay that sends it.
     pub from: String,
-    /// The relay the alert was raised on, and its id there.
+    /// The relay the alert was raised on, its database there (ids start
+    /// again with a new one), and its id there.
     pub node: String,
+    pub instance: String,
     pub id: i64,
     pub event: AlertEvent,
     /// As the sender has it (its `id` is the sender's own).
@@ -68,6 +74,7 @@ impl AlertMessage {
         let a = &self.alert;
         CopiedAlert {
             node: self.node.clone(),
+            instance: self.instance.clone(),
             id: self.id,
             alert: NewAlert {
                 camera: a.camera.clone(),
@@ -112,7 +119,9 @@ async fn stream(cluster: &Cluster, retention_days: u32) -> anyhow::Result<stream
 }
 
 /// Sends this relay's alert changes to the stream, in order, each retried
-/// until stored, until `shutdown`.
+/// until stored (for a while: a change NATS refuses for good, e.g. by its
+/// permissions, must not block the ones after it), until `shutdown`; then
+/// what the engine ends at shutdown still goes out, for a few seconds.
 pub async fn publish(
     cluster: Cluster,
     alerts: Arc<Alerts>,
@@ -120,36 +129,67 @@ pub async fn publish(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let node = cluster.node().to_owned();
+    let instance = {
+        let store = alerts.store().clone();
+        match tokio::task::spawn_blocking(move || store.instance()).await {
+            Ok(Ok(i)) => i,
+            _ => {
+                warn!("alerts: cannot read this database's instance: alerts stay on this relay");
+                return;
+            }
+        }
+    };
+    let mut stopping = false;
     loop {
-        let change = tokio::select! {
-            c = changes.recv() => match c {
-                Some(c) => c,
-                None => return,
-            },
-            _ = shutdown.changed() => return,
+        let change = if stopping {
+            // Shutting down: what is queued (the engine has told its last
+            // Ends), one try each, then stop.
+            changes.try_recv().ok()
+        } else {
+            tokio::select! {
+                c = changes.recv() => c,
+                _ = shutdown.changed() => {
+                    stopping = true;
+                    let mut stopped = alerts.engine_stopped();
+                    let _ = tokio::time::timeout(DRAIN, stopped.wait_for(|s| *s)).await;
+                    continue;
+                }
+            }
         };
-        let Some(message) = outgoing(&node, alerts.store(), &change).await else {
+        let Some(change) = change else { return };
+        let Some(message) = outgoing(&node, &instance, alerts.store(), &change).await else {
             continue;
         };
         let subject = camera_subject(&message.alert.camera, "alert");
         let Ok(payload) = serde_json::to_vec(&message) else {
             continue;
         };
-        let mut said = false;
-        loop {
+        for attempt in 1..=SEND_ATTEMPTS {
             match send(&cluster, &alerts, &subject, payload.clone()).await {
                 Ok(()) => break,
+                Err(e) if attempt == SEND_ATTEMPTS || stopping => {
+                    error!(
+                        alert = message.id,
+                        "alerts: a change was not sent to the other relays: {e:#}"
+                    );
+                    break;
+                }
                 Err(e) => {
-                    if !said {
+                    if attempt == 1 {
                         warn!(
                             alert = message.id,
                             "alerts: cannot send a change to the cluster (retrying): {e:#}"
                         );
-                        said = true;
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY) => {}
-                        _ = shutdown.changed() => return,
+                        // Stopping: this one gets a last try, once the
+                        // engine has told its last Ends.
+                        _ = shutdown.changed() => {
+                            stopping = true;
+                            let mut stopped = alerts.engine_stopped();
+                            let _ = tokio::time::timeout(DRAIN, stopped.wait_for(|s| *s)).await;
+                        }
                     }
                 }
             }
@@ -160,11 +200,17 @@ pub async fn publish(
 /// What goes out for a change made here: an alert raised here, or an
 /// acknowledgement made here of another relay's alert (its copy's other
 /// changes come from its relay).
-async fn outgoing(node: &str, store: &Arc<Store>, change: &AlertChange) -> Option<AlertMessage> {
+async fn outgoing(
+    node: &str,
+    instance: &str,
+    store: &Arc<Store>,
+    change: &AlertChange,
+) -> Option<AlertMessage> {
     let id = change.alert.id;
     let store = store.clone();
-    let origin = match tokio::task::spawn_blocking(move || store.alert_origin(id)).await {
-        Ok(Ok(origin)) => origin,
+    let alert = match tokio::task::spawn_blocking(move || store.alert(id)).await {
+        Ok(Ok(Some(alert))) => alert,
+        Ok(Ok(None)) => return None,
         Ok(Err(e)) => {
             warn!(alert = id, "alerts: {e:#}");
             return None;
@@ -174,14 +220,15 @@ async fn outgoing(node: &str, store: &Arc<Store>, change: &AlertChange) -> Optio
             return None;
         }
     };
-    let (origin, origin_id) = match origin {
-        None => (node.to_owned(), id),
-        Some(found) if change.event == AlertEvent::Ack => found,
+    let (origin, origin_instance, origin_id) = match alert.origin {
+        None => (node.to_owned(), instance.to_owned(), id),
+        Some(o) if change.event == AlertEvent::Ack => (o.node, o.instance, o.id),
         Some(_) => return None,
     };
     Some(AlertMessage {
         from: node.to_owned(),
         node: origin,
+        instance: origin_instance,
         id: origin_id,
         event: change.event,
         alert: change.alert.clone(),
@@ -252,16 +299,38 @@ pub async fn copy(cluster: Cluster, alerts: Arc<Alerts>, mut shutdown: watch::Re
                 continue;
             };
             let position = info.stream_sequence;
-            apply(&node, &alerts, &message.payload, position).await;
+            if !apply(&node, &alerts, &message, position).await {
+                // Not applied (the database failed): read again from the
+                // cursor, after a pause.
+                break;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }
 
 /// An ordered consumer of the stream from after this relay's cursor.
 async fn read(cluster: &Cluster, alerts: &Alerts) -> anyhow::Result<consumer::push::Ordered> {
-    let s = stream(cluster, alerts.config.retention_days).await?;
+    let mut s = stream(cluster, alerts.config.retention_days).await?;
     let store = alerts.store().clone();
-    let cursor = tokio::task::spawn_blocking(move || store.cursor(CURSOR)).await??;
+    let mut cursor = tokio::task::spawn_blocking(move || store.cursor(CURSOR)).await??;
+    // A stream made again (its NATS store lost) numbers from 1 again: a
+    // cursor beyond its end would skip everything up to there.
+    let last = tokio::time::timeout(NATS_WITHIN, s.info())
+        .await
+        .map_err(|_| anyhow::anyhow!("NATS did not answer"))??
+        .state
+        .last_sequence;
+    if cursor.is_some_and(|at| at > last) {
+        warn!(
+            cursor = cursor.unwrap_or_default(),
+            last, "alerts: the stream is shorter than where this relay read up to (made again?): reading it from the start"
+        );
+        cursor = None;
+    }
     let deliver_policy = match cursor {
         Some(at) => consumer::DeliverPolicy::ByStartSequence {
             start_sequence: at.saturating_add(1),
@@ -283,27 +352,56 @@ async fn read(cluster: &Cluster, alerts: &Alerts) -> anyhow::Result<consumer::pu
         .map_err(|_| anyhow::anyhow!("NATS did not answer"))??)
 }
 
-/// Applies one message read at `position` of the stream.
-async fn apply(node: &str, alerts: &Arc<Alerts>, payload: &[u8], position: u64) {
+/// Applies one message read at `position` of the stream; `false` when the
+/// database failed (to be read again).
+async fn apply(
+    node: &str,
+    alerts: &Arc<Alerts>,
+    delivered: &async_nats::jetstream::Message,
+    position: u64,
+) -> bool {
     let store = alerts.store().clone();
-    let message: AlertMessage = match serde_json::from_slice(payload) {
+    let message: AlertMessage = match serde_json::from_slice(&delivered.payload) {
         Ok(m) => m,
         Err(e) => {
             warn!(position, "alerts: a message on the stream is not an alert change this relay understands (are all relays the same version?): {e}");
-            skip(&store, position).await;
-            return;
+            return skip(&store, position).await;
         }
     };
+    // The subject names the camera: whoever may publish only some
+    // cameras' subjects (NATS permissions) cannot speak for others.
+    if delivered.subject.as_str() != camera_subject(&message.alert.camera, "alert") {
+        warn!(
+            position,
+            from = message.from,
+            "alerts: a change on another camera's subject: ignored"
+        );
+        return skip(&store, position).await;
+    }
     if message.from == node {
-        skip(&store, position).await;
-        return;
+        return skip(&store, position).await;
     }
     if message.node == node {
-        // Another relay acknowledged one of this relay's alerts.
-        if let (AlertEvent::Ack, Some(by), Some(at)) = (
+        // Another relay acknowledged one of this relay's alerts: this
+        // database's, of that camera.
+        let own = {
+            let store = store.clone();
+            let id = message.id;
+            tokio::task::spawn_blocking(move || {
+                Ok::<_, sightline_store::StoreError>((store.instance()?, store.alert(id)?))
+            })
+            .await
+        };
+        let Ok(Ok((instance, Some(alert)))) = own else {
+            return skip(&store, position).await;
+        };
+        if let (AlertEvent::Ack, Some(by), Some(at), true, true, None) = (
             message.event,
             message.alert.acked_by.clone(),
             message.alert.acked_at_ms,
+            instance == message.instance,
+            alert.camera == message.alert.camera,
+            alert.origin,
         ) {
             if let Err(e) = alerts.ack_at(message.id, by, at).await {
                 debug!(
@@ -312,33 +410,46 @@ async fn apply(node: &str, alerts: &Arc<Alerts>, payload: &[u8], position: u64) 
                 );
             }
         }
-        skip(&store, position).await;
-        return;
+        return skip(&store, position).await;
     }
     let copy = message.copy();
     let done =
         tokio::task::spawn_blocking(move || store.copy_alert(&copy, (CURSOR, position))).await;
     match done {
-        Ok(Ok((alert, true))) => alerts.publish_copied(message.event, crate::alerts::info(&alert)),
-        Ok(Ok((_, false))) => {}
-        Ok(Err(e)) => {
+        Ok(Ok((alert, true))) => {
+            alerts.publish_copied(message.event, crate::alerts::info(&alert));
+            true
+        }
+        Ok(Ok((_, false))) => true,
+        Ok(Err(sightline_store::StoreError::Invalid(why))) => {
             warn!(
                 from = message.from,
-                "alerts: a change from another relay was not copied: {e:#}"
+                "alerts: a change from another relay was not copied: {why}"
             );
-            skip(alerts.store(), position).await;
+            skip(alerts.store(), position).await
         }
-        Err(e) => warn!("alerts: {e:#}"),
+        Ok(Err(e)) => {
+            warn!("alerts: a change from another relay was not copied (read again): {e:#}");
+            false
+        }
+        Err(e) => {
+            warn!("alerts: {e:#}");
+            false
+        }
     }
 }
 
-/// Moves the cursor past a message that is not copied.
-async fn skip(store: &Arc<Store>, position: u64) {
+/// Moves the cursor past a message that is not copied; `false` if the
+/// database failed.
+async fn skip(store: &Arc<Store>, position: u64) -> bool {
     let store = store.clone();
-    if let Ok(Err(e)) =
-        tokio::task::spawn_blocking(move || store.set_cursor(CURSOR, position)).await
-    {
-        warn!("alerts: cannot note the stream position: {e:#}");
+    match tokio::task::spawn_blocking(move || store.set_cursor(CURSOR, position)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            warn!("alerts: cannot note the stream position: {e:#}");
+            false
+        }
+        Err(_) => false,
     }
 }
 
@@ -352,6 +463,7 @@ mod tests {
         let message = AlertMessage {
             from: "b".into(),
             node: "a".into(),
+            instance: "00aa".into(),
             id: 7,
             event: AlertEvent::Ack,
             alert: AlertInfo {

@@ -16,6 +16,11 @@
 //! Cameras configured on other nodes only are found in the camera
 //! directory ([`discover`]) and added to this relay's hub as they appear:
 //! every node lists every camera of the cluster.
+//!
+//! Beside the cameras: the accounts one node manages, copied by the others
+//! ([`accounts`]); every relay's alerts in every relay's history, their
+//! files fetched from where they were recorded ([`alerts`]); PTZ steered
+//! through the camera's owner ([`ptz`]).
 
 pub mod accounts;
 pub mod alerts;
@@ -381,6 +386,7 @@ pub async fn discover(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut found: Vec<JoinHandle<()>> = Vec::new();
+    let mut found_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let mut entries = tokio::time::timeout(NATS_WITHIN, async {
             let store = cluster.directory().await.ok()?;
@@ -400,7 +406,16 @@ pub async fn discover(
             }
             let id = sightline_cluster::subjects::camera_of(&change.key);
             if hub.get(&id).is_some() {
-                continue; // configured here, or found already
+                // Configured here, or found already; a found camera whose
+                // owner now says it has PTZ gets its controls.
+                if found_ids.contains(&id) && ptz.get(&id).is_none() {
+                    let has_ptz =
+                        serde_json::from_slice::<Entry>(&change.value).is_ok_and(|e| e.ptz);
+                    if has_ptz {
+                        ptz.add(&id, ptz::remote(cluster.clone(), &id, shutdown.clone()));
+                    }
+                }
+                continue;
             }
             // What another node wrote is checked as a config file would be,
             // and must be the key a relay writes for that id.
@@ -428,6 +443,7 @@ pub async fn discover(
                         ptz.add(&id, ptz::remote(cluster.clone(), &id, shutdown.clone()));
                     }
                     found.push(run(cluster.clone(), Role::Edge, camera, shutdown.clone()));
+                    found_ids.insert(id);
                 }
                 Err(e) => warn!(camera = %id, "cannot add the cluster's camera: {e}"),
             }

@@ -124,24 +124,50 @@ impl State {
     }
 }
 
-/// The owner's ids for the cluster's sessions.
+/// The owner's ids for the cluster's sessions. A session whose relay died
+/// never says it is gone: one not heard of for [`FORGET_AFTER`] is
+/// forgotten (its lease and any move lapsed long before).
 #[derive(Default)]
 struct Sessions {
     ids: HashMap<(String, SessionId), SessionId>,
     origins: HashMap<SessionId, (String, SessionId)>,
+    heard: HashMap<SessionId, Instant>,
     next: SessionId,
 }
+
+/// See [`Sessions`].
+const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 impl Sessions {
     fn id(&mut self, node: &str, session: SessionId) -> SessionId {
         let key = (node.to_owned(), session);
-        if let Some(id) = self.ids.get(&key) {
-            return *id;
+        let id = match self.ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                self.next += 1;
+                self.ids.insert(key.clone(), self.next);
+                self.origins.insert(self.next, key);
+                self.next
+            }
+        };
+        self.heard.insert(id, Instant::now());
+        id
+    }
+
+    /// Forgets the sessions not heard of for a while.
+    fn prune(&mut self, now: Instant) {
+        let old: Vec<SessionId> = self
+            .heard
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) > FORGET_AFTER)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            self.heard.remove(&id);
+            if let Some(key) = self.origins.remove(&id) {
+                self.ids.remove(&key);
+            }
         }
-        self.next += 1;
-        self.ids.insert(key.clone(), self.next);
-        self.origins.insert(self.next, key);
-        self.next
     }
 
     fn origin(&self, id: SessionId) -> Option<(&str, SessionId)> {
@@ -151,6 +177,7 @@ impl Sessions {
     fn forget(&mut self, node: &str, session: SessionId) -> Option<SessionId> {
         let id = self.ids.remove(&(node.to_owned(), session))?;
         self.origins.remove(&id);
+        self.heard.remove(&id);
         Some(id)
     }
 }
@@ -297,10 +324,19 @@ async fn forward(
         let reply = format!("{inbox}.{seq}");
         // Queued in order on the one connection: a Stop never overtakes
         // the move it stops.
-        if let Err(e) = client
-            .publish_with_reply(requests.clone(), reply, payload.into())
-            .await
-        {
+        let sent = tokio::time::timeout(
+            NATS_WITHIN,
+            client.publish_with_reply(requests.clone(), reply, payload.into()),
+        )
+        .await
+        .map_err(|_| "NATS did not take it in time".to_owned())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = sent {
+            if matches!(request, Request::Gone { .. }) {
+                // Not lost silently: the owner's dead-man rule stops the
+                // move within a second of the renewals ending anyway.
+                warn!(%camera, "PTZ: a closed session was not told to the camera's owner: {e}");
+            }
             if let Some(asker) = asker {
                 tell(
                     &camera,
@@ -373,15 +409,14 @@ async fn on_answer(
     }
 }
 
+/// Tells one socket its request failed: dropped if its queue is full (a
+/// socket that reads nothing must not hold the camera's other sessions).
 async fn tell(camera: &str, asker: &Asker, error: Error) {
-    let _ = asker
-        .notices
-        .send(Notice {
-            camera: camera.to_owned(),
-            request: asker.request,
-            error,
-        })
-        .await;
+    let _ = asker.notices.try_send(Notice {
+        camera: camera.to_owned(),
+        request: asker.request,
+        error,
+    });
 }
 
 /// The owner's side, while it owns `camera`: its real controller, fed by
@@ -429,8 +464,14 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let node_ok = |n: &str| !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
                 match request {
+                    Request::Ask { node, .. } | Request::Gone { node, .. } if !node_ok(&node) => {
+                        let error = Error::new(ErrorKind::BadRequest, "not a node name");
+                        send(&client, reply, &answer_error(&error)).await;
+                    }
                     Request::Ask { node, session, user, admin, request, action } => {
+                        sessions.prune(Instant::now());
                         let who = Operator { session: sessions.id(&node, session), user, admin };
                         let (notices, mut verdicts) = mpsc::channel::<Notice>(4);
                         let asker = Asker { request, notices };
@@ -465,8 +506,9 @@ pub async fn serve(
                 if changed.is_err() { break }
                 let payload = publish_state(&state.borrow_and_update(), &sessions);
                 if let Some(payload) = payload {
-                    if let Err(e) = client.publish(state_subject.clone(), payload.into()).await {
-                        debug!(%camera, "PTZ: state not published: {e}");
+                    let sent = tokio::time::timeout(NATS_WITHIN, client.publish(state_subject.clone(), payload.into())).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        debug!(%camera, "PTZ: state not published");
                     }
                 }
             }
@@ -543,6 +585,11 @@ mod tests {
         assert_eq!(sessions.forget("edge-1", 1), Some(a));
         assert_eq!(sessions.origin(a), None);
         assert_ne!(sessions.id("edge-1", 1), a, "a returning session is new");
+        // A relay that died never says its sessions are gone.
+        let c = sessions.id("edge-3", 9);
+        sessions.prune(Instant::now() + FORGET_AFTER + Duration::from_secs(1));
+        assert_eq!(sessions.origin(c), None);
+        assert!(sessions.ids.is_empty() && sessions.heard.is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@ const NOW_MS: i64 = NOW * 1000;
 fn copy(node: &str, id: i64) -> CopiedAlert {
     CopiedAlert {
         node: node.into(),
+        instance: "00aa".into(),
         id,
         alert: NewAlert {
             camera: "gate".into(),
@@ -43,12 +44,25 @@ fn a_copy_has_an_id_of_its_own_and_follows_its_relay() {
         .copy_alert(&copy("b", 1), ("alerts", 11))
         .expect("copy");
     assert!(from_a.id != from_b.id && from_a.id != own.id);
+    let origin = store.alert(from_a.id).expect("read").and_then(|a| a.origin);
     assert_eq!(
-        store.alert_origin(from_a.id).expect("origin"),
-        Some(("a".into(), 1))
+        origin.map(|o| (o.node, o.instance, o.id)),
+        Some(("a".into(), "00aa".into(), 1))
     );
-    assert_eq!(store.alert_origin(own.id).expect("origin"), None);
+    assert!(store
+        .alert(own.id)
+        .expect("read")
+        .expect("own")
+        .origin
+        .is_none());
     assert_eq!(store.cursor("alerts").expect("cursor"), Some(11));
+    // Relay a's alert 1 of another database (its ids started again) is
+    // another alert.
+    let mut again = copy("a", 1);
+    again.instance = "00bb".into();
+    let (other, _) = store.copy_alert(&again, ("alerts", 11)).expect("copy");
+    assert_ne!(other.id, from_a.id);
+    assert_ne!(store.instance().expect("instance"), "");
     // The same again changes nothing (but the cursor moves).
     let (_, changed) = store
         .copy_alert(&copy("a", 1), ("alerts", 12))
@@ -58,7 +72,7 @@ fn a_copy_has_an_id_of_its_own_and_follows_its_relay() {
     // Crash leftovers are this relay's own alerts only; copies wait for
     // their relay.
     assert_eq!(store.open_alerts().expect("open").len(), 1);
-    assert_eq!(store.open_copied_alerts().expect("open").len(), 2);
+    assert_eq!(store.open_copied_alerts().expect("open").len(), 3);
 
     // An update, an acknowledgement made on another copy, then the end.
     let mut update = copy("a", 1);
@@ -86,7 +100,7 @@ fn a_copy_has_an_id_of_its_own_and_follows_its_relay() {
     assert!(!changed);
     assert_eq!(now.ended_at_ms, Some(NOW_MS + 9));
     assert_eq!(now.acked_by.as_deref(), Some("alice"));
-    assert_eq!(store.open_copied_alerts().expect("open").len(), 1);
+    assert_eq!(store.open_copied_alerts().expect("open").len(), 2);
     // Its relay recorded a snapshot, then a clip; a stale word keeps both.
     let mut media = later.clone();
     media.snapshot = true;
@@ -113,9 +127,10 @@ fn a_bad_copy_changes_nothing_and_keeps_the_cursor() {
     store
         .copy_alert(&copy("a", 1), ("alerts", 1))
         .expect("copy");
-    let mut bad = vec![copy("a b", 2), copy("a", 3), copy("a", 4)];
+    let mut bad = vec![copy("a b", 2), copy("a", 3), copy("a", 4), copy("a", 5)];
     bad[1].alert.camera = String::new();
     bad[2].acked_by = Some("alice".into());
+    bad[3].instance = "not hex".into();
     for c in bad {
         let err = store.copy_alert(&c, ("alerts", 9)).expect_err("refused");
         assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");

@@ -140,6 +140,19 @@ fn changes_reach_the_copy_and_end_only_the_sessions_they_should() {
         .is_none());
     assert!(copy.signing_key_by_id(&kid).expect("key").is_none());
 
+    // A new role or camera list ends the sessions too, as on the original.
+    let bob = copy.user_by_name("bob").expect("read").expect("bob");
+    let bob_session = copy.create_session(bob.id, NOW, HOUR).expect("session");
+    p.store.set_cameras("bob", &grant("a")).expect("cameras");
+    let done = copy
+        .import_accounts(&p.store.export_accounts().expect("export"))
+        .expect("import");
+    assert_eq!(done.sessions_ended, 1, "{done:?}");
+    assert!(copy
+        .session(bob_session.token.expose(), NOW)
+        .expect("session")
+        .is_none());
+
     // alice removed: her share goes with her; a namesake is someone else.
     p.store.remove_user("alice").expect("remove");
     add(&p.store, "alice", Role::Viewer, "b");

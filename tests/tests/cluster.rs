@@ -1134,3 +1134,52 @@ async fn ptz_on_another_relays_camera_is_one_operator_at_a_time_and_stops_with_t
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
 }
+
+/// JS: resolves once the first `<cam-player>` painted `n` more pictures
+/// and is live, or after `ms`: the count and the state. Args: n, ms.
+const PAINTS_ON: &str = r#"
+const [n, ms, done] = arguments;
+const el = document.querySelector("cam-player");
+const p0 = el.getStats().framesPainted;
+const t0 = performance.now();
+(function look() {
+  const painted = el.getStats().framesPainted - p0;
+  if ((painted >= n && el.state === "live") || performance.now() - t0 > ms) {
+    return done({ painted, state: el.state });
+  }
+  requestAnimationFrame(look);
+})();
+"#;
+
+#[tokio::test]
+async fn when_a_cameras_owner_stops_a_page_on_another_relay_plays_on_from_the_new_owner() {
+    let nats = NatsServer::start().await.unwrap();
+    let a = node_with(&nats, "a", "both", &["cam"]).await;
+    until_owner(&nats, "cam", "a").await;
+    let b = node_with(&nats, "b", "both", &["cam"]).await;
+    let browser = Browser::launch(&[]).await.unwrap();
+    browser
+        .open(&format!("http://{}/?camera=cam", b.local_addr()))
+        .await
+        .unwrap();
+    let live = browser
+        .run(
+            sightline_testkit::WAIT_LIVE,
+            vec![json!("cam-player"), json!(20_000)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(live["live"], json!(true), "{live}");
+    // B's page plays A's pull (through NATS). A stops; once B owns the
+    // camera, every picture the page paints comes from B's own pull.
+    a.shutdown().await.unwrap();
+    until_owner(&nats, "cam", "b").await;
+    let after = browser
+        .run(PAINTS_ON, vec![json!(20), json!(30_000)])
+        .await
+        .unwrap();
+    let _ = browser.close().await;
+    assert!(after["painted"].as_u64() >= Some(20), "{after}");
+    assert_eq!(after["state"], json!("live"), "{after}");
+    b.shutdown().await.unwrap();
+}

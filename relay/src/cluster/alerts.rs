@@ -46,8 +46,8 @@ const CURSOR: &str = "cluster-alerts";
 const RETRY: Duration = Duration::from_secs(1);
 /// Tries to store one change before it is given up (a minute).
 const SEND_ATTEMPTS: u32 = 60;
-/// How long a stopping relay waits for its engine's last changes.
-const DRAIN: Duration = Duration::from_secs(3);
+/// How long a stopping relay still tries to send its last changes.
+const DRAIN: Duration = Duration::from_secs(5);
 /// The largest alert message: labels and messages are at most 1 KiB
 /// each, zones a few dozen names.
 const MAX_MESSAGE: i32 = 64 * 1024;
@@ -139,22 +139,19 @@ pub async fn publish(
             }
         }
     };
-    let mut stopping = false;
+    // Set once the relay stops: until when what is queued still goes out.
+    let mut stop_by: Option<tokio::time::Instant> = None;
     loop {
-        let change = if stopping {
-            // Shutting down: what is queued (the engine has told its last
-            // Ends), one try each, then stop.
-            changes.try_recv().ok()
-        } else {
-            tokio::select! {
+        let change = match stop_by {
+            // Stopping: what is queued (the engine has told its last Ends).
+            Some(_) => changes.try_recv().ok(),
+            None => tokio::select! {
                 c = changes.recv() => c,
                 _ = shutdown.changed() => {
-                    stopping = true;
-                    let mut stopped = alerts.engine_stopped();
-                    let _ = tokio::time::timeout(DRAIN, stopped.wait_for(|s| *s)).await;
+                    stop_by = Some(stopping(&alerts).await);
                     continue;
                 }
-            }
+            },
         };
         let Some(change) = change else { return };
         let Some(message) = outgoing(&node, &instance, alerts.store(), &change).await else {
@@ -164,37 +161,47 @@ pub async fn publish(
         let Ok(payload) = serde_json::to_vec(&message) else {
             continue;
         };
-        for attempt in 1..=SEND_ATTEMPTS {
-            match send(&cluster, &alerts, &subject, payload.clone()).await {
-                Ok(()) => break,
-                Err(e) if attempt == SEND_ATTEMPTS || stopping => {
-                    error!(
-                        alert = message.id,
-                        "alerts: a change was not sent to the other relays: {e:#}"
-                    );
-                    break;
-                }
-                Err(e) => {
-                    if attempt == 1 {
-                        warn!(
-                            alert = message.id,
-                            "alerts: cannot send a change to the cluster (retrying): {e:#}"
-                        );
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(RETRY) => {}
-                        // Stopping: this one gets a last try, once the
-                        // engine has told its last Ends.
-                        _ = shutdown.changed() => {
-                            stopping = true;
-                            let mut stopped = alerts.engine_stopped();
-                            let _ = tokio::time::timeout(DRAIN, stopped.wait_for(|s| *s)).await;
-                        }
-                    }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Err(e) = send(&cluster, &alerts, &subject, payload.clone()).await else {
+                break;
+            };
+            let out_of_time = match stop_by {
+                Some(by) => tokio::time::Instant::now() >= by,
+                None => attempt >= SEND_ATTEMPTS,
+            };
+            if out_of_time {
+                error!(
+                    alert = message.id,
+                    "alerts: a change was not sent to the other relays: {e:#}"
+                );
+                break;
+            }
+            if attempt == 1 {
+                warn!(
+                    alert = message.id,
+                    "alerts: cannot send a change to the cluster (retrying): {e:#}"
+                );
+            }
+            let pause = if stop_by.is_some() { RETRY / 5 } else { RETRY };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed(), if stop_by.is_none() => {
+                    stop_by = Some(stopping(&alerts).await);
                 }
             }
         }
     }
+}
+
+/// The relay stops: waits for the engine's last changes (the Ends of what
+/// was open); until when they may still go out.
+async fn stopping(alerts: &Alerts) -> tokio::time::Instant {
+    let by = tokio::time::Instant::now() + DRAIN;
+    let mut stopped = alerts.engine_stopped();
+    let _ = tokio::time::timeout_at(by, stopped.wait_for(|s| *s)).await;
+    by
 }
 
 /// What goes out for a change made here: an alert raised here, or an

@@ -319,6 +319,8 @@ impl Relay {
                         make,
                         lease: config.ptz_lease,
                         stats: sessions.stats.clone(),
+                        sessions,
+                        ptz: ptz.clone(),
                     }
                 });
                 cameras.push(crate::cluster::Camera {

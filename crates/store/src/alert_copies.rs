@@ -95,6 +95,12 @@ impl Store {
                 )
                 .optional()?;
             let (id, changed) = match found {
+                Some(id) if existing(tx, id)?.camera != a.camera => {
+                    return Err(StoreError::Invalid(format!(
+                        "alert {} of relay {:?} is of another camera",
+                        copy.id, copy.node
+                    )));
+                }
                 Some(id) => {
                     let changed = tx.execute(
                         "UPDATE alerts SET camera = ?2, kind = ?3, severity = ?4,
@@ -160,6 +166,21 @@ impl Store {
             set_cursor(tx, cursor.0, position)?;
             Ok((existing(tx, id)?, changed))
         })
+    }
+
+    /// The copy of relay `node`'s alert `id` (of database `instance`).
+    pub fn copied_alert(&self, node: &str, instance: &str, id: i64) -> Result<Option<Alert>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts
+                     WHERE origin_node = ?1 AND origin_instance = ?2 AND origin_id = ?3"
+                ),
+                params![node, instance, id],
+                alert_from_row,
+            )
+            .optional()?)
     }
 
     /// This database's instance: random, made with it. Alert ids restart

@@ -165,7 +165,7 @@ async fn media(
         let clip = kind == MediaKind::Clip;
         if (clip && origin.clip) || (!clip && origin.snapshot) {
             let (total, pieces) =
-                crate::cluster::alerts::fetch_media(cluster, &origin.node, origin.id, clip).await?;
+                crate::cluster::alerts::fetch_media(cluster, origin, &alert.camera, clip).await?;
             return Response::builder()
                 .header(header::CONTENT_TYPE, mime)
                 .header(header::CONTENT_LENGTH, total)

@@ -40,8 +40,12 @@ use tracing::{debug, error, warn};
 use super::NATS_WITHIN;
 use crate::alerts::{severity_to_store, AlertChange, Alerts};
 
-/// The cursor of the stream in each relay's database.
-const CURSOR: &str = "cluster-alerts";
+/// The cursor of the stream in each relay's database, named after the
+/// stream's creation: a stream made again (its NATS store lost) numbers
+/// from 1 again and is read from its start.
+fn cursor_name(created: time::OffsetDateTime) -> String {
+    format!("cluster-alerts@{}", created.unix_timestamp_nanos())
+}
 /// Pause before trying NATS again.
 const RETRY: Duration = Duration::from_secs(1);
 /// Tries to store one change before it is given up (a minute).
@@ -143,7 +147,18 @@ pub async fn publish(
     let mut stop_by: Option<tokio::time::Instant> = None;
     loop {
         let change = match stop_by {
-            // Stopping: what is queued (the engine has told its last Ends).
+            // Stopping: what is queued (the engine has told its last Ends),
+            // while time is left.
+            Some(by) if tokio::time::Instant::now() >= by => {
+                let left = changes.len();
+                if left > 0 {
+                    error!(
+                        left,
+                        "alerts: the relay stopped before these changes reached the other relays"
+                    );
+                }
+                return;
+            }
             Some(_) => changes.try_recv().ok(),
             None => tokio::select! {
                 c = changes.recv() => c,
@@ -163,8 +178,19 @@ pub async fn publish(
         };
         let mut attempt = 0;
         loop {
-            attempt += 1;
-            let Err(e) = send(&cluster, &alerts, &subject, payload.clone()).await else {
+            // Tries count while connected (NATS answers, or refuses in
+            // silence: a permission); an outage is waited out.
+            if cluster.client().connection_state() == async_nats::connection::State::Connected {
+                attempt += 1;
+            }
+            let sending = send(&cluster, &alerts, &subject, payload.clone());
+            let sent = match stop_by {
+                Some(by) => tokio::time::timeout_at(by, sending)
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the relay stopped first"))),
+                None => sending.await,
+            };
+            let Err(e) = sent else {
                 break;
             };
             let out_of_time = match stop_by {
@@ -273,10 +299,10 @@ pub async fn copy(cluster: Cluster, alerts: Arc<Alerts>, mut shutdown: watch::Re
     let mut said = false;
     loop {
         let reading = read(&cluster, &alerts).await;
-        let mut messages = match reading {
-            Ok(messages) => {
+        let (mut messages, cursor) = match reading {
+            Ok(read) => {
                 said = false;
-                messages
+                read
             }
             Err(e) => {
                 if !said {
@@ -306,7 +332,7 @@ pub async fn copy(cluster: Cluster, alerts: Arc<Alerts>, mut shutdown: watch::Re
                 continue;
             };
             let position = info.stream_sequence;
-            if !apply(&node, &alerts, &message, position).await {
+            if !apply(&node, &alerts, &message, (&cursor, position)).await {
                 // Not applied (the database failed): read again from the
                 // cursor, after a pause.
                 break;
@@ -319,25 +345,23 @@ pub async fn copy(cluster: Cluster, alerts: Arc<Alerts>, mut shutdown: watch::Re
     }
 }
 
-/// An ordered consumer of the stream from after this relay's cursor.
-async fn read(cluster: &Cluster, alerts: &Alerts) -> anyhow::Result<consumer::push::Ordered> {
+/// An ordered consumer of the stream from after this relay's cursor, and
+/// the cursor's name.
+async fn read(
+    cluster: &Cluster,
+    alerts: &Alerts,
+) -> anyhow::Result<(consumer::push::Ordered, String)> {
     let mut s = stream(cluster, alerts.config.retention_days).await?;
-    let store = alerts.store().clone();
-    let mut cursor = tokio::task::spawn_blocking(move || store.cursor(CURSOR)).await??;
-    // A stream made again (its NATS store lost) numbers from 1 again: a
-    // cursor beyond its end would skip everything up to there.
-    let last = tokio::time::timeout(NATS_WITHIN, s.info())
+    let created = tokio::time::timeout(NATS_WITHIN, s.info())
         .await
         .map_err(|_| anyhow::anyhow!("NATS did not answer"))??
-        .state
-        .last_sequence;
-    if cursor.is_some_and(|at| at > last) {
-        warn!(
-            cursor = cursor.unwrap_or_default(),
-            last, "alerts: the stream is shorter than where this relay read up to (made again?): reading it from the start"
-        );
-        cursor = None;
-    }
+        .created;
+    let name = cursor_name(created);
+    let store = alerts.store().clone();
+    let cursor = {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || store.cursor(&name)).await??
+    };
     let deliver_policy = match cursor {
         Some(at) => consumer::DeliverPolicy::ByStartSequence {
             start_sequence: at.saturating_add(1),
@@ -354,74 +378,50 @@ async fn read(cluster: &Cluster, alerts: &Alerts) -> anyhow::Result<consumer::pu
     )
     .await
     .map_err(|_| anyhow::anyhow!("NATS did not answer"))??;
-    Ok(tokio::time::timeout(NATS_WITHIN, consumer.messages())
+    let messages = tokio::time::timeout(NATS_WITHIN, consumer.messages())
         .await
-        .map_err(|_| anyhow::anyhow!("NATS did not answer"))??)
+        .map_err(|_| anyhow::anyhow!("NATS did not answer"))??;
+    Ok((messages, name))
 }
 
-/// Applies one message read at `position` of the stream; `false` when the
-/// database failed (to be read again).
+/// Applies one message read at `at` (cursor, position) of the stream;
+/// `false` when the database failed (to be read again).
 async fn apply(
     node: &str,
     alerts: &Arc<Alerts>,
     delivered: &async_nats::jetstream::Message,
-    position: u64,
+    at: (&str, u64),
 ) -> bool {
     let store = alerts.store().clone();
     let message: AlertMessage = match serde_json::from_slice(&delivered.payload) {
         Ok(m) => m,
         Err(e) => {
-            warn!(position, "alerts: a message on the stream is not an alert change this relay understands (are all relays the same version?): {e}");
-            return skip(&store, position).await;
+            warn!(position = at.1, "alerts: a message on the stream is not an alert change this relay understands (are all relays the same version?): {e}");
+            return skip(&store, at).await;
         }
     };
     // The subject names the camera: whoever may publish only some
     // cameras' subjects (NATS permissions) cannot speak for others.
     if delivered.subject.as_str() != camera_subject(&message.alert.camera, "alert") {
         warn!(
-            position,
+            position = at.1,
             from = message.from,
             "alerts: a change on another camera's subject: ignored"
         );
-        return skip(&store, position).await;
+        return skip(&store, at).await;
     }
     if message.from == node {
-        return skip(&store, position).await;
+        return skip(&store, at).await;
     }
-    if message.node == node {
-        // Another relay acknowledged one of this relay's alerts: this
-        // database's, of that camera.
-        let own = {
-            let store = store.clone();
-            let id = message.id;
-            tokio::task::spawn_blocking(move || {
-                Ok::<_, sightline_store::StoreError>((store.instance()?, store.alert(id)?))
-            })
-            .await
-        };
-        let Ok(Ok((instance, Some(alert)))) = own else {
-            return skip(&store, position).await;
-        };
-        if let (AlertEvent::Ack, Some(by), Some(at), true, true, None) = (
-            message.event,
-            message.alert.acked_by.clone(),
-            message.alert.acked_at_ms,
-            instance == message.instance,
-            alert.camera == message.alert.camera,
-            alert.origin,
-        ) {
-            if let Err(e) = alerts.ack_at(message.id, by, at).await {
-                debug!(
-                    alert = message.id,
-                    "alerts: an acknowledgement from {}: {e:#}", message.from
-                );
-            }
-        }
-        return skip(&store, position).await;
+    if message.from != message.node {
+        // Another relay than the alert's own speaks only of who
+        // acknowledged it: nothing else of the alert is its to say.
+        return apply_ack(node, alerts, &message, at).await;
     }
     let copy = message.copy();
+    let (name, position) = (at.0.to_owned(), at.1);
     let done =
-        tokio::task::spawn_blocking(move || store.copy_alert(&copy, (CURSOR, position))).await;
+        tokio::task::spawn_blocking(move || store.copy_alert(&copy, (&name, position))).await;
     match done {
         Ok(Ok((alert, true))) => {
             alerts.publish_copied(message.event, crate::alerts::info(&alert));
@@ -433,7 +433,7 @@ async fn apply(
                 from = message.from,
                 "alerts: a change from another relay was not copied: {why}"
             );
-            skip(alerts.store(), position).await
+            skip(alerts.store(), at).await
         }
         Ok(Err(e)) => {
             warn!("alerts: a change from another relay was not copied (read again): {e:#}");
@@ -446,11 +446,69 @@ async fn apply(
     }
 }
 
+/// Another relay acknowledged an alert: this relay's own (of this
+/// database, of that camera), or its copy of a third relay's.
+async fn apply_ack(
+    node: &str,
+    alerts: &Arc<Alerts>,
+    message: &AlertMessage,
+    at: (&str, u64),
+) -> bool {
+    let store = alerts.store().clone();
+    let (AlertEvent::Ack, Some(by), Some(when)) = (
+        message.event,
+        message.alert.acked_by.clone(),
+        message.alert.acked_at_ms,
+    ) else {
+        return skip(&store, at).await;
+    };
+    let found = {
+        let store = store.clone();
+        let (own, node, instance, id) = (
+            message.node == node,
+            message.node.clone(),
+            message.instance.clone(),
+            message.id,
+        );
+        tokio::task::spawn_blocking(move || {
+            if own {
+                let here = store.instance()?;
+                Ok((here == instance).then_some(store.alert(id)?).flatten())
+            } else {
+                store.copied_alert(&node, &instance, id)
+            }
+        })
+        .await
+    };
+    let alert = match found {
+        Ok(Ok(Some(alert))) if alert.camera == message.alert.camera => alert,
+        Ok(Ok(_)) => return skip(&store, at).await,
+        Ok(Err(e)) => {
+            warn!("alerts: an acknowledgement was not applied (read again): {e:#}");
+            return false;
+        }
+        Err(_) => return false,
+    };
+    match alerts.ack_at(alert.id, by, when).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == crate::error::ErrorKind::Internal => {
+            warn!("alerts: an acknowledgement was not applied (read again): {e:#}");
+            return false;
+        }
+        Err(e) => debug!(
+            alert = alert.id,
+            "alerts: an acknowledgement from {}: {e:#}", message.from
+        ),
+    }
+    skip(&store, at).await
+}
+
 /// Moves the cursor past a message that is not copied; `false` if the
 /// database failed.
-async fn skip(store: &Arc<Store>, position: u64) -> bool {
+async fn skip(store: &Arc<Store>, (name, position): (&str, u64)) -> bool {
     let store = store.clone();
-    match tokio::task::spawn_blocking(move || store.set_cursor(CURSOR, position)).await {
+    let name = name.to_owned();
+    match tokio::task::spawn_blocking(move || store.set_cursor(&name, position)).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
             warn!("alerts: cannot note the stream position: {e:#}");
@@ -522,8 +580,12 @@ const MAX_FETCH: u64 = 1 << 30;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MediaRequest {
-    /// The alert's id on the relay asked.
+    /// The alert as the relay asked knows it: its database, its id there,
+    /// its camera (a copy of an older database's alert never gets a newer
+    /// one's file).
+    pub instance: String,
     pub id: i64,
+    pub camera: String,
     /// The clip (else the snapshot).
     pub clip: bool,
     pub offset: u64,
@@ -595,11 +657,16 @@ async fn read_piece(
 ) -> Result<(u64, Vec<u8>), String> {
     let id = request.id;
     let store = alerts.store().clone();
-    let alert = tokio::task::spawn_blocking(move || store.alert(id))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("{e}"))?
-        .filter(|a| a.origin.is_none())
+    let (instance, alert) = tokio::task::spawn_blocking(move || {
+        Ok::<_, sightline_store::StoreError>((store.instance()?, store.alert(id)?))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("{e}"))?;
+    let alert = alert
+        .filter(|a| {
+            a.origin.is_none() && a.camera == request.camera && instance == request.instance
+        })
         .ok_or("no such alert here")?;
     let file = if request.clip {
         alert.clip
@@ -629,8 +696,8 @@ async fn read_piece(
 /// pieces fetched one after the other (never all in memory).
 pub async fn fetch_media(
     cluster: &Cluster,
-    node: &str,
-    id: i64,
+    origin: &sightline_store::Origin,
+    camera: &str,
     clip: bool,
 ) -> Result<
     (
@@ -641,12 +708,23 @@ pub async fn fetch_media(
 > {
     use crate::error::{Error, ErrorKind};
     let client = cluster.client().clone();
+    let node = origin.node.as_str();
     let subject = sightline_cluster::subjects::node_subject(node, "alert-media");
+    let request = MediaRequest {
+        instance: origin.instance.clone(),
+        id: origin.id,
+        camera: camera.to_owned(),
+        clip,
+        offset: 0,
+    };
     let ask = move |offset: u64| {
         let (client, subject) = (client.clone(), subject.clone());
+        let request = MediaRequest {
+            offset,
+            ..request.clone()
+        };
         async move {
-            let payload = serde_json::to_vec(&MediaRequest { id, clip, offset })
-                .map_err(|e| e.to_string())?;
+            let payload = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
             let answer = tokio::time::timeout(NATS_WITHIN, client.request(subject, payload.into()))
                 .await
                 .map_err(|_| "it did not answer in time".to_owned())?
@@ -684,13 +762,21 @@ pub async fn fetch_media(
             "the file is too large to relay",
         ));
     }
+    // Never more than `total` (the Content-Length): a file that changes
+    // on the way ends the answer rather than mixing two versions.
+    let first = first.slice(..first.len().min(total as usize));
     let rest =
         futures_util::stream::unfold((first.len() as u64, ask), move |(offset, ask)| async move {
             if offset >= total {
                 return None;
             }
             match ask(offset).await {
+                Ok((size, _)) if size != total => Some((
+                    Err(std::io::Error::other("the file changed on the way")),
+                    (total, ask),
+                )),
                 Ok((_, piece)) if !piece.is_empty() => {
+                    let piece = piece.slice(..piece.len().min((total - offset) as usize));
                     let next = offset + piece.len() as u64;
                     Some((Ok(piece), (next, ask)))
                 }

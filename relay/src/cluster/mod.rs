@@ -204,6 +204,10 @@ async fn supervise(
         if let Some(tasks) = current.take() {
             tasks.stop().await;
         }
+        if let Some(steer) = &camera.ptz {
+            // Sessions steer through the owner (again).
+            steer.ptz.add(&id, steer.sessions.clone());
+        }
         if !pulls {
             if let Some(p) = pull.take() {
                 p.stop().await;
@@ -244,7 +248,26 @@ async fn supervise(
                 }
             }
             Duty::Follow => tasks.start(&cluster, &camera, &stopped, media::follow, read_status),
-            Duty::Alone | Duty::Starting => {}
+            Duty::Alone => {
+                // No NATS, no owner to steer through: this node's sessions
+                // steer the camera it pulls for them, with the same rules.
+                if let Some(steer) = &camera.ptz {
+                    if let Some(connect) = (steer.make)() {
+                        let local = crate::ptz::Controller::spawn_counting(
+                            id.clone(),
+                            connect,
+                            steer.lease,
+                            stopped.clone(),
+                            steer.stats.clone(),
+                        );
+                        steer.ptz.add(&id, local.clone());
+                        tasks
+                            .tasks
+                            .push(tokio::spawn(async move { local.join().await }));
+                    }
+                }
+            }
+            Duty::Starting => {}
         }
         current = Some(tasks);
         tokio::select! {

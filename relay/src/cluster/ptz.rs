@@ -154,12 +154,13 @@ impl Sessions {
         id
     }
 
-    /// Forgets the sessions not heard of for a while.
-    fn prune(&mut self, now: Instant) {
+    /// Forgets the sessions not heard of for a while, but the one holding
+    /// control (its lease may be longer).
+    fn prune(&mut self, now: Instant, holder: Option<SessionId>) {
         let old: Vec<SessionId> = self
             .heard
             .iter()
-            .filter(|(_, at)| now.duration_since(**at) > FORGET_AFTER)
+            .filter(|(id, at)| Some(**id) != holder && now.duration_since(**at) > FORGET_AFTER)
             .map(|(id, _)| *id)
             .collect();
         for id in old {
@@ -218,6 +219,11 @@ pub struct Steer {
     pub lease: Duration,
     /// Counted where `/metrics` reads: this node's sessions' controller.
     pub stats: Arc<PtzStats>,
+    /// This node's sessions' controller (through the owner), and where
+    /// sessions find it: while this node is cut off from NATS and pulls
+    /// the camera alone, a local controller stands in for it.
+    pub sessions: Arc<Controller>,
+    pub ptz: Arc<crate::ptz::Ptz>,
 }
 
 /// This relay's controller of `camera`, whose work the camera's owner does.
@@ -471,7 +477,8 @@ pub async fn serve(
                         send(&client, reply, &answer_error(&error)).await;
                     }
                     Request::Ask { node, session, user, admin, request, action } => {
-                        sessions.prune(Instant::now());
+                        let holder = state.borrow().holder.as_ref().map(|(id, _)| *id);
+                        sessions.prune(Instant::now(), holder);
                         let who = Operator { session: sessions.id(&node, session), user, admin };
                         let (notices, mut verdicts) = mpsc::channel::<Notice>(4);
                         let asker = Asker { request, notices };
@@ -587,8 +594,15 @@ mod tests {
         assert_ne!(sessions.id("edge-1", 1), a, "a returning session is new");
         // A relay that died never says its sessions are gone.
         let c = sessions.id("edge-3", 9);
-        sessions.prune(Instant::now() + FORGET_AFTER + Duration::from_secs(1));
+        let holder = sessions.id("edge-4", 2);
+        sessions.prune(
+            Instant::now() + FORGET_AFTER + Duration::from_secs(1),
+            Some(holder),
+        );
         assert_eq!(sessions.origin(c), None);
+        // The holder stays: its lease may outlast the silence.
+        assert_eq!(sessions.origin(holder), Some(("edge-4", 2)));
+        sessions.forget("edge-4", 2);
         assert!(sessions.ids.is_empty() && sessions.heard.is_empty());
     }
 

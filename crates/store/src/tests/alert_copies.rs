@@ -131,6 +131,10 @@ fn a_bad_copy_changes_nothing_and_keeps_the_cursor() {
     bad[1].alert.camera = String::new();
     bad[2].acked_by = Some("alice".into());
     bad[3].instance = "not hex".into();
+    // The copy of relay a's alert 1 stays of its camera, whoever says.
+    let mut moved = copy("a", 1);
+    moved.alert.camera = "elsewhere".into();
+    bad.push(moved);
     for c in bad {
         let err = store.copy_alert(&c, ("alerts", 9)).expect_err("refused");
         assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");

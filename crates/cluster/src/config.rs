@@ -120,7 +120,9 @@ pub enum ConfigError {
     BadAccounts(String),
 }
 
-fn node_name_ok(name: &str) -> bool {
+/// Whether `name` is a node name: 1 to 64 letters, digits, '-' or '_'
+/// (one NATS subject token).
+pub fn node_name_ok(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

@@ -107,7 +107,7 @@ pub async fn publish(cluster: Cluster, store: Arc<Store>, mut shutdown: watch::R
             }
         }
         match put(&cluster, &store).await {
-            Ok((revision, summary, bytes)) => {
+            Ok((version, revision, summary, bytes)) => {
                 published = Some((version, revision));
                 checked = tokio::time::Instant::now();
                 failing = false;
@@ -125,15 +125,18 @@ pub async fn publish(cluster: Cluster, store: Arc<Store>, mut shutdown: watch::R
     }
 }
 
-/// Exports the accounts and writes them to the bucket: its revision, a
-/// summary for the log, and the value's size.
-async fn put(cluster: &Cluster, store: &Arc<Store>) -> anyhow::Result<(u64, String, usize)> {
+/// Exports the accounts and writes them to the bucket: the accounts'
+/// version exported, the bucket's revision, a summary for the log, and the
+/// value's size.
+async fn put(cluster: &Cluster, store: &Arc<Store>) -> anyhow::Result<(i64, u64, String, usize)> {
     let store = store.clone();
-    let accounts = tokio::task::spawn_blocking(move || {
+    let (version, accounts) = tokio::task::spawn_blocking(move || {
         // A current signing key first (the last one may just have been
         // revoked): copies sign with it and never make one of their own.
+        // Making one moves the version: read after it, so that it is not
+        // published twice.
         store.signing_key(sightline_store::unix_now())?;
-        store.export_accounts()
+        anyhow::Ok((store.accounts_version()?, store.export_accounts()?))
     })
     .await??;
     let summary = accounts.summary();
@@ -155,7 +158,7 @@ async fn put(cluster: &Cluster, store: &Arc<Store>) -> anyhow::Result<(u64, Stri
     })
     .await
     .map_err(|_| anyhow::anyhow!("NATS did not answer"))??;
-    Ok((revision, summary, bytes))
+    Ok((version, revision, summary, bytes))
 }
 
 /// Every other node: applies each value `from` publishes to its own

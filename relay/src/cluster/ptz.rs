@@ -470,9 +470,9 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let node_ok = |n: &str| !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+                use sightline_cluster::config::node_name_ok;
                 match request {
-                    Request::Ask { node, .. } | Request::Gone { node, .. } if !node_ok(&node) => {
+                    Request::Ask { node, .. } | Request::Gone { node, .. } if !node_name_ok(&node) => {
                         let error = Error::new(ErrorKind::BadRequest, "not a node name");
                         send(&client, reply, &answer_error(&error)).await;
                     }

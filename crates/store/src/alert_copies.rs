@@ -197,15 +197,7 @@ impl Store {
     /// Copies that have not ended, oldest first: active on this relay's
     /// screens after a restart, until their relay ends them.
     pub fn open_copied_alerts(&self) -> Result<Vec<Alert>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts
-             WHERE ended_at_ms IS NULL AND origin_node IS NOT NULL ORDER BY id"
-        ))?;
-        let alerts = stmt
-            .query_map([], alert_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(alerts)
+        self.open_alerts_where("origin_node IS NOT NULL")
     }
 
     /// How far this relay has read stream `name` (`None`: not at all).

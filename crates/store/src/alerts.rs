@@ -618,10 +618,16 @@ impl Store {
     /// the relay ends them at start-up. (Copies of other relays' alerts end
     /// when their relay says so: [`Store::open_copied_alerts`].)
     pub fn open_alerts(&self) -> Result<Vec<Alert>> {
+        self.open_alerts_where("origin_node IS NULL")
+    }
+
+    /// The alerts that have not ended and meet `condition` (SQL written
+    /// here, never a caller's input), oldest first.
+    pub(crate) fn open_alerts_where(&self, condition: &str) -> Result<Vec<Alert>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT {ALERT_COLUMNS} FROM alerts
-             WHERE ended_at_ms IS NULL AND origin_node IS NULL ORDER BY id"
+             WHERE ended_at_ms IS NULL AND {condition} ORDER BY id"
         ))?;
         let alerts = stmt
             .query_map([], alert_from_row)?
